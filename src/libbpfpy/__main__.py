@@ -1,0 +1,6 @@
+"""``python -m libbpfpy``: the libbpfpy command."""
+import sys
+
+from .cli import main
+
+sys.exit(main())

@@ -1,0 +1,235 @@
+"""The raw layer: libbpf's C API through ctypes, with no logic of its own.
+
+``lib.<function>`` is the libbpf function with its prototype applied, bound on first
+use.  The prototypes live in :mod:`._table` (generated from libbpf's headers by
+``scripts/gen_raw.py``) and :mod:`._newer` (functions of libbpf releases newer than
+the one the table was generated from).  A function that the installed library does
+not export raises :class:`~libbpfpy.errors.NotSupportedError` naming the libbpf
+version that has it -- when it is *used*, never at import.
+
+Return codes are checked in exactly two helpers, :func:`check_int` (negative =
+-errno) and :func:`check_ptr` (NULL, errno set by libbpf >= 1.0).
+
+Set ``LIBBPFPY_LIBBPF=/path/to/libbpf.so`` to use a library other than the system's.
+"""
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import logging
+import os
+import threading
+from typing import Any
+
+from ..errors import BPFError, NotSupportedError, error_for
+from . import _newer, _table
+from ._table import CALLBACKS, CONSTANTS, ENUMS, RECORDS  # noqa: F401
+
+__all__ = ["lib", "libc", "check_int", "check_ptr", "library_path", "version",
+           "version_tuple", "is_available", "opts", "ENUMS", "CONSTANTS", "RECORDS",
+           "CALLBACKS", "capture_log", "LoadError"]
+
+
+class LoadError(ImportError):
+    """libbpf could not be found or loaded."""
+
+
+def _find_library() -> str:
+    explicit = os.environ.get("LIBBPFPY_LIBBPF")
+    if explicit:
+        return explicit
+    found = ctypes.util.find_library("bpf")
+    if found:
+        return found
+    for candidate in ("libbpf.so.1", "libbpf.so"):
+        try:
+            ctypes.CDLL(candidate)
+            return candidate
+        except OSError:
+            continue
+    raise LoadError("libbpf not found: install libbpf1 (Debian: apt install libbpf1) "
+                    "or set LIBBPFPY_LIBBPF=/path/to/libbpf.so.1")
+
+
+library_path = _find_library()
+try:
+    _cdll = ctypes.CDLL(library_path, use_errno=True)
+except OSError as exc:  # pragma: no cover - depends on the machine
+    raise LoadError(f"cannot load libbpf from {library_path}: {exc}") from exc
+libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _version() -> tuple[int, int]:
+    major = ctypes.CFUNCTYPE(ctypes.c_uint32)(("libbpf_major_version", _cdll))()
+    minor = ctypes.CFUNCTYPE(ctypes.c_uint32)(("libbpf_minor_version", _cdll))()
+    return int(major), int(minor)
+
+
+version_tuple: tuple[int, int] = _version()
+version = "%d.%d" % version_tuple
+
+
+def _since(name: str) -> str | None:
+    if name in _table.SINCE:
+        return _table.SINCE[name]
+    if name in _newer.PROTOTYPES:
+        return _newer.PROTOTYPES[name][0]
+    return None
+
+
+class _Lib:
+    """Namespace of libbpf functions, each bound with its prototype on first use."""
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        if name in _table.PROTOTYPES:
+            proto = _table.PROTOTYPES[name]
+        elif name in _newer.PROTOTYPES:
+            proto = _newer.PROTOTYPES[name][1:]
+        else:
+            raise AttributeError(f"libbpf has no public function {name!r}")
+        try:
+            fn = getattr(_cdll, name)
+        except AttributeError:
+            need = _since(name) or "?"
+            raise NotSupportedError(
+                f"{name}() needs libbpf >= {need}; the installed libbpf is {version} "
+                f"({library_path})", feature=name, requires=f"libbpf >= {need}",
+                call=name) from None
+        fn.restype = proto[0]
+        fn.argtypes = proto[1]
+        setattr(self, name, fn)
+        return fn
+
+    def has(self, name: str) -> bool:
+        """Whether the installed libbpf exports ``name``."""
+        return hasattr(_cdll, name)
+
+
+lib = _Lib()
+
+
+def is_available(name: str) -> bool:
+    """Whether the installed libbpf exports the function ``name``."""
+    return lib.has(name)
+
+
+# -- the two error helpers -------------------------------------------------------------
+
+def check_int(ret: int, call: str, target: str | None = None, *,
+              hint: str | None = None) -> int:
+    """Return ``ret`` if it is >= 0, else raise the error that ``-ret`` names."""
+    if ret < 0:
+        raise error_for(-ret, _describe(call, target, -ret), call=call, target=target,
+                        hint=hint)
+    return ret
+
+
+def check_ptr(ptr: Any, call: str, target: str | None = None, *,
+              hint: str | None = None) -> Any:
+    """Return ``ptr`` if it is not NULL, else raise the error libbpf left in errno."""
+    if not ptr:
+        err = ctypes.get_errno() or 22
+        raise error_for(err, _describe(call, target, err), call=call, target=target,
+                        hint=hint)
+    return ptr
+
+
+def errno_error(call: str, target: str | None = None, *, hint: str | None = None
+                ) -> BPFError:
+    """Build the error for a raw syscall wrapper that returned -1 and set errno."""
+    err = ctypes.get_errno() or 22
+    return error_for(err, _describe(call, target, err), call=call, target=target,
+                     hint=hint)
+
+
+def _describe(call: str, target: str | None, err: int) -> str:
+    from ..errors import strerror
+    where = f" on {target}" if target else ""
+    return f"{call}(){where} failed: {strerror(err)} [errno {err}]"
+
+
+# -- opts structs ------------------------------------------------------------------------
+
+def opts(struct_name: str, **fields: Any) -> Any:
+    """Build a libbpf ``*_opts`` struct with ``sz`` set, like LIBBPF_OPTS() in C."""
+    cls = RECORDS[struct_name]
+    value = cls()
+    if any(f[0] == "sz" for f in cls._fields_):
+        value.sz = ctypes.sizeof(cls)
+    for key, val in fields.items():
+        if val is not None:
+            setattr(value, key, val)
+    return value
+
+
+# -- libbpf's log into logging ------------------------------------------------------
+
+log = logging.getLogger("libbpfpy.libbpf")
+_LEVELS = {0: logging.WARNING, 1: logging.INFO, 2: logging.DEBUG}
+_capture = threading.local()
+
+_vsnprintf = libc.vsnprintf
+_vsnprintf.restype = ctypes.c_int
+_vsnprintf.argtypes = [ctypes.c_char_p, ctypes.c_size_t, ctypes.c_char_p, ctypes.c_void_p]
+
+
+# On x86_64 and aarch64 a va_list is a small struct and va_copy() is a plain copy of
+# it, so a message that did not fit is formatted again from a saved copy.  Elsewhere
+# a large buffer is used once.
+_VA_TAG = RECORDS.get("__va_list_tag")
+_VA_SIZE = ctypes.sizeof(_VA_TAG) if _VA_TAG is not None and \
+    os.uname().machine in ("x86_64", "aarch64") else 0
+
+
+def _format(fmt: bytes, args: Any) -> str:
+    ptr = ctypes.cast(args, ctypes.c_void_p).value
+    if not _VA_SIZE:
+        buf = ctypes.create_string_buffer(1 << 20)
+        _vsnprintf(buf, len(buf), fmt, ptr)
+        return buf.value.decode("utf-8", "replace")
+    saved = ctypes.string_at(ptr, _VA_SIZE)
+    buf = ctypes.create_string_buffer(4096)
+    need = _vsnprintf(buf, len(buf), fmt, ptr)
+    if need >= len(buf):
+        ctypes.memmove(ptr, saved, _VA_SIZE)
+        buf = ctypes.create_string_buffer(need + 1)
+        _vsnprintf(buf, len(buf), fmt, ptr)
+    return buf.value.decode("utf-8", "replace")
+
+
+@CALLBACKS["libbpf_print_fn_t"]
+def _print_cb(level: int, fmt: bytes, args: Any) -> int:
+    try:
+        sink = getattr(_capture, "lines", None)
+        pylevel = _LEVELS.get(level, logging.DEBUG)
+        if sink is None and not log.isEnabledFor(pylevel):
+            return 0
+        text = _format(fmt, args)
+        if sink is not None:
+            sink.append(text)
+        if log.isEnabledFor(pylevel):
+            log.log(pylevel, "%s", text.rstrip("\n"))
+    except Exception:  # never let an exception cross into C
+        pass
+    return 0
+
+
+class capture_log:
+    """Context manager collecting libbpf's messages printed in this thread.
+
+    Used around loads so that a verifier log reaches :class:`VerifierError` whatever
+    the logging configuration.
+    """
+
+    def __enter__(self) -> list[str]:
+        self._prev = getattr(_capture, "lines", None)
+        _capture.lines = []
+        return _capture.lines  # type: ignore[no-any-return]
+
+    def __exit__(self, *exc: object) -> None:
+        _capture.lines = self._prev
+
+
+lib.libbpf_set_print(_print_cb)

@@ -1,0 +1,221 @@
+"""BPF links: an attached program (libbpf's ``struct bpf_link``).
+
+A :class:`Link` is returned by every ``Program.attach_*`` method and by
+:meth:`Link.open` (a pinned link) or :meth:`Link.from_id`.  ``destroy()`` (alias
+``close()``) detaches it unless it is pinned or was :meth:`disconnect`-ed; the
+object that made it destroys it when it closes, as a libbpf skeleton does, so pin
+a link to keep a program attached past the Python process.
+"""
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ._lifetime import Owner, close_fd
+from ._raw import RECORDS, check_int, lib, opts
+from .enums import AttachType, LinkType
+from .errors import BPFError
+from .fs import bpffs_hint
+
+if TYPE_CHECKING:
+    from .program import Program
+
+__all__ = ["Link", "LinkInfo"]
+
+
+@dataclass(frozen=True)
+class LinkInfo:
+    """What the kernel reports of a link (``bpf_link_info``)."""
+
+    id: int
+    type: LinkType
+    prog_id: int
+    attach_type: AttachType | None
+    target: dict[str, Any]
+
+    @classmethod
+    def from_fd(cls, fd: int) -> LinkInfo:
+        info = RECORDS["bpf_link_info"]()
+        size = ctypes.c_uint32(ctypes.sizeof(info))
+        check_int(lib.bpf_obj_get_info_by_fd(fd, ctypes.byref(info), ctypes.byref(size)),
+                  "bpf_obj_get_info_by_fd", f"link fd {fd}")
+        ltype = LinkType(info.type)
+        target: dict[str, Any] = {}
+        attach: AttachType | None = None
+        if ltype == LinkType.CGROUP:
+            target = {"cgroup_id": info.cgroup.cgroup_id}
+            attach = AttachType(info.cgroup.attach_type)
+        elif ltype == LinkType.NETNS:
+            target = {"netns_ino": info.netns.netns_ino}
+            attach = AttachType(info.netns.attach_type)
+        elif ltype == LinkType.XDP:
+            target = {"ifindex": info.xdp.ifindex}
+        elif ltype == LinkType.TRACING:
+            target = {"target_obj_id": info.tracing.target_obj_id,
+                      "target_btf_id": info.tracing.target_btf_id}
+            attach = AttachType(info.tracing.attach_type)
+        return cls(id=info.id, type=ltype, prog_id=info.prog_id, attach_type=attach,
+                   target=target)
+
+
+class Link(Owner):
+    """An attachment of a program.  ``with`` destroys it on exit."""
+
+    _kind = "link"
+
+    def __init__(self, ptr: int | None, *, program: Program | None = None,
+                 fd: int | None = None, description: str = "") -> None:
+        super().__init__()
+        self._ptr = ptr
+        self._own_fd = fd           # only for links opened by id (no bpf_link struct)
+        self._program = program
+        self._description = description or (program.name if program else "link")
+        self._pinned_path: str | None = None
+        if ptr is not None:
+            self._arm(lib.bpf_link__destroy, ptr)
+        elif fd is not None:
+            self._arm(close_fd, fd)
+
+    def _describe(self) -> str:
+        return f"link ({self._description})"
+
+    def _release(self) -> None:
+        if self._ptr is not None:
+            lib.bpf_link__destroy(self._ptr)
+            self._ptr = None
+        elif self._own_fd is not None:
+            close_fd(self._own_fd)
+            self._own_fd = None
+        if self._program is not None:
+            self._program._forget_link(self)
+
+    def destroy(self) -> None:
+        """Detach (unless pinned or disconnected) and free the link.  Idempotent."""
+        self.close()
+
+    @classmethod
+    def open(cls, pin_path: str | os.PathLike[str]) -> Link:
+        """Open the link pinned at ``pin_path`` (``bpf_link__open``)."""
+        p = os.fspath(pin_path)
+        ptr = lib.bpf_link__open(os.fsencode(p))
+        if not ptr:
+            err = ctypes.get_errno() or errno.ENOENT
+            check_int(-err, "bpf_link__open", p)
+        link = cls(ptr, description=f"pinned at {p}")
+        link._pinned_path = p
+        return link
+
+    @classmethod
+    def from_id(cls, link_id: int) -> Link:
+        """Open the kernel link with id ``link_id`` (fd-level operations only)."""
+        fd = lib.bpf_link_get_fd_by_id(link_id)
+        if fd < 0:
+            check_int(fd, "bpf_link_get_fd_by_id", f"link id {link_id}")
+        return cls(None, fd=fd, description=f"id {link_id}")
+
+    @property
+    def fd(self) -> int:
+        """The link's file descriptor (owned by the link)."""
+        self._check()
+        if self._ptr is not None:
+            return int(lib.bpf_link__fd(self._ptr))
+        assert self._own_fd is not None
+        return self._own_fd
+
+    @property
+    def program(self) -> Program | None:
+        """The program this link attached, when it was attached from Python."""
+        return self._program
+
+    def info(self) -> LinkInfo:
+        """Kernel information about this link (id, type, program id, target)."""
+        return LinkInfo.from_fd(self.fd)
+
+    @property
+    def id(self) -> int:
+        """The kernel's id of this link."""
+        return self.info().id
+
+    @property
+    def pin_path(self) -> str | None:
+        """Where the link is pinned, if it is."""
+        self._check()
+        if self._ptr is not None:
+            raw = lib.bpf_link__pin_path(self._ptr)
+            return raw.decode() if raw else None
+        return self._pinned_path
+
+    def pin(self, path: str | os.PathLike[str]) -> None:
+        """Pin the link at ``path`` on a BPF filesystem; it then outlives this process."""
+        self._check()
+        p = os.fspath(path)
+        if self._ptr is not None:
+            ret = lib.bpf_link__pin(self._ptr, os.fsencode(p))
+        else:
+            ret = lib.bpf_obj_pin(self.fd, os.fsencode(p))
+        check_int(ret, "bpf_link__pin", f"{self._describe()} at {p}", hint=bpffs_hint(p))
+        self._pinned_path = p
+
+    def unpin(self) -> None:
+        """Remove the link's pin."""
+        self._check()
+        if self._ptr is not None:
+            check_int(lib.bpf_link__unpin(self._ptr), "bpf_link__unpin", self._describe())
+        elif self._pinned_path:
+            os.unlink(self._pinned_path)
+        self._pinned_path = None
+
+    def update_program(self, program: Program) -> None:
+        """Atomically replace the attached program by ``program`` (Linux >= 5.7)."""
+        self._check()
+        if self._ptr is not None:
+            ret = lib.bpf_link__update_program(self._ptr, program._ptr_checked())
+        else:
+            o = opts("bpf_link_update_opts")
+            ret = lib.bpf_link_update(self.fd, program.fd, ctypes.byref(o))
+        check_int(ret, "bpf_link__update_program", self._describe())
+        self._program = program
+
+    def detach(self) -> None:
+        """Detach in the kernel now; the link object stays until destroyed (Linux >= 5.9)."""
+        self._check()
+        if self._ptr is not None:
+            ret = lib.bpf_link__detach(self._ptr)
+        else:
+            ret = lib.bpf_link_detach(self.fd)
+        check_int(ret, "bpf_link__detach", self._describe())
+
+    def disconnect(self) -> None:
+        """Let destroy() free the link without detaching it (it stays attached while
+        something else, such as a pin, holds it)."""
+        self._check()
+        if self._ptr is not None:
+            lib.bpf_link__disconnect(self._ptr)
+
+    def read(self, *, chunk: int = 65536) -> bytes:
+        """Run an iterator link to the end and return its output (``bpf_iter_create``)."""
+        fd = lib.bpf_iter_create(self.fd)
+        if fd < 0:
+            check_int(fd, "bpf_iter_create", self._describe())
+        parts = []
+        try:
+            while True:
+                try:
+                    part = os.read(fd, chunk)
+                except OSError as exc:
+                    raise BPFError(exc.errno or errno.EIO,
+                                   f"reading iterator of {self._describe()}: {exc.strerror}",
+                                   call="read") from None
+                if not part:
+                    break
+                parts.append(part)
+        finally:
+            os.close(fd)
+        return b"".join(parts)
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "attached"
+        return f"<Link {self._description} {state}>"

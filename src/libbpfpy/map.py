@@ -1,0 +1,847 @@
+"""BPF maps: an object's :class:`Map` and the owning :class:`MapHandle`.
+
+Both share one API (:class:`MapAPI`): the ``MutableMapping`` protocol (``m[k]``,
+``m[k] = v``, ``del m[k]``, iteration, ``len``) plus libbpf's element operations
+(``lookup``, ``update`` with flags, ``delete``, ``lookup_and_delete``, ``next_key``),
+batch operations, queue/stack ``push``/``pop``/``peek``, ``freeze``, pinning and
+``info()``.
+
+Keys and values accept ``int``, ``bytes`` of the exact size and ctypes instances;
+where the map has BTF types they also accept plain Python values for them, and
+lookups return typed values.  Per-CPU maps hold one value per possible CPU: lookups
+return a list, updates take a list (one per CPU) or a single value for every CPU.
+"""
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+from collections.abc import Iterable, Iterator, MutableMapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from . import _codec
+from ._lifetime import Owner, close_fd
+from ._raw import RECORDS, check_int, lib, opts
+from .enums import MapFlags, MapType, UpdateFlags, parse_enum
+from .errors import BPFError, NotSupportedError, error_for
+from .fs import bpffs_hint
+
+if TYPE_CHECKING:
+    from .object import Object
+
+__all__ = ["MapAPI", "Map", "MapHandle", "MapInfo", "possible_cpus"]
+
+_MISSING: Any = object()
+
+PERCPU_TYPES = frozenset({MapType.PERCPU_HASH, MapType.PERCPU_ARRAY,
+                          MapType.LRU_PERCPU_HASH, MapType.PERCPU_CGROUP_STORAGE})
+KEYLESS_TYPES = frozenset({MapType.QUEUE, MapType.STACK, MapType.BLOOM_FILTER})
+ARRAY_TYPES = frozenset({MapType.ARRAY, MapType.PERCPU_ARRAY, MapType.PROG_ARRAY,
+                         MapType.PERF_EVENT_ARRAY, MapType.CGROUP_ARRAY,
+                         MapType.ARRAY_OF_MAPS})
+
+
+def possible_cpus() -> int:
+    """Number of possible CPUs (``libbpf_num_possible_cpus``): per-CPU value count."""
+    return check_int(lib.libbpf_num_possible_cpus(), "libbpf_num_possible_cpus")
+
+
+@dataclass(frozen=True)
+class MapInfo:
+    """What the kernel reports of a map (``bpf_map_info``)."""
+
+    id: int
+    type: MapType
+    name: str
+    key_size: int
+    value_size: int
+    max_entries: int
+    flags: int
+    ifindex: int
+    btf_id: int
+    btf_key_type_id: int
+    btf_value_type_id: int
+    map_extra: int
+
+    @classmethod
+    def from_fd(cls, fd: int) -> MapInfo:
+        info = RECORDS["bpf_map_info"]()
+        size = ctypes.c_uint32(ctypes.sizeof(info))
+        check_int(lib.bpf_obj_get_info_by_fd(fd, ctypes.byref(info), ctypes.byref(size)),
+                  "bpf_obj_get_info_by_fd", f"map fd {fd}")
+        return cls(id=info.id, type=MapType(info.type),
+                   name=bytes(info.name).split(b"\0", 1)[0].decode(errors="replace"),
+                   key_size=info.key_size, value_size=info.value_size,
+                   max_entries=info.max_entries, flags=info.map_flags,
+                   ifindex=info.ifindex, btf_id=info.btf_id,
+                   btf_key_type_id=info.btf_key_type_id,
+                   btf_value_type_id=info.btf_value_type_id, map_extra=info.map_extra)
+
+
+def _buf(size: int) -> Any:
+    return (ctypes.c_char * max(size, 1))()
+
+
+class MapAPI(MutableMapping[Any, Any]):
+    """Operations shared by :class:`Map` and :class:`MapHandle`.
+
+    Subclasses provide ``fd``, ``name``, ``type``, ``key_size``, ``value_size`` and
+    ``max_entries``, and ``_check()`` raising ClosedError after close.
+    """
+
+    name: str
+    _key_codec_cache: Any = None
+    _value_codec_cache: Any = None
+
+    # -- provided by subclasses --------------------------------------------------
+    @property
+    def fd(self) -> int:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    @property
+    def type(self) -> MapType:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    @property
+    def key_size(self) -> int:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    @property
+    def value_size(self) -> int:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    @property
+    def max_entries(self) -> int:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _check(self) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    # -- data conversion ----------------------------------------------------------
+    @property
+    def is_percpu(self) -> bool:
+        """Whether each key holds one value per possible CPU."""
+        return self.type in PERCPU_TYPES
+
+    @property
+    def key_codec(self) -> _codec.Codec:
+        """How keys are converted (typed from BTF where the map has key type info)."""
+        if self._key_codec_cache is None:
+            self._key_codec_cache = _codec.for_map(self, "key", self.key_size)
+        return self._key_codec_cache  # type: ignore[no-any-return]
+
+    @property
+    def value_codec(self) -> _codec.Codec:
+        """How values are converted (typed from BTF where the map has value type info)."""
+        if self._value_codec_cache is None:
+            self._value_codec_cache = _codec.for_map(self, "value", self.value_size)
+        return self._value_codec_cache  # type: ignore[no-any-return]
+
+    def _what(self, part: str) -> str:
+        return f"{part} of map {self.name!r}"
+
+    def _key_buf(self, key: Any) -> Any:
+        if self.key_size == 0:
+            raise TypeError(f"map {self.name!r} ({self.type.libbpf_name}) has no keys; "
+                            "use push()/pop()/peek()")
+        data = self._encode(self.key_codec, key, "key")
+        return (ctypes.c_char * self.key_size).from_buffer_copy(data)
+
+    def _encode(self, codec: _codec.Codec, value: Any, part: str) -> bytes:
+        try:
+            return codec.encode(value)
+        except (TypeError, ValueError) as exc:
+            msg = str(exc)
+            prefix = f"{part}: "
+            if msg.startswith(prefix) or msg.startswith(part + " "):
+                msg = msg.split(part, 1)[1].lstrip(": ")
+            raise type(exc)(f"{self._what(part)}: {msg}") from None
+
+    def _stride(self) -> int:
+        return (self.value_size + 7) & ~7
+
+    def _value_buf(self, value: Any = _MISSING) -> Any:
+        if self.is_percpu:
+            ncpu = possible_cpus()
+            stride = self._stride()
+            buf = _buf(stride * ncpu)
+            if value is _MISSING:
+                return buf
+            values = value if isinstance(value, list) else [value] * ncpu
+            if len(values) != ncpu:
+                raise ValueError(f"{self._what('value')}: per-CPU map needs {ncpu} values "
+                                 f"(one per possible CPU), got {len(values)}")
+            for i, v in enumerate(values):
+                data = self._encode(self.value_codec, v, "value")
+                ctypes.memmove(ctypes.addressof(buf) + i * stride, data, len(data))
+            return buf
+        buf = _buf(self.value_size)
+        if value is not _MISSING:
+            data = self._encode(self.value_codec, value, "value")
+            ctypes.memmove(buf, data, len(data))
+        return buf
+
+    def _decode_value(self, buf: Any) -> Any:
+        raw = bytes(buf)
+        if self.is_percpu:
+            stride = self._stride()
+            return [self.value_codec.decode(raw[i:i + self.value_size])
+                    for i in range(0, len(raw), stride)]
+        return self.value_codec.decode(raw[:self.value_size])
+
+    def _decode_key(self, buf: Any) -> Any:
+        return self.key_codec.decode(bytes(buf)[:self.key_size])
+
+    def _fail(self, ret: int, call: str) -> BPFError:
+        err = -ret if ret < 0 else (ctypes.get_errno() or errno.EINVAL)
+        if err in (errno.EINVAL, errno.EOPNOTSUPP, 524) and call.endswith("batch"):
+            return NotSupportedError(
+                f"{call}() on map {self.name!r}: not supported for "
+                f"{self.type.libbpf_name} maps by this kernel", err=err, call=call,
+                target=self.name)
+        return error_for(err, f"{call}() on map {self.name!r} failed: {os.strerror(err)}",
+                         call=call, target=self.name)
+
+    # -- element operations -------------------------------------------------------------
+    def lookup(self, key: Any, *, flags: int = 0) -> Any:
+        """The value at ``key``, or None if there is none."""
+        k = self._key_buf(key)
+        v = self._value_buf()
+        ret = lib.bpf_map_lookup_elem_flags(self.fd, k, v, flags)
+        if ret < 0:
+            if -ret == errno.ENOENT:
+                return None
+            raise self._fail(ret, "bpf_map_lookup_elem")
+        return self._decode_value(v)
+
+    def update(self, key: Any = (), value: Any = _MISSING, flags: int = UpdateFlags.ANY,
+               /, **kwargs: Any) -> None:
+        """Set ``key`` to ``value`` with ``flags`` (ANY, NOEXIST, EXIST, F_LOCK).
+
+        Called with a mapping or pairs instead, behaves as ``MutableMapping.update``.
+        """
+        if value is _MISSING:
+            MutableMapping.update(self, key, **kwargs)
+            return
+        k = self._key_buf(key)
+        v = self._value_buf(value)
+        ret = lib.bpf_map_update_elem(self.fd, k, v, int(flags))
+        if ret < 0:
+            err = -ret
+            if err == errno.EEXIST and flags & UpdateFlags.NOEXIST:
+                raise KeyError(key) from error_for(err, f"key exists in map {self.name!r}")
+            if err == errno.ENOENT and flags & UpdateFlags.EXIST:
+                raise KeyError(key) from None
+            if err == errno.E2BIG:
+                raise BPFError(err, f"map {self.name!r} is full "
+                               f"(max_entries={self.max_entries})",
+                               call="bpf_map_update_elem", target=self.name)
+            raise self._fail(ret, "bpf_map_update_elem")
+
+    def delete(self, key: Any) -> bool:
+        """Remove ``key``; return whether it was there."""
+        ret = lib.bpf_map_delete_elem(self.fd, self._key_buf(key))
+        if ret < 0:
+            if -ret == errno.ENOENT:
+                return False
+            raise self._fail(ret, "bpf_map_delete_elem")
+        return True
+
+    def lookup_and_delete(self, key: Any) -> Any:
+        """Remove ``key`` and return its value, or None if there was none."""
+        k = self._key_buf(key)
+        v = self._value_buf()
+        ret = lib.bpf_map_lookup_and_delete_elem(self.fd, k, v)
+        if ret < 0:
+            if -ret == errno.ENOENT:
+                return None
+            raise self._fail(ret, "bpf_map_lookup_and_delete_elem")
+        return self._decode_value(v)
+
+    def next_key(self, key: Any = None) -> Any:
+        """The key after ``key`` (the first key when ``key`` is None), or None at the end."""
+        self._check()
+        if self.key_size == 0:
+            raise TypeError(f"map {self.name!r} has no keys")
+        nxt = _buf(self.key_size)
+        cur = None if key is None else self._key_buf(key)
+        ret = lib.bpf_map_get_next_key(self.fd, cur, nxt)
+        if ret < 0:
+            if -ret == errno.ENOENT:
+                return None
+            raise self._fail(ret, "bpf_map_get_next_key")
+        return self._decode_key(nxt)
+
+    def _raw_keys(self) -> Iterator[bytes]:
+        cur = None
+        nxt = _buf(self.key_size)
+        while True:
+            ret = lib.bpf_map_get_next_key(self.fd, cur, nxt)
+            if ret < 0:
+                if -ret == errno.ENOENT:
+                    return
+                raise self._fail(ret, "bpf_map_get_next_key")
+            raw = bytes(nxt)
+            yield raw
+            cur = (ctypes.c_char * self.key_size).from_buffer_copy(raw)
+
+    # -- MutableMapping -----------------------------------------------------------------
+    def __getitem__(self, key: Any) -> Any:
+        value = self.lookup(key)
+        if value is None:
+            raise KeyError(key)
+        return value
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        self.update(key, value, UpdateFlags.ANY)
+
+    def __delitem__(self, key: Any) -> None:
+        if not self.delete(key):
+            raise KeyError(key)
+
+    def __iter__(self) -> Iterator[Any]:
+        self._check()
+        if self.key_size == 0:
+            raise TypeError(f"map {self.name!r} ({self.type.libbpf_name}) has no keys")
+        for raw in self._raw_keys():
+            yield self._decode_key(raw)
+
+    def __len__(self) -> int:
+        self._check()
+        if self.type in ARRAY_TYPES:
+            return self.max_entries
+        if self.key_size == 0:
+            raise TypeError(f"map {self.name!r} ({self.type.libbpf_name}) has no keys")
+        return sum(1 for _ in self._raw_keys())
+
+    def __contains__(self, key: object) -> bool:
+        return self.lookup(key) is not None
+
+    def items(self) -> Any:
+        """(key, value) pairs, read one element at a time (see lookup_batch)."""
+        return _Items(self)
+
+    def clear(self) -> None:
+        """Delete every key (arrays cannot be cleared: their elements always exist)."""
+        if self.type in ARRAY_TYPES:
+            raise NotSupportedError(f"elements of {self.type.libbpf_name} map "
+                                    f"{self.name!r} cannot be deleted", err=errno.EINVAL)
+        for raw in list(self._raw_keys()):
+            lib.bpf_map_delete_elem(self.fd, (ctypes.c_char * self.key_size)
+                                    .from_buffer_copy(raw))
+
+    # -- batch operations ----------------------------------------------------------------
+    def _batch(self, call: str, chunk: int) -> list[tuple[Any, Any]]:
+        self._check()
+        fn = getattr(lib, call)
+        ncpu = possible_cpus() if self.is_percpu else 1
+        vsize = self._stride() * ncpu if self.is_percpu else self.value_size
+        keys = _buf(self.key_size * chunk)
+        values = _buf(vsize * chunk)
+        token_size = max(self.key_size, 8)
+        in_tok, out_tok = _buf(token_size), _buf(token_size)
+        first = True
+        out: list[tuple[Any, Any]] = []
+        options = opts("bpf_map_batch_opts")
+        while True:
+            count = ctypes.c_uint32(chunk)
+            ret = fn(self.fd, None if first else in_tok, out_tok, keys, values,
+                     ctypes.byref(count), ctypes.byref(options))
+            err = -ret if ret < 0 else 0
+            if ret < 0 and err != errno.ENOENT:
+                raise self._fail(ret, call)
+            raw_k, raw_v = bytes(keys), bytes(values)
+            for i in range(count.value):
+                k = self.key_codec.decode(raw_k[i * self.key_size:(i + 1) * self.key_size])
+                chunk_v = raw_v[i * vsize:(i + 1) * vsize]
+                out.append((k, self._decode_value(chunk_v)))
+            if err == errno.ENOENT:
+                return out
+            ctypes.memmove(in_tok, out_tok, token_size)
+            first = False
+
+    def lookup_batch(self, *, chunk: int = 256) -> list[tuple[Any, Any]]:
+        """Every (key, value) pair, read ``chunk`` elements per syscall.
+
+        Requires Linux >= 5.6."""
+        return self._batch("bpf_map_lookup_batch", chunk)
+
+    def lookup_and_delete_batch(self, *, chunk: int = 256) -> list[tuple[Any, Any]]:
+        """Every (key, value) pair, removing each as it is read.  Requires Linux >= 5.6."""
+        return self._batch("bpf_map_lookup_and_delete_batch", chunk)
+
+    def update_batch(self, items: Iterable[tuple[Any, Any]] | dict[Any, Any], *,
+                     flags: int = UpdateFlags.ANY) -> int:
+        """Write many (key, value) pairs in one syscall; return how many were written."""
+        pairs = list(items.items() if isinstance(items, dict) else items)
+        if not pairs:
+            self._check()
+            return 0
+        ncpu_vals = [self._value_buf(v) for _, v in pairs]
+        keys = b"".join(self._encode(self.key_codec, k, "key") for k, _ in pairs)
+        values = b"".join(bytes(b) for b in ncpu_vals)
+        count = ctypes.c_uint32(len(pairs))
+        options = opts("bpf_map_batch_opts", elem_flags=int(flags))
+        kb = ctypes.create_string_buffer(keys, len(keys))
+        vb = ctypes.create_string_buffer(values, len(values))
+        ret = lib.bpf_map_update_batch(self.fd, kb, vb, ctypes.byref(count),
+                                       ctypes.byref(options))
+        if ret < 0:
+            raise self._fail(ret, "bpf_map_update_batch")
+        return count.value
+
+    def delete_batch(self, keys: Iterable[Any]) -> int:
+        """Delete many keys in one syscall; return how many were deleted."""
+        ks = list(keys)
+        if not ks:
+            self._check()
+            return 0
+        raw = b"".join(self._encode(self.key_codec, k, "key") for k in ks)
+        kb = ctypes.create_string_buffer(raw, len(raw))
+        count = ctypes.c_uint32(len(ks))
+        options = opts("bpf_map_batch_opts")
+        ret = lib.bpf_map_delete_batch(self.fd, kb, ctypes.byref(count),
+                                       ctypes.byref(options))
+        if ret < 0 and -ret != errno.ENOENT:
+            raise self._fail(ret, "bpf_map_delete_batch")
+        return count.value
+
+    # -- queue / stack -------------------------------------------------------------------
+    def push(self, value: Any, *, flags: int = UpdateFlags.ANY) -> None:
+        """Append to a queue or stack map (``BPF_EXIST`` overwrites the oldest when full)."""
+        ret = lib.bpf_map_update_elem(self.fd, None, self._value_buf(value), int(flags))
+        if ret < 0:
+            if -ret == errno.E2BIG:
+                raise BPFError(-ret, f"{self.type.libbpf_name} map {self.name!r} is full",
+                               call="bpf_map_update_elem", target=self.name)
+            raise self._fail(ret, "bpf_map_update_elem")
+
+    def pop(self, *args: Any) -> Any:
+        """Queue/stack: remove and return the next value, or None when empty.
+
+        With a key (``pop(key[, default])``) behaves as ``MutableMapping.pop``.
+        """
+        if args or self.key_size:
+            return MutableMapping.pop(self, *args)
+        v = self._value_buf()
+        ret = lib.bpf_map_lookup_and_delete_elem(self.fd, None, v)
+        if ret < 0:
+            if -ret == errno.ENOENT:
+                return None
+            raise self._fail(ret, "bpf_map_lookup_and_delete_elem")
+        return self._decode_value(v)
+
+    def peek(self) -> Any:
+        """Queue/stack: the next value without removing it, or None when empty."""
+        v = self._value_buf()
+        ret = lib.bpf_map_lookup_elem(self.fd, None, v)
+        if ret < 0:
+            if -ret == errno.ENOENT:
+                return None
+            raise self._fail(ret, "bpf_map_lookup_elem")
+        return self._decode_value(v)
+
+    # -- other -----------------------------------------------------------------------------
+    def freeze(self) -> None:
+        """Make the map read-only for user space from now on.  Requires Linux >= 5.2."""
+        check_int(lib.bpf_map_freeze(self.fd), "bpf_map_freeze", f"map {self.name!r}")
+
+    def info(self) -> MapInfo:
+        """What the kernel reports of this map (id, type, sizes, flags, BTF ids)."""
+        return MapInfo.from_fd(self.fd)
+
+    @property
+    def id(self) -> int:
+        """The kernel's id of this map."""
+        return self.info().id
+
+    def __repr__(self) -> str:
+        state = "closed" if getattr(self, "_closed", False) else self.type.libbpf_name
+        return f"<{type(self).__name__} {self.name!r} {state}>"
+
+    def __hash__(self) -> int:
+        return id(self)
+
+    def __eq__(self, other: object) -> bool:
+        return self is other
+
+    def __bool__(self) -> bool:
+        return True
+
+
+class _Items:
+    def __init__(self, m: MapAPI) -> None:
+        self._m = m
+
+    def __iter__(self) -> Iterator[tuple[Any, Any]]:
+        m = self._m
+        for raw in list(m._raw_keys()):
+            k = m.key_codec.decode(raw)
+            v = m.lookup(k) if not isinstance(k, bytes) or m.key_codec.size else None
+            if v is not None:
+                yield k, v
+
+    def __len__(self) -> int:
+        return len(self._m)
+
+    def __repr__(self) -> str:
+        return f"ItemsView({list(self)!r})"
+
+
+class Map(MapAPI):
+    """A map of an :class:`~libbpfpy.Object` (libbpf's ``struct bpf_map``).
+
+    A borrowed view: valid while its object is open.  Its definition can be changed
+    before the object is loaded (``type``, sizes, ``max_entries``, ``flags``,
+    ``inner_map``, ``autocreate``, ``pin_path``, ``reuse_fd``).
+    """
+
+    def __init__(self, obj: Object, ptr: int) -> None:
+        self._obj = obj
+        self._ptr = ptr
+        self.name = lib.bpf_map__name(ptr).decode()
+        self._fd_cache = -1
+
+    def _check(self) -> None:
+        self._obj._check_open(f"map {self.name!r}")
+
+    @property
+    def _closed(self) -> bool:
+        return self._obj.closed
+
+    @property
+    def object(self) -> Object:
+        """The object this map belongs to."""
+        return self._obj
+
+    @property
+    def fd(self) -> int:
+        """The map's file descriptor (after load); owned by the object."""
+        self._check()
+        if self._fd_cache < 0:
+            fd = lib.bpf_map__fd(self._ptr)
+            if fd < 0:
+                raise BPFError(errno.EBADF, f"map {self.name!r} has no fd: "
+                               "load the object first (or the map is not autocreated)",
+                               target=self.name)
+            self._fd_cache = fd
+        return self._fd_cache
+
+    def _set(self, call: str, *args: Any) -> None:
+        self._check()
+        ret = getattr(lib, call)(self._ptr, *args)
+        if ret < 0:
+            if -ret == errno.EBUSY:
+                raise BPFError(errno.EBUSY, f"{call}(): map {self.name!r} can only be "
+                               "changed before the object is loaded", call=call,
+                               target=self.name)
+            check_int(ret, call, f"map {self.name!r}")
+        self._key_codec_cache = self._value_codec_cache = None
+
+    @property
+    def type(self) -> MapType:
+        """The map type; settable before load."""
+        self._check()
+        return MapType(lib.bpf_map__type(self._ptr))
+
+    @type.setter
+    def type(self, value: MapType | int | str) -> None:
+        self._set("bpf_map__set_type", int(parse_enum(MapType, value)))
+
+    @property
+    def key_size(self) -> int:
+        """Key size in bytes; settable before load."""
+        self._check()
+        return int(lib.bpf_map__key_size(self._ptr))
+
+    @key_size.setter
+    def key_size(self, value: int) -> None:
+        self._set("bpf_map__set_key_size", value)
+
+    @property
+    def value_size(self) -> int:
+        """Value size in bytes; settable before load."""
+        self._check()
+        return int(lib.bpf_map__value_size(self._ptr))
+
+    @value_size.setter
+    def value_size(self, value: int) -> None:
+        self._set("bpf_map__set_value_size", value)
+
+    @property
+    def max_entries(self) -> int:
+        """Capacity (bytes for ring buffers); settable before load."""
+        self._check()
+        return int(lib.bpf_map__max_entries(self._ptr))
+
+    @max_entries.setter
+    def max_entries(self, value: int) -> None:
+        self._set("bpf_map__set_max_entries", value)
+
+    @property
+    def flags(self) -> MapFlags:
+        """Creation flags (``map_flags``); settable before load."""
+        self._check()
+        return MapFlags(lib.bpf_map__map_flags(self._ptr))
+
+    @flags.setter
+    def flags(self, value: int) -> None:
+        self._set("bpf_map__set_map_flags", int(value))
+
+    @property
+    def map_extra(self) -> int:
+        """Type-specific extra (bloom filter hash count); settable before load."""
+        self._check()
+        return int(lib.bpf_map__map_extra(self._ptr))
+
+    @map_extra.setter
+    def map_extra(self, value: int) -> None:
+        self._set("bpf_map__set_map_extra", value)
+
+    @property
+    def numa_node(self) -> int:
+        """NUMA node; settable before load."""
+        self._check()
+        return int(lib.bpf_map__numa_node(self._ptr))
+
+    @numa_node.setter
+    def numa_node(self, value: int) -> None:
+        self._set("bpf_map__set_numa_node", value)
+
+    @property
+    def ifindex(self) -> int:
+        """Device for offload (0 for none); settable before load."""
+        self._check()
+        return int(lib.bpf_map__ifindex(self._ptr))
+
+    @ifindex.setter
+    def ifindex(self, value: int) -> None:
+        self._set("bpf_map__set_ifindex", value)
+
+    @property
+    def inner_map(self) -> None:
+        """Write-only: the template map (a Map or MapHandle) of a map-in-map."""
+        raise AttributeError("inner_map is write-only")
+
+    @inner_map.setter
+    def inner_map(self, value: MapAPI | int) -> None:
+        fd = value if isinstance(value, int) else value.fd
+        self._set("bpf_map__set_inner_map_fd", fd)
+
+    @property
+    def autocreate(self) -> bool:
+        """Whether load() creates this map; settable before load."""
+        self._check()
+        return bool(lib.bpf_map__autocreate(self._ptr))
+
+    @autocreate.setter
+    def autocreate(self, value: bool) -> None:
+        self._set("bpf_map__set_autocreate", bool(value))
+
+    @property
+    def pin_path(self) -> str | None:
+        """Where the map is (or will be) pinned; set before load to pin or reuse there."""
+        self._check()
+        raw = lib.bpf_map__pin_path(self._ptr)
+        return raw.decode() if raw else None
+
+    @pin_path.setter
+    def pin_path(self, value: str | os.PathLike[str] | None) -> None:
+        self._set("bpf_map__set_pin_path",
+                  None if value is None else os.fsencode(os.fspath(value)))
+
+    @property
+    def is_pinned(self) -> bool:
+        """Whether libbpf pinned this map."""
+        self._check()
+        return bool(lib.bpf_map__is_pinned(self._ptr))
+
+    @property
+    def is_internal(self) -> bool:
+        """Whether libbpf made this map for globals (.data, .bss, .rodata, .kconfig)."""
+        self._check()
+        return bool(lib.bpf_map__is_internal(self._ptr))
+
+    @property
+    def btf_key_type_id(self) -> int:
+        """BTF type id of the key (0 if none)."""
+        self._check()
+        return int(lib.bpf_map__btf_key_type_id(self._ptr))
+
+    @property
+    def btf_value_type_id(self) -> int:
+        """BTF type id of the value (0 if none)."""
+        self._check()
+        return int(lib.bpf_map__btf_value_type_id(self._ptr))
+
+    def reuse_fd(self, fd: int) -> None:
+        """Before load: use the existing map ``fd`` instead of creating this map."""
+        self._set("bpf_map__reuse_fd", fd)
+        self._fd_cache = -1
+
+    @property
+    def initial_value(self) -> bytes | None:
+        """Contents of a global-data map (before load: the values load() will write)."""
+        self._check()
+        size = ctypes.c_size_t()
+        ptr = lib.bpf_map__initial_value(self._ptr, ctypes.byref(size))
+        return ctypes.string_at(ptr, size.value) if ptr else None
+
+    @initial_value.setter
+    def initial_value(self, data: bytes) -> None:
+        self._set("bpf_map__set_initial_value", data, len(data))
+
+    def pin(self, path: str | os.PathLike[str]) -> None:
+        """Pin the map at ``path`` on a BPF filesystem."""
+        self._check()
+        p = os.fspath(path)
+        check_int(lib.bpf_map__pin(self._ptr, os.fsencode(p)), "bpf_map__pin",
+                  f"map {self.name!r} at {p}", hint=bpffs_hint(p))
+
+    def unpin(self, path: str | os.PathLike[str] | None = None) -> None:
+        """Remove the pin at ``path`` (default: where the map was pinned)."""
+        self._check()
+        check_int(lib.bpf_map__unpin(self._ptr, None if path is None else
+                                     os.fsencode(os.fspath(path))),
+                  "bpf_map__unpin", f"map {self.name!r}")
+
+    def _ptr_checked(self) -> int:
+        self._check()
+        return self._ptr
+
+
+class MapHandle(Owner, MapAPI):
+    """A map owned through its file descriptor: created here, or opened by pin, id or fd.
+
+    Same API as :class:`Map`; ``close()`` (or ``with``) releases the fd.
+    """
+
+    _kind = "map handle"
+
+    def __init__(self, fd: int, *, info: MapInfo | None = None) -> None:
+        Owner.__init__(self)
+        self._fd = fd
+        self._arm(close_fd, fd)
+        try:
+            self._info = info or MapInfo.from_fd(fd)
+        except BaseException:
+            self.close()
+            raise
+        self.name = self._info.name
+
+    def _describe(self) -> str:
+        return f"map {getattr(self, 'name', '?')!r}"
+
+    def _release(self) -> None:
+        close_fd(self._fd)
+
+    @classmethod
+    def create(cls, type: MapType | int | str, key_size: int, value_size: int,
+               max_entries: int, *, name: str | None = None, flags: int = 0,
+               inner_map: MapAPI | int | None = None, map_extra: int = 0,
+               numa_node: int | None = None, ifindex: int = 0, btf_fd: int = 0,
+               btf_key_type_id: int = 0, btf_value_type_id: int = 0) -> MapHandle:
+        """Create a new map (``bpf_map_create``) and own its fd."""
+        mtype = parse_enum(MapType, type)
+        if isinstance(inner_map, MapAPI):
+            inner_fd = inner_map.fd
+        else:
+            inner_fd = inner_map or 0
+        if numa_node is not None:
+            flags |= MapFlags.NUMA_NODE
+        o = opts("bpf_map_create_opts", btf_fd=btf_fd, btf_key_type_id=btf_key_type_id,
+                 btf_value_type_id=btf_value_type_id, inner_map_fd=inner_fd,
+                 map_flags=int(flags), map_extra=map_extra, numa_node=numa_node or 0,
+                 map_ifindex=ifindex)
+        bname = name.encode() if name else None
+        if bname is not None and len(bname) > 15:
+            raise ValueError(f"map name {name!r} is longer than 15 bytes")
+        fd = lib.bpf_map_create(int(mtype), bname, key_size, value_size, max_entries,
+                                ctypes.byref(o))
+        if fd < 0:
+            err = -fd
+            what = f"{mtype.libbpf_name} map {name or ''}".rstrip()
+            if err == errno.EINVAL:
+                raise BPFError(err, f"bpf_map_create() rejected {what} "
+                               f"(key_size={key_size}, value_size={value_size}, "
+                               f"max_entries={max_entries}, flags={int(flags):#x}): "
+                               "invalid combination for this map type",
+                               call="bpf_map_create", target=name)
+            check_int(fd, "bpf_map_create", what)
+        return cls(fd)
+
+    @classmethod
+    def from_pin(cls, path: str | os.PathLike[str]) -> MapHandle:
+        """Open the map pinned at ``path``."""
+        p = os.fspath(path)
+        fd = lib.bpf_obj_get(os.fsencode(p))
+        if fd < 0:
+            check_int(fd, "bpf_obj_get", p)
+        return cls(fd)
+
+    @classmethod
+    def from_id(cls, map_id: int) -> MapHandle:
+        """Open the loaded map with kernel id ``map_id``."""
+        fd = lib.bpf_map_get_fd_by_id(map_id)
+        if fd < 0:
+            check_int(fd, "bpf_map_get_fd_by_id", f"map id {map_id}")
+        return cls(fd)
+
+    @classmethod
+    def from_fd(cls, fd: int) -> MapHandle:
+        """Own a duplicate of ``fd`` (the caller keeps its own fd)."""
+        try:
+            new = os.dup(fd)
+        except OSError as exc:
+            raise BPFError(exc.errno or errno.EBADF, f"dup({fd}) failed: {exc.strerror}",
+                           call="dup") from None
+        try:
+            return cls(new)
+        except BPFError as exc:
+            raise BPFError(exc.errno or errno.EINVAL, f"fd {fd} is not a BPF map: {exc}",
+                           call="bpf_obj_get_info_by_fd") from None
+
+    @property
+    def fd(self) -> int:
+        """The owned file descriptor."""
+        self._check()
+        return self._fd
+
+    @property
+    def type(self) -> MapType:
+        return self._info.type
+
+    @property
+    def key_size(self) -> int:
+        return self._info.key_size
+
+    @property
+    def value_size(self) -> int:
+        return self._info.value_size
+
+    @property
+    def max_entries(self) -> int:
+        return self._info.max_entries
+
+    @property
+    def flags(self) -> MapFlags:
+        return MapFlags(self._info.flags)
+
+    def pin(self, path: str | os.PathLike[str]) -> None:
+        """Pin the map at ``path`` on a BPF filesystem."""
+        p = os.fspath(path)
+        check_int(lib.bpf_obj_pin(self.fd, os.fsencode(p)), "bpf_obj_pin",
+                  f"map {self.name!r} at {p}", hint=bpffs_hint(p))
+
+    @staticmethod
+    def unpin(path: str | os.PathLike[str]) -> None:
+        """Remove a pin (the map lives on while anything holds it)."""
+        try:
+            os.unlink(path)
+        except OSError as exc:
+            raise BPFError(exc.errno or errno.EINVAL,
+                           f"unpin {os.fspath(path)}: {exc.strerror}", call="unlink") from None
+
+    def __getstate__(self) -> Any:
+        raise TypeError("a MapHandle owns a file descriptor and cannot be pickled")

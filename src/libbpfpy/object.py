@@ -1,0 +1,335 @@
+"""BPF object files (libbpf's ``struct bpf_object``): open, load, attach, close.
+
+    with Object.open("mmapsnoop.bpf.o") as obj:
+        obj.load()
+        obj.attach()
+        ...
+
+An :class:`Object` owns everything made from it: its programs and maps are views
+that raise :class:`ClosedError` once it is closed, and links attached from its
+programs and buffers over its maps are closed first when it closes.
+"""
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+import re
+from collections.abc import Iterator, Mapping
+from typing import Any, TypeVar
+
+from ._lifetime import Owner
+from ._raw import capture_log, check_int, lib, opts
+from .enums import AttachType, ProgType
+from .errors import BPFError, NotSupportedError, VerifierError, error_for
+from .link import Link
+from .map import Map
+from .program import Program
+
+__all__ = ["Object"]
+
+V = TypeVar("V")
+
+_LOG_BLOCK = re.compile(r"prog '([^']+)': -- BEGIN PROG LOAD LOG --\n(.*?)"
+                        r"-- END PROG LOAD LOG --", re.S)
+_FAILED_PROG = re.compile(r"prog '([^']+)': (?:BPF program load failed|failed to load)")
+
+
+class _Named(Mapping[str, V]):
+    """Read-only mapping by name, in object order."""
+
+    def __init__(self, items: dict[str, V], kind: str, owner: Object) -> None:
+        self._items = items
+        self._kind = kind
+        self._owner = owner
+
+    def __getitem__(self, name: str) -> V:
+        self._owner._check_open(f"{self._kind} {name!r}")
+        try:
+            return self._items[name]
+        except KeyError:
+            names = ", ".join(self._items) or "none"
+            raise KeyError(f"object {self._owner.name!r} has no {self._kind} {name!r} "
+                           f"(it has: {names})") from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __repr__(self) -> str:
+        return f"<{self._kind}s of {self._owner.name!r}: {', '.join(self._items)}>"
+
+
+class Object(Owner):
+    """A BPF object file opened through libbpf."""
+
+    _kind = "object"
+
+    def __init__(self, ptr: int, *, keep: list[Any], source: str) -> None:
+        super().__init__()
+        self._ptr = ptr
+        self._keep = keep           # buffers libbpf may point into until close
+        self._source = source
+        self._loaded = False
+        self._load_failed = False
+        self._arm(lib.bpf_object__close, ptr)
+        self.name: str = lib.bpf_object__name(ptr).decode()
+        progs: dict[str, Program] = {}
+        p = lib.bpf_object__next_program(ptr, None)
+        while p:
+            prog = Program(self, p)
+            progs[prog.name] = prog
+            p = lib.bpf_object__next_program(ptr, p)
+        maps: dict[str, Map] = {}
+        m = lib.bpf_object__next_map(ptr, None)
+        while m:
+            mp = Map(self, m)
+            maps[mp.name] = mp
+            m = lib.bpf_object__next_map(ptr, m)
+        self._programs = _Named(progs, "program", self)
+        self._maps = _Named(maps, "map", self)
+        self._globals: Any = None
+        self._btf: Any = None
+
+    # -- construction ---------------------------------------------------------------
+    @classmethod
+    def open(cls, source: str | os.PathLike[str] | bytes | bytearray | memoryview, *,
+             name: str | None = None, kconfig: str | None = None,
+             btf_custom_path: str | os.PathLike[str] | None = None,
+             pin_root_path: str | os.PathLike[str] | None = None,
+             kernel_log_level: int = 0, relaxed_maps: bool = False) -> Object:
+        """Open a BPF object from a file path or from its bytes (nothing is loaded yet).
+
+        ``kconfig`` supplies ``CONFIG_*`` values for ``extern`` Kconfig variables,
+        ``btf_custom_path`` a kernel BTF to relocate against instead of the running
+        kernel's, ``pin_root_path`` where maps with ``pinning`` are pinned.
+        """
+        keep: list[Any] = []
+
+        def c(value: str | os.PathLike[str] | None) -> bytes | None:
+            if value is None:
+                return None
+            b = os.fsencode(os.fspath(value))
+            keep.append(b)
+            return b
+
+        o = opts("bpf_object_open_opts", object_name=c(name), kconfig=c(kconfig),
+                 btf_custom_path=c(btf_custom_path), pin_root_path=c(pin_root_path),
+                 kernel_log_level=kernel_log_level, relaxed_maps=relaxed_maps)
+        keep.append(o)
+        if isinstance(source, (bytes, bytearray, memoryview)):
+            data = bytes(source)
+            buf = ctypes.create_string_buffer(data, len(data))
+            keep.append(buf)
+            desc = name or f"<{len(data)} bytes>"
+            with capture_log() as lines:
+                ptr = lib.bpf_object__open_mem(buf, len(data), ctypes.byref(o))
+            call = "bpf_object__open_mem"
+        else:
+            path = os.fspath(source)
+            desc = path
+            if not os.path.exists(path):
+                raise FileNotFoundError(errno.ENOENT, "BPF object file not found", path)
+            with capture_log() as lines:
+                ptr = lib.bpf_object__open_file(os.fsencode(path), ctypes.byref(o))
+            call = "bpf_object__open_file"
+        if not ptr:
+            err = ctypes.get_errno() or errno.EINVAL
+            detail = _last_warning(lines)
+            raise error_for(err, f"{call}() could not open {desc}: "
+                            f"{detail or os.strerror(err) if err < 4000 else detail}"
+                            f" [errno {err}]", call=call, target=desc)
+        return cls(ptr, keep=keep, source=desc)
+
+    # -- state ----------------------------------------------------------------------------
+    def _describe(self) -> str:
+        return f"object {getattr(self, 'name', '?')!r}"
+
+    def _check_open(self, what: str) -> None:
+        if self._closed:
+            from .errors import ClosedError
+            raise ClosedError(f"{what} of {self._describe()}")
+
+    def _release(self) -> None:
+        lib.bpf_object__close(self._ptr)
+        self._ptr = None
+        self._keep.clear()
+
+    @property
+    def loaded(self) -> bool:
+        """Whether load() succeeded."""
+        return self._loaded
+
+    @property
+    def programs(self) -> Mapping[str, Program]:
+        """The object's programs by name, in object order."""
+        self._check()
+        return self._programs
+
+    @property
+    def maps(self) -> Mapping[str, Map]:
+        """The object's maps by name (including libbpf's ``.rodata``/``.bss``/...)."""
+        self._check()
+        return self._maps
+
+    @property
+    def kversion(self) -> int:
+        """The kernel version the object declares (0 if none)."""
+        self._check()
+        return int(lib.bpf_object__kversion(self._ptr))
+
+    @property
+    def btf(self) -> Any:
+        """The object's BTF (:class:`~libbpfpy.BTF`), or None if it has none."""
+        self._check()
+        if self._btf is None:
+            ptr = lib.bpf_object__btf(self._ptr)
+            if not ptr:
+                return None
+            from .btf import BTF
+            self._btf = BTF._borrowed(ptr, self)
+        return self._btf
+
+    @property
+    def globals(self) -> Any:
+        """The object's global variables by name (``.rodata``, ``.data``, ``.bss``)."""
+        self._check()
+        if self._globals is None:
+            from .globals import Globals
+            self._globals = Globals(self)
+        return self._globals
+
+    # -- load / attach -----------------------------------------------------------------
+    def load(self) -> Object:
+        """Create the maps and load the programs into the kernel; returns self.
+
+        Raises :class:`VerifierError` (with the full log) when the verifier rejects
+        a program, :class:`NotSupportedError` when the kernel lacks a program type.
+        """
+        self._check()
+        if self._loaded:
+            raise BPFError(errno.EALREADY, f"{self._describe()} is already loaded",
+                           call="bpf_object__load", target=self.name)
+        if self._load_failed:
+            raise BPFError(errno.EINVAL, f"{self._describe()} failed to load before; "
+                           "libbpf cannot retry: open it again", call="bpf_object__load",
+                           target=self.name)
+        with capture_log() as lines:
+            ret = lib.bpf_object__load(self._ptr)
+        if ret < 0:
+            self._load_failed = True
+            raise self._load_error(-ret, lines)
+        self._loaded = True
+        return self
+
+    def _load_error(self, err: int, lines: list[str]) -> BPFError:
+        text = "".join(lines)
+        block = _LOG_BLOCK.search(text)
+        failed = _FAILED_PROG.search(text)
+        prog_name = block.group(1) if block else (failed.group(1) if failed else None)
+        prog = self._programs._items.get(prog_name or "")
+        if prog is not None and block:
+            prog._failed_log = block.group(2)
+        if prog is not None:
+            unsupported = self._unsupported(prog, err)
+            if unsupported is not None:
+                return unsupported
+        if block and err not in (errno.EPERM,):
+            return VerifierError(err, f"the verifier rejected program {prog_name!r} of "
+                                 f"{self._describe()}", log=block.group(2),
+                                 program=prog_name, call="bpf_object__load")
+        detail = _last_warning(lines)
+        return error_for(err, f"bpf_object__load() of {self._describe()} failed"
+                         + (f" at program {prog_name!r}" if prog_name else "")
+                         + (f": {detail}" if detail else f": {os.strerror(err)}"
+                            if err < 4000 else ""),
+                         call="bpf_object__load", target=self.name)
+
+    def _unsupported(self, prog: Program, err: int) -> BPFError | None:
+        from . import probe
+        ptype = prog.type
+        attach = prog.expected_attach_type
+        if ptype == ProgType.TRACING and attach == AttachType.TRACE_ITER:
+            feature = probe.iterators()
+        elif ptype == ProgType.TRACING and attach == AttachType.TRACE_RAW_TP:
+            feature = probe.tp_btf()
+        elif ptype in (ProgType.TRACING, ProgType.EXT):
+            feature = probe.fentry()
+        elif ptype == ProgType.LSM:
+            feature = probe.lsm()
+        else:
+            feature = probe.prog_type(ptype)
+        if not feature:
+            return NotSupportedError(
+                f"cannot load program {prog.name!r} (SEC({prog.section!r})) of "
+                f"{self._describe()}: {feature.reason}", feature=ptype.libbpf_name,
+                err=err, call="bpf_object__load", target=prog.name)
+        return None
+
+    def attach(self) -> list[Link]:
+        """Attach every loaded program whose section says how (libbpf auto-attach) and
+        whose ``autoattach`` is on; return the new links."""
+        self._check()
+        if not self._loaded:
+            raise BPFError(errno.EINVAL, f"{self._describe()} is not loaded: call load() "
+                           "first", call="attach", target=self.name)
+        links: list[Link] = []
+        try:
+            for prog in self._programs.values():
+                if not prog.autoload or not prog.autoattach or not prog.loaded:
+                    continue
+                try:
+                    links.append(prog.attach())
+                except NotSupportedError as exc:
+                    if exc.errno == errno.EOPNOTSUPP and exc.feature is None:
+                        continue  # this section has no auto-attach in libbpf
+                    raise
+        except BaseException:
+            for link in links:
+                link.close()
+            raise
+        return links
+
+    # -- pinning ------------------------------------------------------------------------
+    def pin_maps(self, path: str | os.PathLike[str] | None = None) -> None:
+        """Pin every map under directory ``path`` (or at each map's pin_path)."""
+        self._check()
+        check_int(lib.bpf_object__pin_maps(self._ptr, _opt_path(path)),
+                  "bpf_object__pin_maps", self._describe())
+
+    def unpin_maps(self, path: str | os.PathLike[str] | None = None) -> None:
+        """Remove the pins pin_maps() made."""
+        self._check()
+        check_int(lib.bpf_object__unpin_maps(self._ptr, _opt_path(path)),
+                  "bpf_object__unpin_maps", self._describe())
+
+    def pin_programs(self, path: str | os.PathLike[str]) -> None:
+        """Pin every program under directory ``path``."""
+        self._check()
+        check_int(lib.bpf_object__pin_programs(self._ptr, _opt_path(path)),
+                  "bpf_object__pin_programs", self._describe())
+
+    def unpin_programs(self, path: str | os.PathLike[str]) -> None:
+        """Remove the pins pin_programs() made."""
+        self._check()
+        check_int(lib.bpf_object__unpin_programs(self._ptr, _opt_path(path)),
+                  "bpf_object__unpin_programs", self._describe())
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else ("loaded" if self._loaded else "opened")
+        return f"<Object {getattr(self, 'name', '?')!r} {state}>"
+
+
+def _opt_path(path: str | os.PathLike[str] | None) -> bytes | None:
+    return None if path is None else os.fsencode(os.fspath(path))
+
+
+def _last_warning(lines: list[str]) -> str:
+    """The last libbpf message, without its prefix: usually the actual reason."""
+    for line in reversed("".join(lines).splitlines()):
+        line = line.strip()
+        if line and not line.startswith("-- END"):
+            return line.removeprefix("libbpf: ")
+    return ""

@@ -1,0 +1,271 @@
+"""Feature probes: what this kernel and this libbpf can do.  Results are cached.
+
+Each probe returns a :class:`Feature`: true or false, with ``reason`` saying what
+was checked and what was found, so that a skipped test or a refused attach can
+quote it.  Probes load tiny programs, so most need BPF privileges; without them a
+probe answers false with a reason that says so.
+"""
+from __future__ import annotations
+
+import ctypes
+import errno
+import functools
+import os
+from dataclasses import dataclass
+
+from . import fs
+from ._caps import has_bpf_privileges
+from ._raw import ENUMS, RECORDS, lib, opts
+from ._raw import version as libbpf_version_str
+from .enums import AttachType, MapType, ProgType, parse_enum
+
+__all__ = ["Feature", "prog_type", "map_type", "helper", "kprobes", "uprobes", "fentry",
+           "lsm", "iterators", "tp_btf", "tracefs", "bpffs", "privileges", "libbpf_version", "attach_kinds",
+           "clear_cache"]
+
+
+@dataclass(frozen=True)
+class Feature:
+    """A probe's answer: truthy when supported; ``reason`` explains either way."""
+
+    name: str
+    supported: bool
+    reason: str
+
+    def __bool__(self) -> bool:
+        return self.supported
+
+    def __str__(self) -> str:
+        return f"{self.name}: {'yes' if self.supported else 'no'} ({self.reason})"
+
+
+def libbpf_version() -> str:
+    """The installed libbpf's version, ``"major.minor"``."""
+    return libbpf_version_str
+
+
+def _no_privileges(name: str) -> Feature | None:
+    if not has_bpf_privileges():
+        return Feature(name, False, "cannot probe without CAP_BPF/CAP_SYS_ADMIN "
+                       "(run as root)")
+    return None
+
+
+@functools.lru_cache(maxsize=None)
+def prog_type(ptype: ProgType | int | str) -> Feature:
+    """Whether the kernel loads programs of type ``ptype``."""
+    t = parse_enum(ProgType, ptype)
+    name = f"prog_type {t.libbpf_name}"
+    if t == ProgType.TRACING:
+        # fentry, fexit, iterators and tp_btf share this type; one of them is enough.
+        options = [iterators(), tp_btf(), fentry()]
+        good = [f for f in options if f]
+        return Feature(name, bool(good), "; ".join(f.reason for f in (good or options)))
+    if t == ProgType.EXT:
+        f = fentry()
+        return Feature(name, f.supported, f.reason)
+    if t == ProgType.LSM:
+        f = lsm()
+        return Feature(name, f.supported, f.reason)
+    denied = _no_privileges(name)
+    if denied:
+        return denied
+    ret = lib.libbpf_probe_bpf_prog_type(int(t), None)
+    if ret == 1:
+        return Feature(name, True, f"a trivial {t.libbpf_name} program loaded")
+    if ret == 0:
+        return Feature(name, False, f"the kernel refuses {t.libbpf_name} programs")
+    return Feature(name, False, f"probe failed: {os.strerror(-ret)}")
+
+
+@functools.lru_cache(maxsize=None)
+def map_type(mtype: MapType | int | str) -> Feature:
+    """Whether the kernel creates maps of type ``mtype``."""
+    t = parse_enum(MapType, mtype)
+    name = f"map_type {t.libbpf_name}"
+    denied = _no_privileges(name)
+    if denied:
+        return denied
+    ret = lib.libbpf_probe_bpf_map_type(int(t), None)
+    if ret == 1:
+        return Feature(name, True, f"a {t.libbpf_name} map was created")
+    if ret == 0:
+        return Feature(name, False, f"the kernel refuses {t.libbpf_name} maps")
+    return Feature(name, False, f"probe failed: {os.strerror(-ret)}")
+
+
+def _helper_id(helper_ref: int | str) -> int:
+    if isinstance(helper_ref, int):
+        return helper_ref
+    ids = ENUMS["bpf_func_id"]
+    key = helper_ref.removeprefix("bpf_")
+    for cand in (f"BPF_FUNC_{key}", helper_ref):
+        if cand in ids:
+            return ids[cand]
+    raise ValueError(f"unknown BPF helper {helper_ref!r}")
+
+
+@functools.lru_cache(maxsize=None)
+def helper(ptype: ProgType | int | str, helper_ref: int | str) -> Feature:
+    """Whether programs of ``ptype`` may call ``helper_ref`` (name like
+    ``"bpf_ringbuf_output"`` or its id)."""
+    t = parse_enum(ProgType, ptype)
+    hid = _helper_id(helper_ref)
+    name = f"helper {helper_ref} in {t.libbpf_name}"
+    denied = _no_privileges(name)
+    if denied:
+        return denied
+    ret = lib.libbpf_probe_bpf_helper(int(t), hid, None)
+    if ret == 1:
+        return Feature(name, True, "the verifier accepted a call to it")
+    if ret == 0:
+        return Feature(name, False, "the verifier rejected a call to it")
+    return Feature(name, False, f"probe failed: {os.strerror(-ret)}")
+
+
+@functools.lru_cache(maxsize=None)
+def kprobes() -> Feature:
+    """Whether kprobes can be attached (CONFIG_KPROBES with the kprobe PMU or
+    tracefs kprobe_events)."""
+    pmu = "/sys/bus/event_source/devices/kprobe"
+    if os.path.exists(pmu):
+        return Feature("kprobe", True, f"{pmu} exists")
+    base = fs.tracefs_path()
+    if base and os.path.exists(os.path.join(base, "kprobe_events")):
+        return Feature("kprobe", True, f"{base}/kprobe_events exists")
+    where = f"no {base}/kprobe_events" if base else "tracefs not mounted"
+    return Feature("kprobe", False, f"kernel built without CONFIG_KPROBES: no {pmu} and "
+                   f"{where}")
+
+
+@functools.lru_cache(maxsize=None)
+def uprobes() -> Feature:
+    """Whether uprobes can be attached (the uprobe PMU)."""
+    pmu = "/sys/bus/event_source/devices/uprobe"
+    if os.path.exists(pmu):
+        return Feature("uprobe", True, f"{pmu} exists")
+    return Feature("uprobe", False, f"kernel built without CONFIG_UPROBE_EVENTS: no {pmu}")
+
+
+_BTF_KIND_FUNC = 12
+
+
+_BTF_KIND_TYPEDEF = 8
+
+
+def _vmlinux_type_id(name: str, kind: int) -> int:
+    btf = lib.btf__load_vmlinux_btf()
+    if not btf:
+        return -1
+    try:
+        return int(lib.btf__find_by_name_kind(btf, name.encode(), kind))
+    finally:
+        lib.btf__free(btf)
+
+
+def _load_tracing(kind: str, ptype: ProgType, attach: AttachType, target: str,
+                  btf_kind: int = _BTF_KIND_FUNC) -> Feature:
+    denied = _no_privileges(kind)
+    if denied:
+        return denied
+    btf_id = _vmlinux_type_id(target, btf_kind)
+    if btf_id < 0:
+        return Feature(kind, False, f"no kernel BTF function {target!r} to attach to "
+                       "(/sys/kernel/btf/vmlinux missing or without it)")
+    insn_t = RECORDS["bpf_insn"]
+    insns = (insn_t * 2)()
+    insns[0].code = 0xB7   # r0 = 0
+    insns[1].code = 0x95   # exit
+    o = opts("bpf_prog_load_opts", expected_attach_type=int(attach), attach_btf_id=btf_id)
+    fd = lib.bpf_prog_load(int(ptype), b"probe", b"GPL", insns, 2, ctypes.byref(o))
+    if fd >= 0:
+        os.close(fd)
+        return Feature(kind, True, f"a {kind} program on {target} loaded")
+    err = -fd
+    if err == errno.EPERM:
+        return Feature(kind, False, f"the kernel refuses {kind} programs: loading one on "
+                       f"{target} failed with EPERM despite BPF privileges")
+    return Feature(kind, False, f"loading a {kind} program on {target} failed: "
+                   f"{os.strerror(err)} [errno {err}]")
+
+
+@functools.lru_cache(maxsize=None)
+def fentry() -> Feature:
+    """Whether fentry/fexit (BPF trampoline) programs load on this kernel."""
+    return _load_tracing("fentry", ProgType.TRACING, AttachType.TRACE_FENTRY,
+                         "bpf_fentry_test1")
+
+
+@functools.lru_cache(maxsize=None)
+def iterators() -> Feature:
+    """Whether BPF iterator programs load (Linux >= 5.8)."""
+    return _load_tracing("iter", ProgType.TRACING, AttachType.TRACE_ITER, "bpf_iter_task")
+
+
+@functools.lru_cache(maxsize=None)
+def tp_btf() -> Feature:
+    """Whether BTF-enabled raw tracepoint (tp_btf) programs load (Linux >= 5.5)."""
+    return _load_tracing("tp_btf", ProgType.TRACING, AttachType.TRACE_RAW_TP,
+                         "btf_trace_sched_switch", _BTF_KIND_TYPEDEF)
+
+
+@functools.lru_cache(maxsize=None)
+def lsm() -> Feature:
+    """Whether BPF LSM programs load (CONFIG_BPF_LSM and ``bpf`` in lsm=)."""
+    return _load_tracing("lsm", ProgType.LSM, AttachType.LSM_MAC, "bpf_lsm_file_open")
+
+
+def tracefs() -> Feature:
+    """Whether tracefs is mounted where libbpf looks (not cached: setup mounts it)."""
+    path = fs.tracefs_path()
+    if path:
+        return Feature("tracefs", True, f"mounted at {path}")
+    return Feature("tracefs", False, f"not mounted (mount -t tracefs tracefs {fs.TRACEFS})")
+
+
+def bpffs() -> Feature:
+    """Whether a BPF filesystem is mounted at /sys/fs/bpf (not cached)."""
+    if fs.is_mounted(fs.BPFFS, fs._BPF_FS_MAGIC):
+        return Feature("bpffs", True, f"mounted at {fs.BPFFS}")
+    return Feature("bpffs", False, f"not mounted (mount -t bpf bpf {fs.BPFFS})")
+
+
+def privileges() -> Feature:
+    """Whether this process has the capabilities BPF tracing needs."""
+    if has_bpf_privileges():
+        return Feature("privileges", True, "CAP_SYS_ADMIN or CAP_BPF+CAP_PERFMON")
+    return Feature("privileges", False, "neither CAP_SYS_ADMIN nor CAP_BPF+CAP_PERFMON")
+
+
+def attach_kinds() -> list[Feature]:
+    """How programs can be attached here: one Feature per attach kind."""
+    def via(kind: str, ptype: ProgType, extra: Feature | None = None) -> Feature:
+        base = prog_type(ptype)
+        if not base:
+            return Feature(kind, False, base.reason)
+        if extra is not None and not extra:
+            return Feature(kind, False, extra.reason)
+        return Feature(kind, True, extra.reason if extra is not None else base.reason)
+
+    return [
+        via("tracepoint", ProgType.TRACEPOINT, tracefs()),
+        via("raw_tracepoint", ProgType.RAW_TRACEPOINT),
+        via("kprobe", ProgType.KPROBE, kprobes()),
+        via("uprobe", ProgType.KPROBE, uprobes()),
+        fentry(),
+        lsm(),
+        via("perf_event", ProgType.PERF_EVENT),
+        via("xdp", ProgType.XDP),
+        via("tc", ProgType.SCHED_CLS),
+        via("cgroup", ProgType.CGROUP_SKB),
+        iterators(),
+        tp_btf(),
+        via("syscall", ProgType.SYSCALL),
+    ]
+
+
+def clear_cache() -> None:
+    """Forget cached probe results."""
+    for fn in (prog_type, map_type, helper, kprobes, uprobes, fentry, lsm, iterators,
+               tp_btf):
+        fn.cache_clear()

@@ -1,0 +1,561 @@
+"""BPF programs of an object (libbpf's ``struct bpf_program``) and how to attach them.
+
+A :class:`Program` is a borrowed view of its :class:`~libbpfpy.Object`: it keeps the
+object alive and raises :class:`ClosedError` once the object is closed.  Every
+``attach_*`` method returns a :class:`~libbpfpy.Link`; when attaching fails the
+error says why in this machine's terms (tracefs not mounted, no such tracepoint,
+kernel without kprobes, missing privileges) rather than a bare errno.
+"""
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+import socket
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable
+
+from . import fs
+from ._raw import RECORDS, check_int, lib, opts
+from .enums import AttachType, ProgType, parse_enum
+from .errors import BPFError, NotSupportedError, error_for
+from .link import Link
+
+if TYPE_CHECKING:
+    from .map import MapAPI
+    from .object import Object
+
+__all__ = ["Program", "TestRunResult"]
+
+# Sections libbpf auto-attaches through tracefs (tracepoints) and through kprobes.
+_TP_PREFIXES = ("tp/", "tracepoint/")
+_KPROBE_PREFIXES = ("kprobe", "kretprobe", "ksyscall", "kretsyscall")
+_TRACING_TYPES = (ProgType.TRACING, ProgType.LSM, ProgType.EXT)
+
+
+@dataclass(frozen=True)
+class TestRunResult:
+    """Result of :meth:`Program.test_run` (``BPF_PROG_TEST_RUN``)."""
+
+    retval: int
+    data: bytes
+    ctx: bytes
+    duration_ns: int
+
+    @property
+    def duration(self) -> float:
+        """Average run time in seconds."""
+        return self.duration_ns / 1e9
+
+    __test__ = False  # not a pytest test class
+
+
+class Program:
+    """A program of an object.  Attributes are settable before load where noted."""
+
+    def __init__(self, obj: Object, ptr: int) -> None:
+        self._obj = obj
+        self._ptr = ptr
+        self.name: str = lib.bpf_program__name(ptr).decode()
+        self._log_buf: Any = None
+        self._failed_log: str | None = None
+        self._links: list[Link] = []
+
+    # -- plumbing -------------------------------------------------------------------
+    def _check(self) -> None:
+        self._obj._check_open(f"program {self.name!r}")
+
+    def _ptr_checked(self) -> int:
+        self._check()
+        return self._ptr
+
+    def _forget_link(self, link: Link) -> None:
+        try:
+            self._links.remove(link)
+        except ValueError:
+            pass
+
+    def _set(self, call: str, *args: Any) -> None:
+        self._check()
+        ret = getattr(lib, call)(self._ptr, *args)
+        if ret is not None and ret < 0:
+            if -ret == errno.EBUSY:
+                raise BPFError(errno.EBUSY, f"{call}(): program {self.name!r} can only be "
+                               "changed before the object is loaded", call=call,
+                               target=self.name)
+            check_int(ret, call, f"program {self.name!r}")
+
+    @property
+    def object(self) -> Object:
+        """The object this program belongs to."""
+        return self._obj
+
+    # -- properties -----------------------------------------------------------------
+    @property
+    def section(self) -> str:
+        """ELF section name (``SEC("...")``), which tells libbpf how to attach it."""
+        self._check()
+        return lib.bpf_program__section_name(self._ptr).decode()  # type: ignore[no-any-return]
+
+    @property
+    def type(self) -> ProgType:
+        """Program type; settable before load."""
+        self._check()
+        return ProgType(lib.bpf_program__type(self._ptr))
+
+    @type.setter
+    def type(self, value: ProgType | int | str) -> None:
+        self.set_type(value)
+
+    def set_type(self, value: ProgType | int | str) -> None:
+        """Change the program type (before load)."""
+        self._set("bpf_program__set_type", int(parse_enum(ProgType, value)))
+
+    @property
+    def expected_attach_type(self) -> AttachType:
+        """Expected attach type; settable before load."""
+        self._check()
+        return AttachType(lib.bpf_program__expected_attach_type(self._ptr))
+
+    @expected_attach_type.setter
+    def expected_attach_type(self, value: AttachType | int | str) -> None:
+        self._set("bpf_program__set_expected_attach_type",
+                  int(parse_enum(AttachType, value)))
+
+    def set_attach_target(self, func_name: str | None = None, target_fd: int = 0) -> None:
+        """Set the BTF attach target (fentry/fexit/freplace/lsm), before load.
+
+        ``target_fd`` 0 means a kernel function; otherwise a BPF program's fd."""
+        self._set("bpf_program__set_attach_target", target_fd,
+                  func_name.encode() if func_name else None)
+
+    @property
+    def fd(self) -> int:
+        """The program's file descriptor (after load; owned by the object)."""
+        self._check()
+        fd = lib.bpf_program__fd(self._ptr)
+        if fd < 0:
+            raise BPFError(errno.EBADF, f"program {self.name!r} is not loaded "
+                           "(load the object first; autoload may be off)", target=self.name)
+        return int(fd)
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the program is loaded in the kernel."""
+        self._check()
+        return bool(lib.bpf_program__fd(self._ptr) >= 0)
+
+    @property
+    def insn_count(self) -> int:
+        """Number of BPF instructions (after relocation, once loaded)."""
+        self._check()
+        return int(lib.bpf_program__insn_cnt(self._ptr))
+
+    @property
+    def autoload(self) -> bool:
+        """Whether load() loads this program; settable before load."""
+        self._check()
+        return bool(lib.bpf_program__autoload(self._ptr))
+
+    @autoload.setter
+    def autoload(self, value: bool) -> None:
+        self._set("bpf_program__set_autoload", bool(value))
+
+    @property
+    def autoattach(self) -> bool:
+        """Whether Object.attach() attaches this program; settable any time."""
+        self._check()
+        return bool(lib.bpf_program__autoattach(self._ptr))
+
+    @autoattach.setter
+    def autoattach(self, value: bool) -> None:
+        self._check()
+        lib.bpf_program__set_autoattach(self._ptr, bool(value))
+
+    @property
+    def flags(self) -> int:
+        """Program load flags (``BPF_F_*``); settable before load."""
+        self._check()
+        return int(lib.bpf_program__flags(self._ptr))
+
+    @flags.setter
+    def flags(self, value: int) -> None:
+        self._set("bpf_program__set_flags", int(value))
+
+    @property
+    def ifindex(self) -> int:
+        """Offload device (0 for none); settable before load."""
+        self._check()
+        return int(lib.bpf_program__ifindex(self._ptr)) if lib.has("bpf_program__ifindex") \
+            else 0
+
+    @property
+    def log_level(self) -> int:
+        """Verifier log level for load (0 = only on failure, 1 = always, 2 = verbose,
+        4 = stats); when set non-zero, :attr:`log` holds the log after load."""
+        self._check()
+        return int(lib.bpf_program__log_level(self._ptr))
+
+    @log_level.setter
+    def log_level(self, value: int) -> None:
+        self._set("bpf_program__set_log_level", int(value))
+        if value and self._log_buf is None:
+            self.set_log_buffer(16 << 20)
+
+    def set_log_buffer(self, size: int) -> None:
+        """Give the verifier ``size`` bytes for its log (before load)."""
+        buf = ctypes.create_string_buffer(size)
+        self._set("bpf_program__set_log_buf", buf, size)
+        self._log_buf = buf
+
+    @property
+    def log(self) -> str:
+        """The verifier log: of the last load when log_level was set, or of the
+        failed load otherwise ("" if there is none)."""
+        self._check()
+        if self._log_buf is not None and self._log_buf.value:
+            return self._log_buf.value.decode("utf-8", "replace")  # type: ignore[no-any-return]
+        return self._failed_log or ""
+
+    @property
+    def instructions(self) -> bytes:
+        """The raw instructions (8 bytes each) as libbpf holds them."""
+        self._check()
+        ptr = lib.bpf_program__insns(self._ptr)
+        return ctypes.string_at(ptr, self.insn_count * 8) if ptr else b""
+
+    # -- attaching ------------------------------------------------------------------
+    def _attach(self, call: str, *args: Any, what: str,
+                diagnose: Callable[[int], BPFError | None] | None = None) -> Link:
+        self._check()
+        if not self.loaded:
+            raise BPFError(errno.EINVAL, f"cannot attach program {self.name!r}: it is not "
+                           "loaded (call Object.load() first)", call=call, target=self.name)
+        ptr = getattr(lib, call)(self._ptr, *args)
+        if not ptr:
+            err = ctypes.get_errno() or errno.EINVAL
+            better = diagnose(err) if diagnose else None
+            if better is not None:
+                raise better
+            raise error_for(err, f"{call}() of program {self.name!r} to {what} failed: "
+                            f"{os.strerror(err) if err < 4000 else 'libbpf error'} "
+                            f"[errno {err}]", call=call, target=self.name)
+        link = Link(ptr, program=self, description=f"{self.name} -> {what}")
+        self._links.append(link)
+        self._obj._adopt(link)
+        return link
+
+    def attach(self) -> Link:
+        """Attach as the section name says (``SEC("tp/syscalls/sys_enter_mmap")`` ...)."""
+        sec = self.section
+        diagnose: Callable[[int], BPFError | None] | None = None
+        if sec.startswith(_TP_PREFIXES):
+            parts = sec.split("/")
+            if len(parts) == 3:
+                self._check_tracepoint(parts[1], parts[2])
+        elif sec.startswith(_KPROBE_PREFIXES):
+            diagnose = self._kprobe_diagnosis(sec)
+        return self._attach("bpf_program__attach", what=f"SEC({sec!r})", diagnose=diagnose)
+
+    def _check_tracepoint(self, category: str, name: str) -> None:
+        fs.require_tracefs(f"attaching program {self.name!r} to tracepoint "
+                           f"{category}:{name}")
+        if not fs.tracepoint_exists(category, name):
+            raise BPFError(errno.ENOENT, f"no tracepoint {category}:{name} on this kernel "
+                           f"(not in {fs.tracefs_path()}/events/{category}/)",
+                           call="bpf_program__attach_tracepoint", target=self.name)
+
+    def attach_tracepoint(self, category: str, name: str, *, cookie: int = 0) -> Link:
+        """Attach to the tracepoint ``category:name`` (e.g. ``syscalls``, ``sys_enter_mmap``)."""
+        self._check_tracepoint(category, name)
+        o = opts("bpf_tracepoint_opts", bpf_cookie=cookie)
+        return self._attach("bpf_program__attach_tracepoint_opts", category.encode(),
+                            name.encode(), ctypes.byref(o), what=f"tracepoint {category}:{name}")
+
+    def attach_raw_tracepoint(self, name: str) -> Link:
+        """Attach to the raw tracepoint ``name`` (e.g. ``sys_enter``)."""
+        def diagnose(err: int) -> BPFError | None:
+            if err == errno.ENOENT:
+                return BPFError(err, f"no raw tracepoint {name!r} on this kernel",
+                                call="bpf_program__attach_raw_tracepoint", target=self.name)
+            return None
+        return self._attach("bpf_program__attach_raw_tracepoint", name.encode(),
+                            what=f"raw tracepoint {name}", diagnose=diagnose)
+
+    def _kprobe_diagnosis(self, what: str) -> Callable[[int], BPFError | None]:
+        def diagnose(err: int) -> BPFError | None:
+            from .probe import kprobes
+            feature = kprobes()
+            if not feature:
+                return NotSupportedError(
+                    f"cannot attach program {self.name!r} to {what}: {feature.reason}",
+                    feature="kprobe", err=err, target=self.name,
+                    hint="use a tracepoint or fentry instead")
+            return None
+        return diagnose
+
+    def attach_kprobe(self, func: str, *, offset: int = 0, retprobe: bool = False,
+                      cookie: int = 0) -> Link:
+        """Attach to kernel function ``func`` (+``offset``) entry, or return if
+        ``retprobe``.  Requires a kernel with CONFIG_KPROBES."""
+        o = opts("bpf_kprobe_opts", bpf_cookie=cookie, offset=offset, retprobe=retprobe)
+        what = f"{'kretprobe' if retprobe else 'kprobe'} {func}"
+        return self._attach("bpf_program__attach_kprobe_opts", func.encode(),
+                            ctypes.byref(o), what=what, diagnose=self._kprobe_diagnosis(what))
+
+    def attach_kretprobe(self, func: str, *, cookie: int = 0) -> Link:
+        """Attach to the return of kernel function ``func``."""
+        return self.attach_kprobe(func, retprobe=True, cookie=cookie)
+
+    def attach_ksyscall(self, name: str, *, retprobe: bool = False, cookie: int = 0) -> Link:
+        """Attach to system call ``name`` (``"mmap"``) whatever its kernel symbol is.
+        Requires CONFIG_KPROBES; libbpf >= 1.0."""
+        o = opts("bpf_ksyscall_opts", bpf_cookie=cookie, retprobe=retprobe)
+        what = f"{'kretsyscall' if retprobe else 'ksyscall'} {name}"
+        return self._attach("bpf_program__attach_ksyscall", name.encode(), ctypes.byref(o),
+                            what=what, diagnose=self._kprobe_diagnosis(what))
+
+    def attach_kprobe_multi(self, pattern: str | None = None, *,
+                            syms: Sequence[str] | None = None, retprobe: bool = False,
+                            cookies: Sequence[int] | None = None) -> Link:
+        """Attach to many kernel functions at once, by glob ``pattern`` or ``syms``.
+        Requires Linux >= 5.18 with CONFIG_FPROBE."""
+        if (pattern is None) == (syms is None):
+            raise ValueError("give exactly one of pattern and syms")
+        keep: list[Any] = []
+        o = opts("bpf_kprobe_multi_opts", retprobe=retprobe)
+        if syms is not None:
+            arr = (ctypes.c_char_p * len(syms))(*[s.encode() for s in syms])
+            keep.append(arr)
+            o.syms = ctypes.cast(arr, ctypes.POINTER(ctypes.c_char_p))
+            o.cnt = len(syms)
+            if cookies is not None:
+                if len(cookies) != len(syms):
+                    raise ValueError("cookies must match syms one to one")
+                carr = (ctypes.c_ulonglong * len(cookies))(*cookies)
+                keep.append(carr)
+                o.cookies = ctypes.cast(carr, ctypes.POINTER(ctypes.c_ulonglong))
+        what = f"kprobe.multi {pattern or ','.join(syms or [])}"
+        return self._attach("bpf_program__attach_kprobe_multi_opts",
+                            pattern.encode() if pattern else None, ctypes.byref(o),
+                            what=what, diagnose=self._kprobe_diagnosis(what))
+
+    def attach_uprobe(self, binary: str | os.PathLike[str], *, func_name: str | None = None,
+                      offset: int = 0, pid: int = -1, retprobe: bool = False,
+                      cookie: int = 0, ref_ctr_offset: int = 0) -> Link:
+        """Attach to a user-space function: ``func_name`` (+``offset``) or a raw
+        ``offset`` in ``binary``; ``pid`` -1 means every process."""
+        path = os.fspath(binary)
+        o = opts("bpf_uprobe_opts", bpf_cookie=cookie, retprobe=retprobe,
+                 func_name=func_name.encode() if func_name else None,
+                 ref_ctr_offset=ref_ctr_offset)
+        what = f"{'uretprobe' if retprobe else 'uprobe'} {path}:{func_name or hex(offset)}"
+
+        def diagnose(err: int) -> BPFError | None:
+            if err == errno.ENOENT and not os.path.exists(path) and "/" in path:
+                return BPFError(err, f"cannot attach {what}: {path} does not exist",
+                                call="bpf_program__attach_uprobe_opts", target=self.name)
+            if err == errno.ENOENT and func_name:
+                return BPFError(err, f"cannot attach {what}: no function {func_name!r} "
+                                "in its symbol tables", call="bpf_program__attach_uprobe_opts",
+                                target=self.name)
+            return None
+        return self._attach("bpf_program__attach_uprobe_opts", pid, os.fsencode(path),
+                            offset, ctypes.byref(o), what=what, diagnose=diagnose)
+
+    def attach_usdt(self, binary: str | os.PathLike[str], provider: str, name: str, *,
+                    pid: int = -1, cookie: int = 0) -> Link:
+        """Attach to the USDT probe ``provider:name`` in ``binary``."""
+        path = os.fspath(binary)
+        o = opts("bpf_usdt_opts", usdt_cookie=cookie)
+        return self._attach("bpf_program__attach_usdt", pid, os.fsencode(path),
+                            provider.encode(), name.encode(), ctypes.byref(o),
+                            what=f"usdt {path}:{provider}:{name}")
+
+    def attach_perf_event(self, fd: int, *, cookie: int = 0) -> Link:
+        """Attach to the perf event ``fd`` (from perf_event_open); the link keeps its
+        own duplicate of ``fd``."""
+        dup = os.dup(fd)
+        o = opts("bpf_perf_event_opts", bpf_cookie=cookie)
+        try:
+            return self._attach("bpf_program__attach_perf_event_opts", dup, ctypes.byref(o),
+                                what=f"perf event fd {fd}")
+        except BaseException:
+            os.close(dup)
+            raise
+
+    def _tracing_diagnosis(self, what: str) -> Callable[[int], BPFError | None]:
+        def diagnose(err: int) -> BPFError | None:
+            from .probe import fentry, lsm
+            feature = lsm() if "lsm" in what else fentry()
+            if not feature:
+                return NotSupportedError(f"cannot attach program {self.name!r} as {what}: "
+                                         f"{feature.reason}", feature=what, err=err,
+                                         target=self.name)
+            return None
+        return diagnose
+
+    def attach_trace(self, *, cookie: int = 0) -> Link:
+        """Attach a fentry/fexit/fmod_ret/tp_btf program to its BTF target."""
+        o = opts("bpf_trace_opts", cookie=cookie)
+        return self._attach("bpf_program__attach_trace_opts", ctypes.byref(o),
+                            what=f"trace target of SEC({self.section!r})",
+                            diagnose=self._tracing_diagnosis("fentry/fexit"))
+
+    def attach_lsm(self) -> Link:
+        """Attach an LSM program to its hook.  Requires CONFIG_BPF_LSM and bpf in the
+        kernel's lsm= list."""
+        return self._attach("bpf_program__attach_lsm", what=f"lsm hook of "
+                            f"SEC({self.section!r})", diagnose=self._tracing_diagnosis("lsm"))
+
+    def attach_cgroup(self, cgroup: str | os.PathLike[str] | int) -> Link:
+        """Attach to a cgroup (v2 directory path or an open fd) with a BPF link."""
+        return self._with_fd(cgroup, "bpf_program__attach_cgroup", "cgroup")
+
+    def attach_netns(self, netns: str | os.PathLike[str] | int) -> Link:
+        """Attach to a network namespace (``/proc/PID/ns/net`` or an open fd)."""
+        return self._with_fd(netns, "bpf_program__attach_netns", "netns")
+
+    def _with_fd(self, target: str | os.PathLike[str] | int, call: str, kind: str) -> Link:
+        if isinstance(target, int):
+            return self._attach(call, target, what=f"{kind} fd {target}")
+        path = os.fspath(target)
+        try:
+            fd = os.open(path, os.O_RDONLY | (os.O_DIRECTORY if kind == "cgroup" else 0))
+        except OSError as exc:
+            raise BPFError(exc.errno or errno.ENOENT, f"cannot open {kind} {path}: "
+                           f"{exc.strerror}", call="open", target=path) from None
+        try:
+            return self._attach(call, fd, what=f"{kind} {path}")
+        finally:
+            os.close(fd)
+
+    def attach_xdp(self, interface: str | int) -> Link:
+        """Attach an XDP program to a network interface (name or index) with a link."""
+        ifindex = _ifindex(interface)
+        return self._attach("bpf_program__attach_xdp", ifindex, what=f"xdp on {interface}")
+
+    def attach_iter(self, *, map: MapAPI | None = None) -> Link:
+        """Attach an iterator program; ``map`` for map-element iterators.  Read its
+        output with ``Link.read()``."""
+        if map is None:
+            return self._attach("bpf_program__attach_iter", None, what="iterator")
+        info = RECORDS["bpf_iter_link_info"]()
+        info.map.map_fd = map.fd
+        o = opts("bpf_iter_attach_opts", link_info=ctypes.pointer(info),
+                 link_info_len=ctypes.sizeof(info))
+        return self._attach("bpf_program__attach_iter", ctypes.byref(o),
+                            what=f"iterator over map {map.name!r}")
+
+    def attach_freplace(self, target_fd: int, func_name: str) -> Link:
+        """Replace function ``func_name`` of the program ``target_fd`` (Linux >= 5.6)."""
+        return self._attach("bpf_program__attach_freplace", target_fd, func_name.encode(),
+                            what=f"freplace {func_name}",
+                            diagnose=self._tracing_diagnosis("freplace"))
+
+    @property
+    def links(self) -> list[Link]:
+        """Links made from this program that are still open."""
+        return [link for link in self._links if not link.closed]
+
+    # -- running -----------------------------------------------------------------------
+    def test_run(self, data: bytes = b"", *, ctx: bytes | Any | None = None,
+                 repeat: int = 1, data_size_out: int | None = None, flags: int = 0,
+                 cpu: int = 0) -> TestRunResult:
+        """Run the program once (or ``repeat`` times) in the kernel (BPF_PROG_TEST_RUN).
+
+        ``data`` is the packet (networking programs); ``ctx`` the context (for
+        ``syscall`` programs: the argument struct, written back into ``ctx`` when it
+        is a writable ctypes object).  Returns retval, data out, ctx out and the
+        average duration.
+        """
+        fd = self.fd
+        ptype = self.type
+        # syscall and raw_tp test runs reject data/ctx out buffers and repeat.
+        simple = ptype in (ProgType.SYSCALL, ProgType.RAW_TRACEPOINT,
+                           ProgType.RAW_TRACEPOINT_WRITABLE, ProgType.TRACING)
+        keep: list[Any] = []
+        o = opts("bpf_test_run_opts", flags=flags, cpu=cpu)
+        if data:
+            din = ctypes.create_string_buffer(bytes(data), len(data))
+            keep.append(din)
+            o.data_in = ctypes.cast(din, ctypes.c_void_p)
+            o.data_size_in = len(data)
+        dout = None
+        if not simple:
+            o.repeat = max(1, repeat)
+            if data or data_size_out:
+                size = data_size_out if data_size_out is not None else max(len(data) + 256,
+                                                                          4096)
+                dout = ctypes.create_string_buffer(size)
+                o.data_out = ctypes.cast(dout, ctypes.c_void_p)
+                o.data_size_out = size
+        ctx_obj = None
+        cout = None
+        if ctx is not None:
+            if isinstance(ctx, (bytes, bytearray, memoryview)):
+                ctx_obj = ctypes.create_string_buffer(bytes(ctx), len(ctx))
+            else:
+                ctx_obj = ctx  # a ctypes instance: the kernel may write back into it
+            size = ctypes.sizeof(ctx_obj)
+            o.ctx_in = ctypes.cast(ctypes.pointer(ctx_obj), ctypes.c_void_p)
+            o.ctx_size_in = size
+            if not simple:
+                cout = ctypes.create_string_buffer(size)
+                o.ctx_out = ctypes.cast(cout, ctypes.c_void_p)
+                o.ctx_size_out = size
+        ret = lib.bpf_prog_test_run_opts(fd, ctypes.byref(o))
+        if ret < 0:
+            err = -ret
+            if err in (errno.ENOTSUP, 524, errno.EINVAL) and ptype in (
+                    ProgType.TRACEPOINT, ProgType.KPROBE, ProgType.PERF_EVENT):
+                raise NotSupportedError(f"{ptype.libbpf_name} programs cannot be test-run "
+                                        "(BPF_PROG_TEST_RUN does not support this type)",
+                                        err=err, call="bpf_prog_test_run_opts",
+                                        target=self.name)
+            check_int(ret, "bpf_prog_test_run_opts", f"program {self.name!r}")
+        data_out = dout.raw[:o.data_size_out] if dout is not None else b""
+        if cout is not None:
+            ctx_out = cout.raw[:o.ctx_size_out]
+        elif ctx_obj is not None:
+            ctx_out = bytes(memoryview(ctx_obj).cast("B"))
+        else:
+            ctx_out = b""
+        return TestRunResult(retval=o.retval, data=data_out, ctx=ctx_out,
+                             duration_ns=o.duration)
+
+    # -- pinning -------------------------------------------------------------------------
+    def pin(self, path: str | os.PathLike[str]) -> None:
+        """Pin the loaded program at ``path`` on a BPF filesystem."""
+        self._check()
+        p = os.fspath(path)
+        check_int(lib.bpf_program__pin(self._ptr, os.fsencode(p)), "bpf_program__pin",
+                  f"program {self.name!r} at {p}", hint=fs.bpffs_hint(p))
+
+    def unpin(self, path: str | os.PathLike[str]) -> None:
+        """Remove the program's pin at ``path``."""
+        self._check()
+        p = os.fspath(path)
+        check_int(lib.bpf_program__unpin(self._ptr, os.fsencode(p)), "bpf_program__unpin",
+                  f"program {self.name!r} at {p}")
+
+    def info(self) -> Any:
+        """Kernel information about the loaded program (see :class:`ProgramInfo`)."""
+        from .inventory import ProgramInfo
+        return ProgramInfo.from_fd(self.fd)
+
+    def __repr__(self) -> str:
+        if self._obj.closed:
+            return f"<Program {self.name!r} closed>"
+        return f"<Program {self.name!r} SEC({self.section!r}) {self.type.libbpf_name}>"
+
+
+def _ifindex(interface: str | int) -> int:
+    if isinstance(interface, int):
+        return interface
+    try:
+        return socket.if_nametoindex(interface)
+    except OSError:
+        raise BPFError(errno.ENODEV, f"no network interface {interface!r}",
+                       call="if_nametoindex", target=interface) from None
