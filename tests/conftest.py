@@ -59,17 +59,20 @@ def _mounts() -> None:
 
 def _compile(src: Path, out: Path) -> None:
     vmlinux = BUILD / "vmlinux.h"
+    # Several pytest runs may share build/: write to a private name, then rename.
+    tag = f".{os.getpid()}.tmp"
     if not vmlinux.exists():
         from libbpfpy.btf import BTF
         vmlinux.parent.mkdir(parents=True, exist_ok=True)
         with BTF.vmlinux() as btf:
-            btf.dump_c(str(vmlinux) + ".tmp")
-        os.replace(str(vmlinux) + ".tmp", vmlinux)
+            btf.dump_c(str(vmlinux) + tag)
+        os.replace(str(vmlinux) + tag, vmlinux)
     arch = {"x86_64": "x86", "aarch64": "arm64"}.get(os.uname().machine, os.uname().machine)
     out.parent.mkdir(parents=True, exist_ok=True)
     subprocess.run(["clang", "-g", "-O2", "-target", "bpf", f"-D__TARGET_ARCH_{arch}",
                     "-Wall", "-Wno-unused-function", f"-I{BUILD}", f"-I{BPF_SRC}",
-                    "-c", str(src), "-o", str(out)], check=True)
+                    "-c", str(src), "-o", str(out) + tag], check=True)
+    os.replace(str(out) + tag, out)
 
 
 @pytest.fixture(scope="session")
