@@ -9,8 +9,9 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 BUILD := build
-APT_PACKAGES := clang llvm libbpf-dev libbpf1 gcc make iproute2 bpftool
-BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/') -Wall -Wno-unused-function
+APT_PACKAGES := clang llvm libbpf-dev libbpf1 gcc make iproute2 bpftool systemtap-sdt-dev
+BPF_CFLAGS = -g -O2 -target bpf -D__TARGET_ARCH_$(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/') -Wall -Wno-unused-function \
+	-idirafter /usr/include/$(shell gcc -dumpmachine)
 
 TEST_SRCS := $(wildcard tests/bpf/*.bpf.c)
 EXAMPLE_SRCS := $(wildcard examples/*.bpf.c)

@@ -57,6 +57,18 @@ def _mounts() -> None:
         fs.ensure_mounts()
 
 
+def _multiarch_include() -> list[str]:
+    # <bpf/usdt.bpf.h> includes <linux/errno.h>, which needs <asm/errno.h> from the
+    # multiarch directory that clang -target bpf does not search by itself.
+    try:
+        triple = subprocess.run(["gcc", "-dumpmachine"], capture_output=True, text=True,
+                                check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return []
+    path = Path("/usr/include") / triple
+    return ["-idirafter", str(path)] if path.is_dir() else []
+
+
 def _compile(src: Path, out: Path) -> None:
     vmlinux = BUILD / "vmlinux.h"
     # Several pytest runs may share build/: write to a private name, then rename.
@@ -71,7 +83,8 @@ def _compile(src: Path, out: Path) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     subprocess.run(["clang", "-g", "-O2", "-target", "bpf", f"-D__TARGET_ARCH_{arch}",
                     "-Wall", "-Wno-unused-function", f"-I{BUILD}", f"-I{BPF_SRC}",
-                    "-c", str(src), "-o", str(out) + tag], check=True)
+                    *_multiarch_include(), "-c", str(src), "-o", str(out) + tag],
+                   check=True)
     os.replace(str(out) + tag, out)
 
 
@@ -119,3 +132,176 @@ def _no_leaks():
             pass  # the listing's own fd
     assert not details, f"test leaked file descriptors: {details}"
     assert not new_leaks, f"resources released only by the garbage collector: {new_leaks}"
+
+
+# -- helpers for the core tests -------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def c_binary(tmp_path_factory):
+    """``c_binary("core_target")`` -> tests/bpf/core_target.c built with gcc (once)."""
+    built: dict[str, str] = {}
+    outdir = tmp_path_factory.mktemp("cbin")
+
+    def get(name: str, *flags: str) -> str:
+        if name not in built:
+            need(subprocess.run(["which", "gcc"], capture_output=True).returncode == 0,
+                 "gcc not installed")
+            out = outdir / name
+            subprocess.run(["gcc", "-O1", "-g", *flags, "-o", str(out),
+                            str(BPF_SRC / f"{name}.c")], check=True)
+            built[name] = str(out)
+        return built[name]
+    return get
+
+
+def run_unprivileged(code: str, *, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """Run Python ``code`` in a child with every capability dropped (uid stays 0, so
+    files stay readable; the kernel sees no CAP_BPF/CAP_SYS_ADMIN/CAP_NET_ADMIN)."""
+    import sys
+    need(subprocess.run(["which", "setpriv"], capture_output=True).returncode == 0,
+         "setpriv (util-linux) not installed")
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
+    return subprocess.run(["setpriv", "--inh-caps=-all", "--bounding-set=-all",
+                           sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=timeout, env=env)
+
+
+_NETNS_SEQ = [0]
+
+
+class NetNS:
+    """A throwaway network namespace, entered by the current thread with ``inside()``."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.path = f"/var/run/netns/{name}"
+
+    def ip(self, *args: str) -> str:
+        return subprocess.run(["ip", "-n", self.name, *args], check=True,
+                              capture_output=True, text=True).stdout
+
+    def inside(self):
+        import contextlib
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+
+        @contextlib.contextmanager
+        def cm():
+            home = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
+            target = os.open(self.path, os.O_RDONLY)
+            try:
+                if libc.setns(target, 0x40000000) != 0:  # CLONE_NEWNET
+                    raise OSError(ctypes.get_errno(), "setns into " + self.name)
+                try:
+                    yield self
+                finally:
+                    if libc.setns(home, 0x40000000) != 0:
+                        raise OSError(ctypes.get_errno(), "setns back home")
+            finally:
+                os.close(target)
+                os.close(home)
+        return cm()
+
+
+@pytest.fixture
+def netns_factory():
+    """Create throwaway network namespaces (deleted after the test)."""
+    need(subprocess.run(["which", "ip"], capture_output=True).returncode == 0,
+         "iproute2 not installed")
+    made: list[NetNS] = []
+
+    def make() -> NetNS:
+        _NETNS_SEQ[0] += 1
+        ns = NetNS(f"lbpy{os.getpid()}_{_NETNS_SEQ[0]}")
+        subprocess.run(["ip", "netns", "add", ns.name], check=True)
+        made.append(ns)
+        ns.ip("link", "set", "lo", "up")
+        return ns
+    yield make
+    for ns in made:
+        subprocess.run(["ip", "netns", "del", ns.name], check=False)
+
+
+@pytest.fixture
+def veth_pair(netns_factory):
+    """Two namespaces joined by a veth pair: (ns_a, "va", 10.77.0.1) <-> (ns_b, "vb",
+    10.77.0.2).  Returns (ns_a, ns_b)."""
+    a, b = netns_factory(), netns_factory()
+    # Created directly inside the namespaces: no name is ever taken in the host's.
+    subprocess.run(["ip", "link", "add", "va", "netns", a.name, "type", "veth", "peer",
+                    "name", "vb", "netns", b.name], check=True)
+    a.ip("addr", "add", "10.77.0.1/24", "dev", "va")
+    b.ip("addr", "add", "10.77.0.2/24", "dev", "vb")
+    a.ip("link", "set", "va", "up")
+    b.ip("link", "set", "vb", "up")
+    return a, b
+
+
+def send_udp(dst: str, port: int, count: int, payload: bytes = b"libbpfpy") -> None:
+    """Send ``count`` UDP datagrams to ``dst``:``port`` from the current netns."""
+    import socket
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        for _ in range(count):
+            s.sendto(payload, (dst, port))
+
+
+def cgroup2_root() -> str | None:
+    """Mount point of the cgroup v2 hierarchy, if mounted."""
+    with open("/proc/self/mounts") as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) > 2 and parts[2] == "cgroup2":
+                return parts[1]
+    return None
+
+
+def wait_for(predicate, timeout: float = 5.0, interval: float = 0.02) -> bool:
+    """Poll ``predicate`` until true or ``timeout`` seconds pass; return its last answer."""
+    import time
+    deadline = time.monotonic() + timeout
+    while True:
+        if predicate():
+            return True
+        if time.monotonic() > deadline:
+            return bool(predicate())
+        time.sleep(interval)
+
+
+_CGROUP_SEQ = [0]
+
+
+@pytest.fixture
+def cgroup_dir(tmp_path):
+    """A fresh cgroup v2 directory (removed after the test, its processes moved back
+    to the root).  Mounts a private cgroup2 hierarchy when none is mounted."""
+    import time
+    root = cgroup2_root()
+    mounted = None
+    if root is None:
+        mounted = str(tmp_path / "cgroup2")
+        os.mkdir(mounted)
+        subprocess.run(["mount", "-t", "cgroup2", "none", mounted], check=True)
+        root = mounted
+    _CGROUP_SEQ[0] += 1
+    path = os.path.join(root, f"libbpfpy-test-{os.getpid()}-{_CGROUP_SEQ[0]}")
+    os.mkdir(path)
+    try:
+        yield path
+    finally:
+        with open(os.path.join(path, "cgroup.procs")) as f:
+            pids = f.read().split()
+        for pid in pids:
+            try:
+                with open(os.path.join(root, "cgroup.procs"), "w") as f:
+                    f.write(pid)
+            except OSError:
+                pass
+        for _ in range(50):  # a child that just exited may linger a moment
+            try:
+                os.rmdir(path)
+                break
+            except OSError:
+                time.sleep(0.05)
+        if mounted:
+            subprocess.run(["umount", mounted], check=False)

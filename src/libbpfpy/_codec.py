@@ -29,7 +29,7 @@ def to_bytes(value: Any, size: int, what: str) -> bytes:
     """The bytes of ``value`` for a slot of ``size`` bytes, or a clear error."""
     if isinstance(value, (bytes, bytearray, memoryview)):
         data = bytes(value)
-    elif isinstance(value, (ctypes._SimpleCData, ctypes.Structure, ctypes.Union,  # type: ignore[attr-defined]
+    elif isinstance(value, (ctypes._SimpleCData, ctypes.Structure, ctypes.Union,
                             ctypes.Array)):
         data = bytes(memoryview(value).cast("B"))
     elif isinstance(value, int):
@@ -72,13 +72,13 @@ class CtypesCodec:
     def encode(self, value: Any) -> bytes:
         if isinstance(value, self.ctype):
             return bytes(memoryview(value).cast("B"))
-        if isinstance(value, int) and issubclass(self.ctype, ctypes._SimpleCData):  # type: ignore[attr-defined]
+        if isinstance(value, int) and issubclass(self.ctype, ctypes._SimpleCData):
             return bytes(memoryview(self.ctype(value)).cast("B"))
         return to_bytes(value, self.size, self.what)
 
     def decode(self, data: bytes) -> Any:
         obj = self.ctype.from_buffer_copy(data)
-        if isinstance(obj, ctypes._SimpleCData):  # type: ignore[attr-defined]
+        if isinstance(obj, ctypes._SimpleCData):
             return obj.value
         return obj
 

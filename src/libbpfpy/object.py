@@ -154,7 +154,7 @@ class Object(Owner):
 
     def _release(self) -> None:
         lib.bpf_object__close(self._ptr)
-        self._ptr = None
+        self._ptr = 0
         self._keep.clear()
 
     @property
@@ -230,21 +230,27 @@ class Object(Owner):
         failed = _FAILED_PROG.search(text)
         prog_name = block.group(1) if block else (failed.group(1) if failed else None)
         prog = self._programs._items.get(prog_name or "")
-        if prog is not None and block:
-            prog._failed_log = block.group(2)
+        log = block.group(2) if block else ""
         if prog is not None:
+            if block:
+                prog._failed_log = log
+            elif prog._log_buf is not None:
+                # With a log buffer of the user's (log_level set) libbpf prints
+                # nothing: the verifier's words are in that buffer.
+                log = prog.log
             unsupported = self._unsupported(prog, err)
             if unsupported is not None:
                 return unsupported
-        if block and err not in (errno.EPERM,):
+        if log.strip() and err != errno.EPERM:
             return VerifierError(err, f"the verifier rejected program {prog_name!r} of "
-                                 f"{self._describe()}", log=block.group(2),
+                                 f"{self._describe()}", log=log,
                                  program=prog_name, call="bpf_object__load")
         detail = _last_warning(lines)
+        if not detail:
+            detail = os.strerror(err) if err < 4000 else ""
         return error_for(err, f"bpf_object__load() of {self._describe()} failed"
                          + (f" at program {prog_name!r}" if prog_name else "")
-                         + (f": {detail}" if detail else f": {os.strerror(err)}"
-                            if err < 4000 else ""),
+                         + (f": {detail}" if detail else ""),
                          call="bpf_object__load", target=self.name)
 
     def _unsupported(self, prog: Program, err: int) -> BPFError | None:
@@ -280,12 +286,9 @@ class Object(Owner):
             for prog in self._programs.values():
                 if not prog.autoload or not prog.autoattach or not prog.loaded:
                     continue
-                try:
-                    links.append(prog.attach())
-                except NotSupportedError as exc:
-                    if exc.errno == errno.EOPNOTSUPP and exc.feature is None:
-                        continue  # this section has no auto-attach in libbpf
-                    raise
+                link = prog._auto_attach()
+                if link is not None:
+                    links.append(link)
         except BaseException:
             for link in links:
                 link.close()

@@ -12,12 +12,12 @@ import ctypes
 import errno
 import os
 import socket
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from . import fs
-from ._raw import RECORDS, check_int, lib, opts
+from ._raw import RECORDS, capture_log, check_int, lib, opts
 from .enums import AttachType, ProgType, parse_enum
 from .errors import BPFError, NotSupportedError, error_for
 from .link import Link
@@ -113,10 +113,18 @@ class Program:
         self._set("bpf_program__set_type", int(parse_enum(ProgType, value)))
 
     @property
-    def expected_attach_type(self) -> AttachType:
-        """Expected attach type; settable before load."""
+    def expected_attach_type(self) -> AttachType | None:
+        """Expected attach type, or None when the program type has none; settable
+        before load.
+
+        The kernel's "none" is 0, which is also ``CGROUP_INET_INGRESS``: it is only
+        reported as such for ``cgroup_skb`` programs, the one type where 0 means it.
+        """
         self._check()
-        return AttachType(lib.bpf_program__expected_attach_type(self._ptr))
+        raw = int(lib.bpf_program__expected_attach_type(self._ptr))
+        if raw == 0 and self.type != ProgType.CGROUP_SKB:
+            return None
+        return AttachType(raw)
 
     @expected_attach_type.setter
     def expected_attach_type(self, value: AttachType | int | str) -> None:
@@ -241,14 +249,28 @@ class Program:
             raise error_for(err, f"{call}() of program {self.name!r} to {what} failed: "
                             f"{os.strerror(err) if err < 4000 else 'libbpf error'} "
                             f"[errno {err}]", call=call, target=self.name)
+        return self._own_link(ptr, what)
+
+    def _own_link(self, ptr: int, what: str) -> Link:
         link = Link(ptr, program=self, description=f"{self.name} -> {what}")
         self._links.append(link)
         self._obj._adopt(link)
         return link
 
-    def attach(self) -> Link:
-        """Attach as the section name says (``SEC("tp/syscalls/sys_enter_mmap")`` ...)."""
+    def _auto_attach(self) -> Link | None:
+        """Attach as the section says; None when the section names no target.
+
+        This is libbpf's own rule for skeletons (``bpf_object__attach_skeleton``),
+        applied to one program through a one-program skeleton: sections without an
+        auto-attach handler, and those such as ``SEC("uprobe")`` whose handler
+        finds no target in the name, are skipped rather than failed.
+        """
+        self._check()
         sec = self.section
+        if not self.loaded:
+            raise BPFError(errno.EINVAL, f"cannot attach program {self.name!r}: it is not "
+                           "loaded (call Object.load() first)", call="bpf_program__attach",
+                           target=self.name)
         diagnose: Callable[[int], BPFError | None] | None = None
         if sec.startswith(_TP_PREFIXES):
             parts = sec.split("/")
@@ -256,7 +278,47 @@ class Program:
                 self._check_tracepoint(parts[1], parts[2])
         elif sec.startswith(_KPROBE_PREFIXES):
             diagnose = self._kprobe_diagnosis(sec)
-        return self._attach("bpf_program__attach", what=f"SEC({sec!r})", diagnose=diagnose)
+        elif self.type in _TRACING_TYPES and not sec.startswith(("iter", "tp_btf")):
+            diagnose = self._tracing_diagnosis("lsm" if self.type == ProgType.LSM
+                                               else "fentry/fexit")
+        obj_ptr = ctypes.c_void_p(self._obj._ptr)
+        prog_ptr = ctypes.c_void_p(self._ptr)
+        link_ptr = ctypes.c_void_p()
+        skel_prog = RECORDS["bpf_prog_skeleton"](
+            name=self.name.encode(), prog=ctypes.pointer(prog_ptr),
+            link=ctypes.pointer(link_ptr))
+        skel = opts("bpf_object_skeleton", name=self._obj.name.encode(),
+                    obj=ctypes.pointer(obj_ptr), prog_cnt=1,
+                    prog_skel_sz=ctypes.sizeof(skel_prog), progs=ctypes.pointer(skel_prog))
+        with capture_log() as lines:
+            ret = lib.bpf_object__attach_skeleton(ctypes.byref(skel))
+        if ret < 0:
+            err = -ret
+            better = diagnose(err) if diagnose else None
+            if better is not None:
+                raise better
+            detail = _last_reason(lines)
+            raise error_for(err, f"attaching program {self.name!r} as SEC({sec!r}) failed: "
+                            f"{detail or os.strerror(err)} [errno {err}]",
+                            call="bpf_program__attach", target=self.name)
+        if not link_ptr.value:
+            return None
+        return self._own_link(link_ptr.value, f"SEC({sec!r})")
+
+    def attach(self) -> Link:
+        """Attach as the section name says (``SEC("tp/syscalls/sys_enter_mmap")`` ...).
+
+        Raises NotSupportedError when the section does not name a target (for
+        ``SEC("uprobe")``, ``SEC("perf_event")``, ``SEC("xdp")`` ...): use the
+        matching ``attach_*`` method instead."""
+        link = self._auto_attach()
+        if link is None:
+            raise NotSupportedError(
+                f"program {self.name!r}: SEC({self.section!r}) does not say where to "
+                f"attach a {self.type.libbpf_name} program; use the attach_*() method "
+                "for it with an explicit target", err=errno.EOPNOTSUPP,
+                call="bpf_program__attach", target=self.name)
+        return link
 
     def _check_tracepoint(self, category: str, name: str) -> None:
         fs.require_tracefs(f"attaching program {self.name!r} to tracepoint "
@@ -559,3 +621,12 @@ def _ifindex(interface: str | int) -> int:
     except OSError:
         raise BPFError(errno.ENODEV, f"no network interface {interface!r}",
                        call="if_nametoindex", target=interface) from None
+
+
+def _last_reason(lines: list[str]) -> str:
+    """libbpf's last message, without its prefix: usually why the call failed."""
+    for line in reversed("".join(lines).splitlines()):
+        line = line.strip()
+        if line:
+            return line.removeprefix("libbpf: ")
+    return ""

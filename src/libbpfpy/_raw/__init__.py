@@ -23,7 +23,16 @@ from typing import Any
 
 from ..errors import BPFError, NotSupportedError, error_for
 from . import _newer, _table
-from ._table import CALLBACKS, CONSTANTS, ENUMS, RECORDS  # noqa: F401
+
+# The generated table is not type-checked (it is plain ctypes declarations); give its
+# contents the types the rest of the package relies on.
+RECORDS: dict[str, Any] = _table.RECORDS
+CALLBACKS: dict[str, Any] = _table.CALLBACKS
+ENUMS: dict[str, dict[str, int]] = _table.ENUMS
+CONSTANTS: dict[str, int] = _table.CONSTANTS
+_PROTOTYPES: dict[str, tuple[Any, ...]] = _table.PROTOTYPES
+_NEWER: dict[str, tuple[Any, ...]] = _newer.PROTOTYPES
+_SINCE: dict[str, str] = _table.SINCE
 
 __all__ = ["lib", "libc", "check_int", "check_ptr", "library_path", "version",
            "version_tuple", "is_available", "opts", "ENUMS", "CONSTANTS", "RECORDS",
@@ -66,14 +75,14 @@ def _version() -> tuple[int, int]:
 
 
 version_tuple: tuple[int, int] = _version()
-version = "%d.%d" % version_tuple
+version = f"{version_tuple[0]}.{version_tuple[1]}"
 
 
 def _since(name: str) -> str | None:
-    if name in _table.SINCE:
-        return _table.SINCE[name]
-    if name in _newer.PROTOTYPES:
-        return _newer.PROTOTYPES[name][0]
+    if name in _SINCE:
+        return _SINCE[name]
+    if name in _NEWER:
+        return str(_NEWER[name][0])
     return None
 
 
@@ -83,10 +92,11 @@ class _Lib:
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__"):
             raise AttributeError(name)
-        if name in _table.PROTOTYPES:
-            proto = _table.PROTOTYPES[name]
-        elif name in _newer.PROTOTYPES:
-            proto = _newer.PROTOTYPES[name][1:]
+        proto: tuple[Any, ...]
+        if name in _PROTOTYPES:
+            proto = _PROTOTYPES[name]
+        elif name in _NEWER:
+            proto = _NEWER[name][1:]
         else:
             raise AttributeError(f"libbpf has no public function {name!r}")
         try:
@@ -152,11 +162,29 @@ def _describe(call: str, target: str | None, err: int) -> str:
 
 # -- opts structs ------------------------------------------------------------------------
 
+def _field_names(cls: Any) -> set[str]:
+    names: set[str] = set()
+    anonymous = set(getattr(cls, "_anonymous_", ()))
+    for field in cls._fields_:
+        if field[0] in anonymous:
+            names |= _field_names(field[1])
+        names.add(field[0])
+    return names
+
+
 def opts(struct_name: str, **fields: Any) -> Any:
-    """Build a libbpf ``*_opts`` struct with ``sz`` set, like LIBBPF_OPTS() in C."""
+    """Build a libbpf ``*_opts`` struct with ``sz`` set, like LIBBPF_OPTS() in C.
+
+    Fields given as None keep libbpf's default (zero).  A name the struct does not
+    have is a TypeError: ctypes would otherwise silently add a Python attribute.
+    """
     cls = RECORDS[struct_name]
+    known = _field_names(cls)
+    unknown = sorted(set(fields) - known)
+    if unknown:
+        raise TypeError(f"struct {struct_name} has no field {', '.join(unknown)}")
     value = cls()
-    if any(f[0] == "sz" for f in cls._fields_):
+    if "sz" in known:
         value.sz = ctypes.sizeof(cls)
     for key, val in fields.items():
         if val is not None:
@@ -185,6 +213,8 @@ _VA_SIZE = ctypes.sizeof(_VA_TAG) if _VA_TAG is not None and \
 
 def _format(fmt: bytes, args: Any) -> str:
     ptr = ctypes.cast(args, ctypes.c_void_p).value
+    if ptr is None:
+        return fmt.decode("utf-8", "replace")
     if not _VA_SIZE:
         buf = ctypes.create_string_buffer(1 << 20)
         _vsnprintf(buf, len(buf), fmt, ptr)
@@ -199,8 +229,7 @@ def _format(fmt: bytes, args: Any) -> str:
     return buf.value.decode("utf-8", "replace")
 
 
-@CALLBACKS["libbpf_print_fn_t"]
-def _print_cb(level: int, fmt: bytes, args: Any) -> int:
+def _print(level: int, fmt: bytes, args: Any) -> int:
     try:
         sink = getattr(_capture, "lines", None)
         pylevel = _LEVELS.get(level, logging.DEBUG)
@@ -216,6 +245,9 @@ def _print_cb(level: int, fmt: bytes, args: Any) -> int:
     return 0
 
 
+_print_cb = CALLBACKS["libbpf_print_fn_t"](_print)
+
+
 class capture_log:
     """Context manager collecting libbpf's messages printed in this thread.
 
@@ -229,7 +261,10 @@ class capture_log:
         return _capture.lines  # type: ignore[no-any-return]
 
     def __exit__(self, *exc: object) -> None:
+        mine = _capture.lines
         _capture.lines = self._prev
+        if self._prev is not None:  # an enclosing capture sees nested messages too
+            self._prev.extend(mine)
 
 
 lib.libbpf_set_print(_print_cb)
