@@ -34,5 +34,5 @@ def test_mmap_events_from_child_arrive_with_its_pid(bpf_object_path):
                 deadline -= 1
     assert any(e.comm.startswith(b"python") and e.pid != os.getpid() for e in seen)
     with pytest.raises(ClosedError):
-        obj.programs["mmap_enter"].fd
+        _ = obj.programs["mmap_enter"].fd
     mmap.mmap(-1, 4096).close()

@@ -14,7 +14,8 @@ import os
 import threading
 import warnings
 import weakref
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from .errors import ClosedError
 
@@ -109,3 +110,19 @@ def close_fd(fd: int) -> None:
         os.close(fd)
     except OSError:
         pass
+
+
+def fd_kind(fd: int) -> str | None:
+    """What BPF object ``fd`` refers to: ``"prog"``, ``"map"``, ``"link"``, ``"btf"``,
+    or None for anything else.  The kernel names each kind's anonymous inode, which
+    tells them apart where ``bpf_obj_get_info_by_fd`` would silently answer with
+    another kind's information."""
+    try:
+        target = os.readlink(f"/proc/self/fd/{fd}")
+    except OSError:
+        return None
+    return _FD_KINDS.get(target)
+
+
+_FD_KINDS = {"anon_inode:bpf-prog": "prog", "anon_inode:bpf-map": "map",
+             "anon_inode:bpf_link": "link", "anon_inode:btf": "btf"}

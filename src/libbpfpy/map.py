@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from . import _codec
-from ._lifetime import Owner, close_fd
+from ._lifetime import Owner, close_fd, fd_kind
 from ._raw import RECORDS, check_int, lib, opts
 from .enums import MapFlags, MapType, UpdateFlags, parse_enum
 from .errors import BPFError, NotSupportedError, error_for
@@ -66,6 +66,7 @@ class MapInfo:
 
     @classmethod
     def from_fd(cls, fd: int) -> MapInfo:
+        """Read the information of the map behind ``fd``."""
         info = RECORDS["bpf_map_info"]()
         size = ctypes.c_uint32(ctypes.sizeof(info))
         check_int(lib.bpf_obj_get_info_by_fd(fd, ctypes.byref(info), ctypes.byref(size)),
@@ -532,7 +533,8 @@ class Map(MapAPI):
         self._check()
         ret = getattr(lib, call)(self._ptr, *args)
         if ret < 0:
-            if -ret == errno.EBUSY:
+            # libbpf refuses changes after load with EBUSY, or EINVAL for some
+            if -ret == errno.EBUSY or (-ret == errno.EINVAL and self._obj.loaded):
                 raise BPFError(errno.EBUSY, f"{call}(): map {self.name!r} can only be "
                                "changed before the object is loaded", call=call,
                                target=self.name)
@@ -724,6 +726,11 @@ class MapHandle(Owner, MapAPI):
         self._fd = fd
         self._arm(close_fd, fd)
         try:
+            kind = fd_kind(fd)
+            if kind != "map":
+                raise BPFError(errno.EINVAL, f"fd {fd} is not a BPF map (it is "
+                               f"{'a BPF ' + kind if kind else 'not a BPF object'})",
+                               call="bpf_obj_get_info_by_fd")
             self._info = info or MapInfo.from_fd(fd)
         except BaseException:
             self.close()
@@ -799,8 +806,10 @@ class MapHandle(Owner, MapAPI):
         try:
             return cls(new)
         except BPFError as exc:
-            raise BPFError(exc.errno or errno.EINVAL, f"fd {fd} is not a BPF map: {exc}",
-                           call="bpf_obj_get_info_by_fd") from None
+            # name the caller's fd, not our duplicate
+            raise BPFError(exc.errno or errno.EINVAL,
+                           exc.message.replace(f"fd {new} ", f"fd {fd} ", 1),
+                           call=exc.call) from None
 
     @property
     def fd(self) -> int:

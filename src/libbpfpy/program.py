@@ -36,7 +36,9 @@ _TRACING_TYPES = (ProgType.TRACING, ProgType.LSM, ProgType.EXT)
 
 @dataclass(frozen=True)
 class TestRunResult:
-    """Result of :meth:`Program.test_run` (``BPF_PROG_TEST_RUN``)."""
+    """Result of :meth:`Program.test_run` (``BPF_PROG_TEST_RUN``): the program's
+    return value (signed), the packet and context after the run, and the average
+    run time."""
 
     retval: int
     data: bytes
@@ -80,7 +82,8 @@ class Program:
         self._check()
         ret = getattr(lib, call)(self._ptr, *args)
         if ret is not None and ret < 0:
-            if -ret == errno.EBUSY:
+            # libbpf refuses changes after load with EBUSY, or EINVAL for some
+            if -ret == errno.EBUSY or (-ret == errno.EINVAL and self._obj.loaded):
                 raise BPFError(errno.EBUSY, f"{call}(): program {self.name!r} can only be "
                                "changed before the object is loaded", call=call,
                                target=self.name)
@@ -522,70 +525,95 @@ class Program:
         return [link for link in self._links if not link.closed]
 
     # -- running -----------------------------------------------------------------------
-    def test_run(self, data: bytes = b"", *, ctx: bytes | Any | None = None,
-                 repeat: int = 1, data_size_out: int | None = None, flags: int = 0,
+    def test_run(self, data: bytes | bytearray | memoryview = b"", *,
+                 ctx: bytes | bytearray | memoryview | Any | None = None, repeat: int = 1,
+                 data_size_out: int | None = None, flags: int = 0,
                  cpu: int = 0) -> TestRunResult:
-        """Run the program once (or ``repeat`` times) in the kernel (BPF_PROG_TEST_RUN).
+        """Run the program in the kernel (``BPF_PROG_TEST_RUN``) and return retval,
+        data out, ctx out and the average duration.
 
-        ``data`` is the packet (networking programs); ``ctx`` the context (for
-        ``syscall`` programs: the argument struct, written back into ``ctx`` when it
-        is a writable ctypes object).  Returns retval, data out, ctx out and the
-        average duration.
+        ``data`` is the packet for networking programs (XDP, tc, socket filters,
+        flow dissector ...), run ``repeat`` times.  ``ctx`` is the context: for
+        ``syscall`` programs the argument struct, which the kernel writes back (into
+        ``ctx`` itself when it is a ctypes object); for ``raw_tp`` programs the
+        array of u64 arguments; for networking programs an ``xdp_md``/``__sk_buff``.
+        ``data_size_out`` bounds the packet out (by default the packet plus room for
+        the program to grow it; a bigger packet is fetched with one more run).
+        ``flags``/``cpu``: ``BPF_F_TEST_RUN_ON_CPU`` for raw_tp.  Requires Linux >= 4.12
+        (networking), 5.10 (raw_tp), 5.14 (syscall).
         """
         fd = self.fd
         ptype = self.type
-        # syscall and raw_tp test runs reject data/ctx out buffers and repeat.
-        simple = ptype in (ProgType.SYSCALL, ProgType.RAW_TRACEPOINT,
-                           ProgType.RAW_TRACEPOINT_WRITABLE, ProgType.TRACING)
+        # syscall and raw_tp runs take a context only: no packet, no output
+        # buffers, no repeat (the kernel answers EINVAL to any of them).
+        ctx_only = ptype in (ProgType.SYSCALL, ProgType.RAW_TRACEPOINT,
+                             ProgType.RAW_TRACEPOINT_WRITABLE)
+        if ctx_only and len(data):
+            raise ValueError(f"{ptype.libbpf_name} program {self.name!r} takes no packet "
+                             "data: pass its context as ctx=")
+        if ctx_only and repeat != 1:
+            raise ValueError(f"{ptype.libbpf_name} programs run once per test_run "
+                             "(repeat must be 1)")
+        if repeat < 1:
+            raise ValueError("repeat must be >= 1")
         keep: list[Any] = []
         o = opts("bpf_test_run_opts", flags=flags, cpu=cpu)
-        if data:
+        if len(data):
             din = ctypes.create_string_buffer(bytes(data), len(data))
             keep.append(din)
-            o.data_in = ctypes.cast(din, ctypes.c_void_p)
+            o.data_in = ctypes.addressof(din)
             o.data_size_in = len(data)
-        dout = None
-        if not simple:
-            o.repeat = max(1, repeat)
-            if data or data_size_out:
-                size = data_size_out if data_size_out is not None else max(len(data) + 256,
-                                                                          4096)
-                dout = ctypes.create_string_buffer(size)
-                o.data_out = ctypes.cast(dout, ctypes.c_void_p)
-                o.data_size_out = size
-        ctx_obj = None
-        cout = None
+        if not ctx_only:
+            o.repeat = repeat
+        ctx_obj: Any = None
+        cout: Any = None
         if ctx is not None:
             if isinstance(ctx, (bytes, bytearray, memoryview)):
-                ctx_obj = ctypes.create_string_buffer(bytes(ctx), len(ctx))
+                raw_ctx = bytes(ctx)
+                ctx_obj = ctypes.create_string_buffer(raw_ctx, len(raw_ctx))
             else:
                 ctx_obj = ctx  # a ctypes instance: the kernel may write back into it
-            size = ctypes.sizeof(ctx_obj)
-            o.ctx_in = ctypes.cast(ctypes.pointer(ctx_obj), ctypes.c_void_p)
-            o.ctx_size_in = size
-            if not simple:
-                cout = ctypes.create_string_buffer(size)
-                o.ctx_out = ctypes.cast(cout, ctypes.c_void_p)
-                o.ctx_size_out = size
+            o.ctx_in = ctypes.addressof(ctx_obj)
+            o.ctx_size_in = ctypes.sizeof(ctx_obj)
+            if not ctx_only:
+                cout = ctypes.create_string_buffer(ctypes.sizeof(ctx_obj))
+                o.ctx_out = ctypes.addressof(cout)
+                o.ctx_size_out = ctypes.sizeof(cout)
+        dout: Any = None
+        size = 0
+        if not ctx_only and (len(data) or data_size_out):
+            size = data_size_out if data_size_out is not None else len(data) + 256
+            dout = ctypes.create_string_buffer(max(size, 1))
+            o.data_out = ctypes.addressof(dout)
+            o.data_size_out = size
         ret = lib.bpf_prog_test_run_opts(fd, ctypes.byref(o))
+        if ret == -errno.ENOSPC and dout is not None and data_size_out is None \
+                and o.data_size_out > size:
+            # The packet grew past our buffer; the kernel said how big it is.
+            size = o.data_size_out
+            dout = ctypes.create_string_buffer(size)
+            o.data_out = ctypes.addressof(dout)
+            o.data_size_out = size
+            ret = lib.bpf_prog_test_run_opts(fd, ctypes.byref(o))
         if ret < 0:
             err = -ret
-            if err in (errno.ENOTSUP, 524, errno.EINVAL) and ptype in (
-                    ProgType.TRACEPOINT, ProgType.KPROBE, ProgType.PERF_EVENT):
-                raise NotSupportedError(f"{ptype.libbpf_name} programs cannot be test-run "
-                                        "(BPF_PROG_TEST_RUN does not support this type)",
-                                        err=err, call="bpf_prog_test_run_opts",
-                                        target=self.name)
+            if err in (errno.ENOTSUP, errno.EOPNOTSUPP, 524):
+                raise NotSupportedError(
+                    f"{ptype.libbpf_name} programs cannot be test-run on this kernel "
+                    f"(BPF_PROG_TEST_RUN does not support them); program {self.name!r}",
+                    err=err, call="bpf_prog_test_run_opts", target=self.name)
             check_int(ret, "bpf_prog_test_run_opts", f"program {self.name!r}")
         data_out = dout.raw[:o.data_size_out] if dout is not None else b""
         if cout is not None:
             ctx_out = cout.raw[:o.ctx_size_out]
         elif ctx_obj is not None:
-            ctx_out = bytes(memoryview(ctx_obj).cast("B"))
+            ctx_out = ctypes.string_at(ctypes.addressof(ctx_obj), ctypes.sizeof(ctx_obj))
         else:
             ctx_out = b""
-        return TestRunResult(retval=o.retval, data=data_out, ctx=ctx_out,
-                             duration_ns=o.duration)
+        # The kernel's retval is a u32; programs return signed values (TC_ACT_UNSPEC
+        # is -1), so report it signed.
+        return TestRunResult(retval=ctypes.c_int32(o.retval).value, data=data_out,
+                             ctx=ctx_out, duration_ns=o.duration)
 
     # -- pinning -------------------------------------------------------------------------
     def pin(self, path: str | os.PathLike[str]) -> None:

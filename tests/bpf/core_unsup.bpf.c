@@ -4,6 +4,13 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 
+// Attached first by Object.attach(), before the kprobe fails.
+SEC("tracepoint/syscalls/sys_enter_getppid")
+int tp_first(void *ctx)
+{
+	return 0;
+}
+
 SEC("kprobe/do_nanosleep")
 int BPF_KPROBE(kp_nanosleep)
 {
