@@ -12,7 +12,7 @@ import ctypes
 import sys
 from typing import Any, Protocol
 
-__all__ = ["Codec", "RawCodec", "CtypesCodec", "for_map", "to_bytes"]
+__all__ = ["Codec", "RawCodec", "CtypesCodec", "for_map", "to_bytes", "is_ctypes_instance"]
 
 _INT_SIZES = (1, 2, 4, 8)
 
@@ -25,13 +25,18 @@ class Codec(Protocol):
     def decode(self, data: bytes) -> Any: ...
 
 
+def is_ctypes_instance(value: Any) -> bool:
+    """Whether ``value`` is a ctypes scalar, structure, union or array."""
+    return isinstance(value, (ctypes._SimpleCData, ctypes.Structure, ctypes.Union,
+                              ctypes.Array))
+
+
 def to_bytes(value: Any, size: int, what: str) -> bytes:
     """The bytes of ``value`` for a slot of ``size`` bytes, or a clear error."""
     if isinstance(value, (bytes, bytearray, memoryview)):
         data = bytes(value)
-    elif isinstance(value, (ctypes._SimpleCData, ctypes.Structure, ctypes.Union,
-                            ctypes.Array)):
-        data = bytes(memoryview(value).cast("B"))
+    elif is_ctypes_instance(value):
+        data = ctypes.string_at(ctypes.addressof(value), ctypes.sizeof(value))
     elif isinstance(value, int):
         try:
             return value.to_bytes(size, sys.byteorder, signed=value < 0)
@@ -71,9 +76,10 @@ class CtypesCodec:
 
     def encode(self, value: Any) -> bytes:
         if isinstance(value, self.ctype):
-            return bytes(memoryview(value).cast("B"))
+            return ctypes.string_at(ctypes.addressof(value), self.size)
         if isinstance(value, int) and issubclass(self.ctype, ctypes._SimpleCData):
-            return bytes(memoryview(self.ctype(value)).cast("B"))
+            inst = self.ctype(value)
+            return ctypes.string_at(ctypes.addressof(inst), self.size)
         return to_bytes(value, self.size, self.what)
 
     def decode(self, data: bytes) -> Any:

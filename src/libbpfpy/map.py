@@ -36,6 +36,7 @@ _MISSING: Any = object()
 
 PERCPU_TYPES = frozenset({MapType.PERCPU_HASH, MapType.PERCPU_ARRAY,
                           MapType.LRU_PERCPU_HASH, MapType.PERCPU_CGROUP_STORAGE})
+MAP_IN_MAP_TYPES = frozenset({MapType.HASH_OF_MAPS, MapType.ARRAY_OF_MAPS})
 KEYLESS_TYPES = frozenset({MapType.QUEUE, MapType.STACK, MapType.BLOOM_FILTER})
 ARRAY_TYPES = frozenset({MapType.ARRAY, MapType.PERCPU_ARRAY, MapType.PROG_ARRAY,
                          MapType.PERF_EVENT_ARRAY, MapType.CGROUP_ARRAY,
@@ -153,16 +154,32 @@ class MapAPI(MutableMapping[Any, Any]):
         try:
             return codec.encode(value)
         except (TypeError, ValueError) as exc:
+            # Any ctypes object of exactly the right size is taken as raw bytes,
+            # whatever type a BTF-typed codec expects.
+            if _codec.is_ctypes_instance(value):
+                if ctypes.sizeof(value) == codec.size:
+                    return _codec.to_bytes(value, codec.size, part)
+                raise ValueError(f"{self._what(part)} must be {codec.size} bytes, got "
+                                 f"{ctypes.sizeof(value)} ({type(value).__name__})"
+                                 ) from None
             msg = str(exc)
-            prefix = f"{part}: "
-            if msg.startswith(prefix) or msg.startswith(part + " "):
-                msg = msg.split(part, 1)[1].lstrip(": ")
-            raise type(exc)(f"{self._what(part)}: {msg}") from None
+            for word in ("key", "value"):
+                if msg.startswith(word + ": "):
+                    msg = ": " + msg[len(word) + 2:]
+                    break
+                if msg.startswith(word + " "):
+                    msg = " " + msg[len(word) + 1:]
+                    break
+            else:
+                msg = ": " + msg
+            raise type(exc)(f"{self._what(part)}{msg}") from None
 
     def _stride(self) -> int:
         return (self.value_size + 7) & ~7
 
     def _value_buf(self, value: Any = _MISSING) -> Any:
+        if isinstance(value, MapAPI) and self.type in MAP_IN_MAP_TYPES:
+            value = value.fd  # a map-in-map slot is written with the inner map's fd
         if self.is_percpu:
             ncpu = possible_cpus()
             stride = self._stride()
@@ -196,6 +213,12 @@ class MapAPI(MutableMapping[Any, Any]):
 
     def _fail(self, ret: int, call: str) -> BPFError:
         err = -ret if ret < 0 else (ctypes.get_errno() or errno.EINVAL)
+        if err == errno.EPERM and call.startswith(("bpf_map_update", "bpf_map_delete",
+                                                   "bpf_map_lookup_and_delete")) \
+                and self._frozen():
+            return BPFError(err, f"{call}() on map {self.name!r}: the map is frozen "
+                            "(read-only for user space since freeze())", call=call,
+                            target=self.name)
         if err in (errno.EINVAL, errno.EOPNOTSUPP, 524) and call.endswith("batch"):
             return NotSupportedError(
                 f"{call}() on map {self.name!r}: not supported for "
@@ -216,25 +239,39 @@ class MapAPI(MutableMapping[Any, Any]):
             raise self._fail(ret, "bpf_map_lookup_elem")
         return self._decode_value(v)
 
-    def update(self, key: Any = (), value: Any = _MISSING, flags: int = UpdateFlags.ANY,
-               /, **kwargs: Any) -> None:
-        """Set ``key`` to ``value`` with ``flags`` (ANY, NOEXIST, EXIST, F_LOCK).
+    def update(self, key: Any = _MISSING, value: Any = _MISSING,  # type: ignore[override]
+               flags: int = UpdateFlags.ANY, **kwargs: Any) -> None:
+        """Set ``key`` to ``value`` with ``flags``: ``UpdateFlags.ANY`` (create or
+        replace), ``NOEXIST`` (create only: BPFError with errno EEXIST if the key
+        exists), ``EXIST`` (replace only: KeyError if it does not), ``F_LOCK`` (under
+        the value's ``bpf_spin_lock``; Linux >= 5.1).
 
-        Called with a mapping or pairs instead, behaves as ``MutableMapping.update``.
+        Called with a mapping or (key, value) pairs instead, behaves as
+        ``MutableMapping.update``.
         """
         if value is _MISSING:
-            MutableMapping.update(self, key, **kwargs)
+            if key is _MISSING:
+                MutableMapping.update(self, **kwargs)
+            else:
+                MutableMapping.update(self, key, **kwargs)
             return
+        if kwargs:
+            raise TypeError(f"update() got unexpected keyword arguments {sorted(kwargs)}")
         k = self._key_buf(key)
         v = self._value_buf(value)
         ret = lib.bpf_map_update_elem(self.fd, k, v, int(flags))
         if ret < 0:
             err = -ret
             if err == errno.EEXIST and flags & UpdateFlags.NOEXIST:
-                raise KeyError(key) from error_for(err, f"key exists in map {self.name!r}")
+                raise BPFError(err, f"key {key!r} already exists in map {self.name!r} "
+                               "(update with NOEXIST)", call="bpf_map_update_elem",
+                               target=self.name)
             if err == errno.ENOENT and flags & UpdateFlags.EXIST:
-                raise KeyError(key) from None
+                raise KeyError(key)
             if err == errno.E2BIG:
+                if self.type in ARRAY_TYPES:
+                    raise IndexError(f"index {key!r} is out of range for {self.type.libbpf_name}"
+                                     f" map {self.name!r} (max_entries={self.max_entries})")
                 raise BPFError(err, f"map {self.name!r} is full "
                                f"(max_entries={self.max_entries})",
                                call="bpf_map_update_elem", target=self.name)
@@ -317,7 +354,22 @@ class MapAPI(MutableMapping[Any, Any]):
         return sum(1 for _ in self._raw_keys())
 
     def __contains__(self, key: object) -> bool:
+        if self.type == MapType.BLOOM_FILTER:
+            return self.may_contain(key)
         return self.lookup(key) is not None
+
+    def may_contain(self, value: Any) -> bool:
+        """Bloom filter: False if ``value`` was certainly never pushed, True if it may
+        have been (``value in m`` says the same).  Requires Linux >= 5.16."""
+        if self.type != MapType.BLOOM_FILTER:
+            raise TypeError(f"may_contain() is for bloom filters; map {self.name!r} is "
+                            f"{self.type.libbpf_name}")
+        ret = lib.bpf_map_lookup_elem(self.fd, None, self._value_buf(value))
+        if ret < 0:
+            if -ret == errno.ENOENT:
+                return False
+            raise self._fail(ret, "bpf_map_lookup_elem")
+        return True
 
     def items(self) -> Any:
         """(key, value) pairs, read one element at a time (see lookup_batch)."""
@@ -335,21 +387,29 @@ class MapAPI(MutableMapping[Any, Any]):
     # -- batch operations ----------------------------------------------------------------
     def _batch(self, call: str, chunk: int) -> list[tuple[Any, Any]]:
         self._check()
+        if chunk < 1:
+            raise ValueError("chunk must be >= 1")
         fn = getattr(lib, call)
         ncpu = possible_cpus() if self.is_percpu else 1
         vsize = self._stride() * ncpu if self.is_percpu else self.value_size
-        keys = _buf(self.key_size * chunk)
-        values = _buf(vsize * chunk)
+        # The batch token is opaque: a bucket or an index for the kernel's maps,
+        # never bigger than a key or a u64.
         token_size = max(self.key_size, 8)
         in_tok, out_tok = _buf(token_size), _buf(token_size)
         first = True
         out: list[tuple[Any, Any]] = []
         options = opts("bpf_map_batch_opts")
+        keys, values = _buf(self.key_size * chunk), _buf(vsize * chunk)
         while True:
             count = ctypes.c_uint32(chunk)
             ret = fn(self.fd, None if first else in_tok, out_tok, keys, values,
                      ctypes.byref(count), ctypes.byref(options))
             err = -ret if ret < 0 else 0
+            if err == errno.ENOSPC and count.value == 0:
+                # One hash bucket holds more elements than a chunk: grow and retry.
+                chunk *= 2
+                keys, values = _buf(self.key_size * chunk), _buf(vsize * chunk)
+                continue
             if ret < 0 and err != errno.ENOENT:
                 raise self._fail(ret, call)
             raw_k, raw_v = bytes(keys), bytes(values)
@@ -435,6 +495,9 @@ class MapAPI(MutableMapping[Any, Any]):
 
     def peek(self) -> Any:
         """Queue/stack: the next value without removing it, or None when empty."""
+        if self.type == MapType.BLOOM_FILTER:
+            raise TypeError(f"bloom filter {self.name!r} cannot be peeked: use "
+                            "may_contain(value) or `value in map`")
         v = self._value_buf()
         ret = lib.bpf_map_lookup_elem(self.fd, None, v)
         if ret < 0:
@@ -444,6 +507,23 @@ class MapAPI(MutableMapping[Any, Any]):
         return self._decode_value(v)
 
     # -- other -----------------------------------------------------------------------------
+    def inner(self, key: Any) -> MapHandle | None:
+        """Map-in-map: open the inner map at ``key`` (None for an empty slot).
+
+        A lookup in a map of maps returns the inner map's id; this opens it."""
+        if self.type not in MAP_IN_MAP_TYPES:
+            raise TypeError(f"map {self.name!r} ({self.type.libbpf_name}) is not a map "
+                            "of maps")
+        inner_id = self.lookup(key)
+        return None if inner_id is None else MapHandle.from_id(int(inner_id))
+
+    def _frozen(self) -> bool:
+        try:
+            with open(f"/proc/self/fdinfo/{self.fd}") as f:
+                return any(line.split() == ["frozen:", "1"] for line in f)
+        except OSError:
+            return False
+
     def freeze(self) -> None:
         """Make the map read-only for user space from now on.  Requires Linux >= 5.2."""
         check_int(lib.bpf_map_freeze(self.fd), "bpf_map_freeze", f"map {self.name!r}")
@@ -472,16 +552,18 @@ class MapAPI(MutableMapping[Any, Any]):
 
 
 class _Items:
+    """Live (key, value) view: each iteration walks the map anew."""
+
     def __init__(self, m: MapAPI) -> None:
         self._m = m
 
     def __iter__(self) -> Iterator[tuple[Any, Any]]:
         m = self._m
         for raw in list(m._raw_keys()):
-            k = m.key_codec.decode(raw)
-            v = m.lookup(k) if not isinstance(k, bytes) or m.key_codec.size else None
-            if v is not None:
-                yield k, v
+            key = m._decode_key(raw)
+            value = m.lookup(key)
+            if value is not None:  # deleted meanwhile
+                yield key, value
 
     def __len__(self) -> int:
         return len(self._m)
@@ -531,13 +613,14 @@ class Map(MapAPI):
 
     def _set(self, call: str, *args: Any) -> None:
         self._check()
+        # Checked here rather than left to libbpf, whose setters do not all refuse
+        # changes once the object has been loaded (or tried to load).
+        if self._obj._load_attempted:
+            raise BPFError(errno.EBUSY, f"{call}(): map {self.name!r} can only be "
+                           "changed before the object is loaded", call=call,
+                           target=self.name)
         ret = getattr(lib, call)(self._ptr, *args)
-        if ret < 0:
-            # libbpf refuses changes after load with EBUSY, or EINVAL for some
-            if -ret == errno.EBUSY or (-ret == errno.EINVAL and self._obj.loaded):
-                raise BPFError(errno.EBUSY, f"{call}(): map {self.name!r} can only be "
-                               "changed before the object is loaded", call=call,
-                               target=self.name)
+        if ret is not None and ret < 0:
             check_int(ret, call, f"map {self.name!r}")
         self._key_codec_cache = self._value_codec_cache = None
 
@@ -736,6 +819,7 @@ class MapHandle(Owner, MapAPI):
             self.close()
             raise
         self.name = self._info.name
+        self._pin_path: str | None = None
 
     def _describe(self) -> str:
         return f"map {getattr(self, 'name', '?')!r}"
@@ -784,8 +868,10 @@ class MapHandle(Owner, MapAPI):
         p = os.fspath(path)
         fd = lib.bpf_obj_get(os.fsencode(p))
         if fd < 0:
-            check_int(fd, "bpf_obj_get", p)
-        return cls(fd)
+            check_int(fd, "bpf_obj_get", p, hint=bpffs_hint(p))
+        handle = cls(fd)
+        handle._pin_path = p
+        return handle
 
     @classmethod
     def from_id(cls, map_id: int) -> MapHandle:
@@ -819,38 +905,56 @@ class MapHandle(Owner, MapAPI):
 
     @property
     def type(self) -> MapType:
+        """The map type."""
         return self._info.type
 
     @property
     def key_size(self) -> int:
+        """Key size in bytes."""
         return self._info.key_size
 
     @property
     def value_size(self) -> int:
+        """Value size in bytes (per CPU for per-CPU maps)."""
         return self._info.value_size
 
     @property
     def max_entries(self) -> int:
+        """Capacity."""
         return self._info.max_entries
 
     @property
     def flags(self) -> MapFlags:
+        """Creation flags."""
         return MapFlags(self._info.flags)
 
     def pin(self, path: str | os.PathLike[str]) -> None:
-        """Pin the map at ``path`` on a BPF filesystem."""
+        """Pin the map at ``path`` on a BPF filesystem (it then outlives this fd)."""
         p = os.fspath(path)
         check_int(lib.bpf_obj_pin(self.fd, os.fsencode(p)), "bpf_obj_pin",
                   f"map {self.name!r} at {p}", hint=bpffs_hint(p))
+        self._pin_path = p
 
-    @staticmethod
-    def unpin(path: str | os.PathLike[str]) -> None:
-        """Remove a pin (the map lives on while anything holds it)."""
+    @property
+    def pin_path(self) -> str | None:
+        """Where this handle pinned the map, or opened it from (None otherwise)."""
+        return self._pin_path
+
+    def unpin(self, path: str | os.PathLike[str] | None = None) -> None:
+        """Remove the pin at ``path`` (default: where this handle pinned or opened
+        the map).  The map lives on while anything holds it."""
+        self._check()
+        target = os.fspath(path) if path is not None else self._pin_path
+        if target is None:
+            raise ValueError(f"map {self.name!r} was not pinned through this handle: "
+                             "give the pin's path")
         try:
-            os.unlink(path)
+            os.unlink(target)
         except OSError as exc:
-            raise BPFError(exc.errno or errno.EINVAL,
-                           f"unpin {os.fspath(path)}: {exc.strerror}", call="unlink") from None
+            raise BPFError(exc.errno or errno.EINVAL, f"unpin {target}: {exc.strerror}",
+                           call="unlink", target=target) from None
+        if target == self._pin_path:
+            self._pin_path = None
 
     def __getstate__(self) -> Any:
         raise TypeError("a MapHandle owns a file descriptor and cannot be pickled")

@@ -163,6 +163,11 @@ class Object(Owner):
         return self._loaded
 
     @property
+    def _load_attempted(self) -> bool:
+        # libbpf freezes an object's definition at its first load, failed or not.
+        return self._loaded or self._load_failed
+
+    @property
     def programs(self) -> Mapping[str, Program]:
         """The object's programs by name, in object order."""
         self._check()

@@ -80,13 +80,14 @@ class Program:
 
     def _set(self, call: str, *args: Any) -> None:
         self._check()
+        # Checked here rather than left to libbpf, whose setters do not all refuse
+        # changes once the object has been loaded (or tried to load).
+        if self._obj._load_attempted:
+            raise BPFError(errno.EBUSY, f"{call}(): program {self.name!r} can only be "
+                           "changed before the object is loaded", call=call,
+                           target=self.name)
         ret = getattr(lib, call)(self._ptr, *args)
         if ret is not None and ret < 0:
-            # libbpf refuses changes after load with EBUSY, or EINVAL for some
-            if -ret == errno.EBUSY or (-ret == errno.EINVAL and self._obj.loaded):
-                raise BPFError(errno.EBUSY, f"{call}(): program {self.name!r} can only be "
-                               "changed before the object is loaded", call=call,
-                               target=self.name)
             check_int(ret, call, f"program {self.name!r}")
 
     @property

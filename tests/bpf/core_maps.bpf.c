@@ -193,7 +193,7 @@ int read_more(struct bpf_raw_tracepoint_args *ctx)
 	result(0, v ? *v : -1);
 	result(1, bpf_map_peek_elem(&bloom, &v32) == 0);
 	m = bpf_map_lookup_elem(&lpm, &q);
-	result(2, m ? *m : -1);
+	result(2, m ? (__s64)*m : -1);
 	v = bpf_map_lookup_percpu_elem(&pcpu_hash, &key, cpu);
 	result(3, v ? *v : -1);
 	v = bpf_map_lookup_elem(&lru, &key);
