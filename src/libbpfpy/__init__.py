@@ -9,8 +9,10 @@
 """
 from __future__ import annotations
 
-from . import fs, probe
+from . import fs, inventory, probe
+from ._compile import compile
 from ._raw import version as _libbpf_version
+from .btf import BTF
 from .enums import AttachType, LinkType, MapFlags, MapType, ProgType, UpdateFlags, XdpFlags
 from .errors import (
     BPFError,
@@ -20,20 +22,24 @@ from .errors import (
     PermissionDeniedError,
     VerifierError,
 )
+from .inventory import BTFInfo, ProgramHandle, ProgramInfo
 from .link import Link, LinkInfo
 from .map import Map, MapHandle, MapInfo, possible_cpus
 from .object import Object
 from .program import Program, TestRunResult
 from .ringbuf import RingBuffer
+from .tc import TcFilter, TcHook
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "BTF", "compile",
     "Object", "Program", "Map", "MapHandle", "MapInfo", "Link", "LinkInfo", "RingBuffer",
     "TestRunResult", "ProgType", "MapType", "AttachType", "LinkType", "UpdateFlags",
     "MapFlags", "XdpFlags", "BPFError", "VerifierError", "NotSupportedError",
     "PermissionDeniedError", "ClosedError", "CompileError", "libbpf_version",
-    "possible_cpus", "probe", "fs",
+    "possible_cpus", "probe", "fs", "inventory", "ProgramInfo", "ProgramHandle", "BTFInfo",
+    "TcHook", "TcFilter",
 ]
 
 

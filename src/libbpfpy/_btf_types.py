@@ -457,6 +457,26 @@ class TypeBuilder:
         self.order: list[int] = []
         self._ptr_ct = ctypes.c_uint64 if btf.pointer_size == 8 else ctypes.c_uint32
 
+    def seed(self, types: dict[int, Any], enums: dict[int, type[enum.IntEnum]]) -> None:
+        """Use existing classes (a generated skeleton's) for these type ids, after
+        checking that they match this BTF."""
+        K = self.K
+        for tid, cls in types.items():
+            t = self.btf[tid]
+            if t.kind not in (K.STRUCT, K.UNION) or ctypes.sizeof(cls) != t.size or \
+                    cls._btf_cname_ != self.btf.type_name(t):
+                raise ValueError(f"class {cls.__name__} does not match BTF type [{tid}] "
+                                 f"({self.btf.type_name(t)}): regenerate the skeleton")
+            self._ct[tid] = cls
+        for tid, ecls in enums.items():
+            t = self.btf[tid]
+            if t.kind not in (K.ENUM, K.ENUM64) or \
+                    {m.name: int(m) for m in ecls} != {v.name: v.value for v in t.values
+                                                      if v.name in ecls.__members__}:
+                raise ValueError(f"enum {ecls.__name__} does not match BTF type [{tid}]: "
+                                 "regenerate the skeleton")
+            self._enums[tid] = ecls
+
     # -- helpers ---------------------------------------------------------------------------
     def _resolve(self, tid: int) -> BTFType:
         return self.btf.resolve(tid)

@@ -691,6 +691,15 @@ class BTF(Owner):
         check_int(ret, "btf_dump__dump_type_data", f"type [{tid}] of {self._name}")
         return ms.text
 
+    # -- listings ----------------------------------------------------------------------
+    def describe(self, t: str | int | BTFType) -> str:
+        """One type in ``bpftool btf dump`` raw text format (members on extra lines)."""
+        return _describe(self, self.type(t))
+
+    def as_dict(self, t: str | int | BTFType) -> dict[str, Any]:
+        """One type as ``bpftool -j btf dump`` represents it."""
+        return _as_dict(self, self.type(t))
+
     def __repr__(self) -> str:
         if self._closed:
             return f"<BTF {self._name} closed>"
@@ -810,6 +819,109 @@ def _c_name(btf: BTF, t: BTFType, suffix: str) -> str:
     if k == Kind.VAR:
         return _c_name(btf, btf[t.type_id], t.name)
     return f"{k.name.lower()} {t.name}".rstrip()
+
+
+_INT_ENC = {0: "(none)", 1: "SIGNED", 2: "CHAR", 4: "BOOL"}
+_LINKAGE = {0: "static", 1: "global", 2: "extern"}
+
+
+def _raw_enum_value(t: BTFType, v: int) -> int:
+    if t.kflag:
+        return v
+    return v & (0xFFFFFFFF if t.kind == Kind.ENUM else 0xFFFFFFFFFFFFFFFF)
+
+
+def _as_dict(btf: BTF, t: BTFType) -> dict[str, Any]:
+    k = t.kind
+    d: dict[str, Any] = {"id": t.id, "kind": k.name, "name": t.name or "(anon)"}
+    if k == Kind.INT:
+        d.update(size=t.size, bits_offset=t.bit_offset, nr_bits=t.bits,
+                 encoding=_INT_ENC.get(int(t.encoding), "UNKN"))
+    elif k in (Kind.PTR, Kind.CONST, Kind.VOLATILE, Kind.RESTRICT, Kind.TYPEDEF,
+               Kind.TYPE_TAG):
+        d["type_id"] = t.type_id
+    elif k == Kind.ARRAY:
+        d.update(type_id=t.type_id, index_type_id=t.index_type_id, nr_elems=t.nelems)
+    elif k in (Kind.STRUCT, Kind.UNION):
+        members = []
+        for m in t.members:
+            md: dict[str, Any] = {"name": m.name or "(anon)", "type_id": m.type_id,
+                                  "bits_offset": m.bit_offset}
+            if m.bitfield_size:
+                md["bitfield_size"] = m.bitfield_size
+            members.append(md)
+        d.update(size=t.size, vlen=t.vlen, members=members)
+    elif k in (Kind.ENUM, Kind.ENUM64):
+        d.update(encoding="SIGNED" if t.kflag else "UNSIGNED", size=t.size, vlen=t.vlen,
+                 values=[{"name": v.name, "val": _raw_enum_value(t, v.value)}
+                         for v in t.values])
+    elif k == Kind.FWD:
+        d["fwd_kind"] = "union" if t.kflag else "struct"
+    elif k == Kind.FUNC:
+        d.update(type_id=t.type_id, linkage=_LINKAGE.get(t.linkage, "(unknown)"))
+    elif k == Kind.FUNC_PROTO:
+        d.update(ret_type_id=t.type_id, vlen=t.vlen,
+                 params=[{"name": p.name or "(anon)", "type_id": p.type_id}
+                         for p in t.params])
+    elif k == Kind.VAR:
+        d.update(type_id=t.type_id, linkage=_LINKAGE.get(t.linkage, "(unknown)"))
+    elif k == Kind.DATASEC:
+        d.update(size=t.size, vlen=t.vlen,
+                 vars=[{"type_id": v.type_id, "offset": v.offset, "size": v.size}
+                       for v in t.vars])
+    elif k == Kind.FLOAT:
+        d["size"] = t.size
+    elif k == Kind.DECL_TAG:
+        d.update(type_id=t.type_id, component_idx=t.component_idx)
+    return d
+
+
+def _describe(btf: BTF, t: BTFType) -> str:
+    d = _as_dict(btf, t)
+    head = f"[{t.id}] {d['kind']} '{d['name']}'"
+    k = t.kind
+    lines: list[str] = []
+    if k == Kind.INT:
+        head += (f" size={t.size} bits_offset={t.bit_offset} nr_bits={t.bits} "
+                 f"encoding={d['encoding']}")
+    elif k in (Kind.PTR, Kind.CONST, Kind.VOLATILE, Kind.RESTRICT, Kind.TYPEDEF,
+               Kind.TYPE_TAG):
+        head += f" type_id={t.type_id}"
+    elif k == Kind.ARRAY:
+        head += f" type_id={t.type_id} index_type_id={t.index_type_id} nr_elems={t.nelems}"
+    elif k in (Kind.STRUCT, Kind.UNION):
+        head += f" size={t.size} vlen={t.vlen}"
+        for m in d["members"]:
+            line = f"\t'{m['name']}' type_id={m['type_id']} bits_offset={m['bits_offset']}"
+            if "bitfield_size" in m:
+                line += f" bitfield_size={m['bitfield_size']}"
+            lines.append(line)
+    elif k in (Kind.ENUM, Kind.ENUM64):
+        head += f" encoding={d['encoding']} size={t.size} vlen={t.vlen}"
+        suffix = "" if k == Kind.ENUM else ("LL" if t.kflag else "ULL")
+        for v in d["values"]:
+            lines.append(f"\t'{v['name']}' val={v['val']}{suffix}")
+    elif k == Kind.FWD:
+        head += f" fwd_kind={d['fwd_kind']}"
+    elif k == Kind.FUNC:
+        head += f" type_id={t.type_id} linkage={d['linkage']}"
+    elif k == Kind.FUNC_PROTO:
+        head += f" ret_type_id={t.type_id} vlen={t.vlen}"
+        for p in d["params"]:
+            lines.append(f"\t'{p['name']}' type_id={p['type_id']}")
+    elif k == Kind.VAR:
+        head += f" type_id={t.type_id}, linkage={d['linkage']}"
+    elif k == Kind.DATASEC:
+        head += f" size={t.size} vlen={t.vlen}"
+        for v in t.vars:
+            target = btf[v.type_id]
+            lines.append(f"\ttype_id={v.type_id} offset={v.offset} size={v.size} "
+                         f"({target.kind.name} '{target.name or '(anon)'}')")
+    elif k == Kind.FLOAT:
+        head += f" size={t.size}"
+    elif k == Kind.DECL_TAG:
+        head += f" type_id={t.type_id} component_idx={t.component_idx}"
+    return "\n".join([head, *lines])
 
 
 def _internal_section(m: Any) -> str | None:
