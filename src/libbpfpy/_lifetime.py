@@ -124,5 +124,7 @@ def fd_kind(fd: int) -> str | None:
     return _FD_KINDS.get(target)
 
 
+# New links are "bpf_link", links opened by id "bpf-link": the kernel spells both.
 _FD_KINDS = {"anon_inode:bpf-prog": "prog", "anon_inode:bpf-map": "map",
-             "anon_inode:bpf_link": "link", "anon_inode:btf": "btf"}
+             "anon_inode:bpf_link": "link", "anon_inode:bpf-link": "link",
+             "anon_inode:btf": "btf"}

@@ -28,7 +28,11 @@ __all__ = ["Link", "LinkInfo"]
 
 @dataclass(frozen=True)
 class LinkInfo:
-    """What the kernel reports of a link (``bpf_link_info``)."""
+    """What the kernel reports of a link (``bpf_link_info``): its id, type, the id of
+    the program it attaches, the attach type where the kernel reports one, and
+    type-specific details in ``target``: ``tp_name`` (raw tracepoint),
+    ``target_obj_id``/``target_btf_id`` (tracing), ``cgroup_id``, ``netns_ino``,
+    ``ifindex`` (XDP), ``target_name`` and ``map_id`` (iterators)."""
 
     id: int
     type: LinkType
@@ -38,14 +42,35 @@ class LinkInfo:
 
     @classmethod
     def from_fd(cls, fd: int) -> LinkInfo:
+        """Read the information of the link behind ``fd``."""
         info = RECORDS["bpf_link_info"]()
         size = ctypes.c_uint32(ctypes.sizeof(info))
         check_int(lib.bpf_obj_get_info_by_fd(fd, ctypes.byref(info), ctypes.byref(size)),
                   "bpf_obj_get_info_by_fd", f"link fd {fd}")
         ltype = LinkType(info.type)
+        if ltype in (LinkType.RAW_TRACEPOINT, LinkType.ITER):
+            # Names come back only into a buffer given with a second call.
+            name = ctypes.create_string_buffer(256)
+            info = RECORDS["bpf_link_info"]()
+            if ltype == LinkType.RAW_TRACEPOINT:
+                info.raw_tracepoint.tp_name = ctypes.addressof(name)
+                info.raw_tracepoint.tp_name_len = len(name)
+            else:
+                info.iter.target_name = ctypes.addressof(name)
+                info.iter.target_name_len = len(name)
+            size = ctypes.c_uint32(ctypes.sizeof(info))
+            check_int(lib.bpf_obj_get_info_by_fd(fd, ctypes.byref(info),
+                                                 ctypes.byref(size)),
+                      "bpf_obj_get_info_by_fd", f"link fd {fd}")
         target: dict[str, Any] = {}
         attach: AttachType | None = None
-        if ltype == LinkType.CGROUP:
+        if ltype == LinkType.RAW_TRACEPOINT:
+            target = {"tp_name": name.value.decode(errors="replace")}
+        elif ltype == LinkType.ITER:
+            target = {"target_name": name.value.decode(errors="replace")}
+            if target["target_name"] == "bpf_map_elem":
+                target["map_id"] = info.iter.map.map_id
+        elif ltype == LinkType.CGROUP:
             target = {"cgroup_id": info.cgroup.cgroup_id}
             attach = AttachType(info.cgroup.attach_type)
         elif ltype == LinkType.NETNS:
@@ -160,22 +185,32 @@ class Link(Owner):
         self._pinned_path = p
 
     def unpin(self) -> None:
-        """Remove the link's pin."""
+        """Remove the link's pin; destroying the link then detaches it."""
         self._check()
+        if self.pin_path is None:
+            raise BPFError(errno.EINVAL, f"{self._describe()} is not pinned",
+                           call="bpf_link__unpin", target=self._description)
         if self._ptr is not None:
             check_int(lib.bpf_link__unpin(self._ptr), "bpf_link__unpin", self._describe())
-        elif self._pinned_path:
-            os.unlink(self._pinned_path)
+        else:
+            assert self._pinned_path is not None
+            try:
+                os.unlink(self._pinned_path)
+            except OSError as exc:
+                raise BPFError(exc.errno or errno.EINVAL, f"unpin {self._pinned_path}: "
+                               f"{exc.strerror}", call="unlink",
+                               target=self._pinned_path) from None
         self._pinned_path = None
 
     def update_program(self, program: Program) -> None:
         """Atomically replace the attached program by ``program`` (Linux >= 5.7)."""
         self._check()
+        new_fd = program.fd  # the new program must be loaded
         if self._ptr is not None:
             ret = lib.bpf_link__update_program(self._ptr, program._ptr_checked())
         else:
             o = opts("bpf_link_update_opts")
-            ret = lib.bpf_link_update(self.fd, program.fd, ctypes.byref(o))
+            ret = lib.bpf_link_update(self.fd, new_fd, ctypes.byref(o))
         check_int(ret, "bpf_link__update_program", self._describe())
         self._program = program
 
@@ -189,8 +224,11 @@ class Link(Owner):
         check_int(ret, "bpf_link__detach", self._describe())
 
     def disconnect(self) -> None:
-        """Let destroy() free the link without detaching it (it stays attached while
-        something else, such as a pin, holds it)."""
+        """Let destroy() free the link without detaching it (``bpf_link__disconnect``).
+
+        For links made through a file descriptor (almost all), libbpf then leaves
+        that fd open: the program stays attached until the process exits.  Prefer
+        :meth:`pin` to keep a program attached."""
         self._check()
         if self._ptr is not None:
             lib.bpf_link__disconnect(self._ptr)
@@ -199,6 +237,10 @@ class Link(Owner):
         """Run an iterator link to the end and return its output (``bpf_iter_create``)."""
         fd = lib.bpf_iter_create(self.fd)
         if fd < 0:
+            if -fd == errno.EINVAL:
+                raise BPFError(-fd, f"{self._describe()} is not an iterator link: only "
+                               "links from attach_iter() can be read",
+                               call="bpf_iter_create", target=self._description)
             check_int(fd, "bpf_iter_create", self._describe())
         parts = []
         try:

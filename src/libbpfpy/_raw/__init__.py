@@ -232,13 +232,15 @@ def _format(fmt: bytes, args: Any) -> str:
 def _print(level: int, fmt: bytes, args: Any) -> int:
     try:
         sink = getattr(_capture, "lines", None)
+        quiet = getattr(_capture, "quiet", False)
         pylevel = _LEVELS.get(level, logging.DEBUG)
-        if sink is None and not log.isEnabledFor(pylevel):
+        loud = not quiet and log.isEnabledFor(pylevel)
+        if sink is None and not loud:
             return 0
         text = _format(fmt, args)
         if sink is not None:
             sink.append(text)
-        if log.isEnabledFor(pylevel):
+        if loud:
             log.log(pylevel, "%s", text.rstrip("\n"))
     except Exception:  # never let an exception cross into C
         pass
@@ -252,17 +254,24 @@ class capture_log:
     """Context manager collecting libbpf's messages printed in this thread.
 
     Used around loads so that a verifier log reaches :class:`VerifierError` whatever
-    the logging configuration.
+    the logging configuration.  With ``quiet=True`` the messages are not logged as
+    well: for calls whose failure becomes an exception carrying them, or is expected.
     """
+
+    def __init__(self, *, quiet: bool = False) -> None:
+        self._quiet = quiet
 
     def __enter__(self) -> list[str]:
         self._prev = getattr(_capture, "lines", None)
+        self._prev_quiet = getattr(_capture, "quiet", False)
         _capture.lines = []
+        _capture.quiet = self._quiet or self._prev_quiet
         return _capture.lines  # type: ignore[no-any-return]
 
     def __exit__(self, *exc: object) -> None:
         mine = _capture.lines
         _capture.lines = self._prev
+        _capture.quiet = self._prev_quiet
         if self._prev is not None:  # an enclosing capture sees nested messages too
             self._prev.extend(mine)
 
