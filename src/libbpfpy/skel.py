@@ -25,6 +25,7 @@ import enum
 import hashlib
 import keyword
 import os
+import re
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, overload
 
 from ._btf_types import Struct, Union, _identifier
@@ -396,8 +397,8 @@ class _Gen:
                         for c in self.class_names})
         if bases:
             w(f"from libbpfpy.btf import {', '.join(bases)}")
-        w("from libbpfpy.skel import Maps, Programs, Section, Skeleton, Var, "
-          "embedded_object")
+        skel_import = len(out)
+        w("from libbpfpy.skel import ...")
         w("")
         exported = [cls_name, *self.enum_names.values(), *self.class_names.values()]
         w("__all__ = [" + ", ".join(f'"{n}"' for n in exported) + "]")
@@ -423,6 +424,10 @@ class _Gen:
             self._emit_record(records.append, cls, nm)
         out.extend(records)
         self._emit_parts(w, cls_name)
+        body = "\n".join(out[skel_import + 1:])
+        used = [n for n in ("Maps", "Programs", "Section", "Skeleton", "Var",
+                            "embedded_object") if re.search(rf"\b{n}\b", body)]
+        out[skel_import] = f"from libbpfpy.skel import {', '.join(used)}"
         if self.need_builtins:
             out.insert(import_at, "import builtins")
         return "\n".join(out) + "\n"
