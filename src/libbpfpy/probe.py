@@ -20,8 +20,8 @@ from ._raw import version as libbpf_version_str
 from .enums import AttachType, MapType, ProgType, parse_enum
 
 __all__ = ["Feature", "prog_type", "map_type", "helper", "kprobes", "uprobes", "fentry",
-           "lsm", "iterators", "tp_btf", "tracefs", "bpffs", "privileges", "libbpf_version", "attach_kinds",
-           "clear_cache"]
+           "lsm", "iterators", "tp_btf", "tracefs", "bpffs", "privileges", "libbpf_version",
+           "attach_kinds", "clear_cache"]
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,7 @@ def _no_privileges(name: str) -> Feature | None:
     return None
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def prog_type(ptype: ProgType | int | str) -> Feature:
     """Whether the kernel loads programs of type ``ptype``."""
     t = parse_enum(ProgType, ptype)
@@ -68,7 +68,7 @@ def prog_type(ptype: ProgType | int | str) -> Feature:
         f = lsm()
         return Feature(name, f.supported, f.reason)
     denied = _no_privileges(name)
-    if denied:
+    if denied is not None:  # a Feature, falsy by design
         return denied
     ret = lib.libbpf_probe_bpf_prog_type(int(t), None)
     if ret == 1:
@@ -78,13 +78,13 @@ def prog_type(ptype: ProgType | int | str) -> Feature:
     return Feature(name, False, f"probe failed: {os.strerror(-ret)}")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def map_type(mtype: MapType | int | str) -> Feature:
     """Whether the kernel creates maps of type ``mtype``."""
     t = parse_enum(MapType, mtype)
     name = f"map_type {t.libbpf_name}"
     denied = _no_privileges(name)
-    if denied:
+    if denied is not None:  # a Feature, falsy by design
         return denied
     ret = lib.libbpf_probe_bpf_map_type(int(t), None)
     if ret == 1:
@@ -105,25 +105,77 @@ def _helper_id(helper_ref: int | str) -> int:
     raise ValueError(f"unknown BPF helper {helper_ref!r}")
 
 
-@functools.lru_cache(maxsize=None)
+# What a probe program of these types needs besides its type (as libbpf's own
+# probes set it up).
+_PROBE_ATTACH = {
+    ProgType.CGROUP_SOCK_ADDR: AttachType.CGROUP_INET4_CONNECT,
+    ProgType.CGROUP_SOCKOPT: AttachType.CGROUP_GETSOCKOPT,
+    ProgType.SK_LOOKUP: AttachType.SK_LOOKUP,
+}
+_BPF_F_SLEEPABLE = 1 << 4
+# The verifier's words for "this program type may not call that helper", old and new.
+_HELPER_REFUSED = ("unknown func ", "invalid func ", "cannot use helper")
+
+
+@functools.cache
 def helper(ptype: ProgType | int | str, helper_ref: int | str) -> Feature:
     """Whether programs of ``ptype`` may call ``helper_ref`` (name like
-    ``"bpf_ringbuf_output"`` or its id)."""
+    ``"bpf_ringbuf_output"`` or its id).
+
+    A program calling the helper is loaded with a verifier log: the helper is
+    refused when the verifier says so (``unknown func``, or on newer kernels
+    ``program of this type cannot use helper``, which libbpf 1.1's own probe does
+    not recognise), and available otherwise, even when the verifier rejects only
+    the probe's arguments.  Tracing, LSM, EXT and struct_ops programs cannot be
+    loaded without a target: for them libbpf's probe answers.
+    """
     t = parse_enum(ProgType, ptype)
     hid = _helper_id(helper_ref)
     name = f"helper {helper_ref} in {t.libbpf_name}"
     denied = _no_privileges(name)
-    if denied:
+    if denied is not None:  # a Feature, falsy by design
         return denied
-    ret = lib.libbpf_probe_bpf_helper(int(t), hid, None)
-    if ret == 1:
+    base = prog_type(t)
+    if not base:
+        return Feature(name, False, base.reason)
+    if t in (ProgType.TRACING, ProgType.EXT, ProgType.LSM, ProgType.STRUCT_OPS):
+        ret = lib.libbpf_probe_bpf_helper(int(t), hid, None)
+        if ret < 0:
+            return Feature(name, False, f"probe failed: {os.strerror(-ret)}")
+        return Feature(name, ret == 1, "libbpf's probe " + ("accepted" if ret == 1
+                                                             else "rejected") + " it")
+    insns = (RECORDS["bpf_insn"] * 2)()
+    insns[0].code = 0x85   # call
+    insns[0].imm = hid
+    insns[1].code = 0x95   # exit
+    log = ctypes.create_string_buffer(1 << 16)
+    o = opts("bpf_prog_load_opts", log_buf=ctypes.cast(log, ctypes.c_char_p),
+             log_size=len(log), log_level=1,
+             expected_attach_type=int(_PROBE_ATTACH.get(t, 0)),
+             prog_flags=_BPF_F_SLEEPABLE if t == ProgType.SYSCALL else 0,
+             kern_version=_kernel_version_code() if t == ProgType.KPROBE else 0)
+    fd = lib.bpf_prog_load(int(t), b"probe", b"GPL", insns, 2, ctypes.byref(o))
+    if fd >= 0:
+        os.close(fd)
         return Feature(name, True, "the verifier accepted a call to it")
-    if ret == 0:
-        return Feature(name, False, "the verifier rejected a call to it")
-    return Feature(name, False, f"probe failed: {os.strerror(-ret)}")
+    text = log.value.decode(errors="replace")
+    for line in text.splitlines():
+        if any(words in line for words in _HELPER_REFUSED):
+            return Feature(name, False, f"the verifier refused it: {line.strip()}")
+    meaningful = [ln.strip() for ln in text.splitlines() if ln.strip()
+                  and not ln.startswith(("processed ", "verification time"))]
+    last = meaningful[-1] if meaningful else os.strerror(-fd)
+    return Feature(name, True, "the verifier knows it for this program type (it "
+                   f"rejected only the probe's arguments: {last})")
 
 
-@functools.lru_cache(maxsize=None)
+def _kernel_version_code() -> int:
+    parts = os.uname().release.split("-")[0].split(".")
+    nums = [int(p) if p.isdigit() else 0 for p in (parts + ["0", "0"])[:3]]
+    return (nums[0] << 16) + (nums[1] << 8) + min(nums[2], 255)
+
+
+@functools.cache
 def kprobes() -> Feature:
     """Whether kprobes can be attached (CONFIG_KPROBES with the kprobe PMU or
     tracefs kprobe_events)."""
@@ -138,7 +190,7 @@ def kprobes() -> Feature:
                    f"{where}")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def uprobes() -> Feature:
     """Whether uprobes can be attached (the uprobe PMU)."""
     pmu = "/sys/bus/event_source/devices/uprobe"
@@ -166,7 +218,7 @@ def _vmlinux_type_id(name: str, kind: int) -> int:
 def _load_tracing(kind: str, ptype: ProgType, attach: AttachType, target: str,
                   btf_kind: int = _BTF_KIND_FUNC) -> Feature:
     denied = _no_privileges(kind)
-    if denied:
+    if denied is not None:  # a Feature, falsy by design
         return denied
     btf_id = _vmlinux_type_id(target, btf_kind)
     if btf_id < 0:
@@ -189,27 +241,27 @@ def _load_tracing(kind: str, ptype: ProgType, attach: AttachType, target: str,
                    f"{os.strerror(err)} [errno {err}]")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def fentry() -> Feature:
     """Whether fentry/fexit (BPF trampoline) programs load on this kernel."""
     return _load_tracing("fentry", ProgType.TRACING, AttachType.TRACE_FENTRY,
                          "bpf_fentry_test1")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def iterators() -> Feature:
     """Whether BPF iterator programs load (Linux >= 5.8)."""
     return _load_tracing("iter", ProgType.TRACING, AttachType.TRACE_ITER, "bpf_iter_task")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def tp_btf() -> Feature:
     """Whether BTF-enabled raw tracepoint (tp_btf) programs load (Linux >= 5.5)."""
     return _load_tracing("tp_btf", ProgType.TRACING, AttachType.TRACE_RAW_TP,
                          "btf_trace_sched_switch", _BTF_KIND_TYPEDEF)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def lsm() -> Feature:
     """Whether BPF LSM programs load (CONFIG_BPF_LSM and ``bpf`` in lsm=)."""
     return _load_tracing("lsm", ProgType.LSM, AttachType.LSM_MAC, "bpf_lsm_file_open")

@@ -1,0 +1,136 @@
+"""Feature probes and versions, checked against known facts of this kind of kernel."""
+from __future__ import annotations
+
+import os
+
+import pytest
+from conftest import run_unprivileged
+
+import libbpfpy
+from libbpfpy import MapType, ProgType, probe
+from libbpfpy import _raw as raw
+
+
+def test_feature_is_falsy_with_a_reason():
+    f = probe.Feature("x", False, "because")
+    assert not f and str(f) == "x: no (because)"
+    assert probe.Feature("y", True, "ok") and str(probe.Feature("y", True, "ok")) == "y: yes (ok)"
+
+
+def test_versions():
+    assert libbpfpy.libbpf_version() == probe.libbpf_version() == raw.version
+    major, minor = (int(x) for x in raw.version.split("."))
+    assert (major, minor) == raw.version_tuple
+    version_string = raw.lib.libbpf_version_string().decode()
+    assert version_string.startswith(f"v{major}.{minor}")
+
+
+@pytest.mark.root
+def test_prog_types_this_kernel_has():
+    for t in ("tracepoint", "raw_tracepoint", "xdp", "sched_cls", "cgroup_skb", "perf_event",
+              "syscall", "sk_lookup", "socket_filter", ProgType.KPROBE, int(ProgType.XDP)):
+        f = probe.prog_type(t)
+        assert f, f
+        assert "loaded" in f.reason
+    assert probe.prog_type("tracing")  # iterators and tp_btf load here
+
+
+@pytest.mark.root
+def test_map_types():
+    for t in ("hash", "array", "percpu_hash", "lru_hash", "queue", "stack", "lpm_trie",
+              "bloom_filter", "ringbuf", MapType.HASH_OF_MAPS):
+        assert probe.map_type(t), t
+    with pytest.raises(ValueError):
+        probe.map_type("not_a_map")
+
+
+@pytest.mark.root
+def test_helpers():
+    assert probe.helper("tracepoint", "bpf_get_current_pid_tgid")
+    assert probe.helper("xdp", "bpf_redirect")
+    assert probe.helper(ProgType.XDP, "redirect")  # "bpf_" may be left out
+    refused = probe.helper("tracepoint", "bpf_redirect")
+    assert not refused and "bpf_redirect" in refused.reason
+    assert not probe.helper("xdp", "bpf_sys_bpf")
+    assert probe.helper("syscall", "bpf_sys_bpf")
+    with pytest.raises(ValueError, match="unknown BPF helper"):
+        probe.helper("xdp", "bpf_no_such_helper")
+
+
+@pytest.mark.root
+def test_probes_are_cached():
+    probe.clear_cache()
+    first = probe.prog_type("xdp")
+    assert probe.prog_type("xdp") is first
+    assert probe.prog_type.cache_info().hits >= 1
+    assert probe.map_type("hash") is probe.map_type("hash")
+    assert probe.helper("xdp", "bpf_redirect") is probe.helper("xdp", "bpf_redirect")
+    assert probe.kprobes() is probe.kprobes()
+    probe.clear_cache()
+    assert probe.prog_type.cache_info().currsize == 0
+
+
+def test_kprobes_on_this_kernel():
+    f = probe.kprobes()
+    has_pmu = os.path.exists("/sys/bus/event_source/devices/kprobe")
+    assert bool(f) == has_pmu or bool(f)
+    if not f:
+        assert "CONFIG_KPROBES" in f.reason
+        assert "kprobe" in f.reason
+
+
+def test_uprobes():
+    f = probe.uprobes()
+    assert bool(f) == os.path.exists("/sys/bus/event_source/devices/uprobe")
+
+
+@pytest.mark.root
+def test_fentry_lsm_probes_say_why():
+    for f in (probe.fentry(), probe.lsm()):
+        if not f:
+            assert "EPERM" in f.reason or "failed" in f.reason or "no kernel BTF" in f.reason
+    if not probe.fentry():
+        assert not probe.prog_type("ext")
+        assert probe.prog_type("ext").reason == probe.fentry().reason
+
+
+@pytest.mark.root
+def test_iterators_and_tp_btf_available():
+    # Linux >= 5.8 with BTF: this project's target kernels have both.
+    assert probe.iterators() and probe.tp_btf()
+
+
+def test_mount_probes():
+    t, b = probe.tracefs(), probe.bpffs()
+    assert isinstance(t.reason, str) and isinstance(b.reason, str)
+    if t:
+        assert os.path.isdir(os.path.join(t.reason.split()[-1], "events"))
+
+
+@pytest.mark.root
+def test_attach_kinds_summary():
+    kinds = {f.name: f for f in probe.attach_kinds()}
+    for name in ("tracepoint", "raw_tracepoint", "uprobe", "perf_event", "xdp", "tc",
+                 "cgroup", "iter", "tp_btf", "syscall"):
+        assert kinds[name], kinds[name]
+    assert bool(kinds["kprobe"]) == bool(probe.kprobes())
+    assert bool(kinds["fentry"]) == bool(probe.fentry())
+
+
+def test_probes_without_privileges_say_so():
+    res = run_unprivileged(
+        "from libbpfpy import probe\n"
+        "print(probe.prog_type('xdp'))\n"
+        "print(probe.map_type('hash'))\n"
+        "print(probe.helper('xdp', 'bpf_redirect'))\n"
+        "print(probe.privileges())\n")
+    assert res.returncode == 0, res.stderr
+    lines = res.stdout.splitlines()
+    assert all(": no (" in line for line in lines), lines
+    assert "cannot probe without CAP_BPF" in lines[0]
+    assert lines[3].startswith("privileges: no")
+
+
+@pytest.mark.root
+def test_privileges_as_root():
+    assert probe.privileges()
