@@ -493,6 +493,8 @@ class BTF(Owner):
 
     def type(self, name: str | int | BTFType, kind: Kind | int | None = None) -> BTFType:
         """The :class:`BTFType` named ``name`` (or with that id); KeyError if none."""
+        if isinstance(name, int) and not self._closed:
+            return self._get(name)
         return self._get(self.type_id(name, kind))
 
     def find(self, name: str, kind: Kind | int | None = None) -> BTFType | None:
@@ -504,7 +506,7 @@ class BTF(Owner):
 
     def resolve(self, t: str | int | BTFType) -> BTFType:
         """The type after skipping typedefs and const/volatile/restrict/type tags."""
-        cur = self.type(t)
+        cur = self._get(t) if isinstance(t, int) and not self._closed else self.type(t)
         for _ in range(64):
             if cur.kind not in MODIFIERS:
                 return cur
@@ -642,7 +644,7 @@ class BTF(Owner):
             self._dump_to(ms.fp, ids, header)
         return ms.text
 
-    def _dump_to(self, fp: int, ids: list[int] | None, header: bool) -> None:
+    def _dump_to(self, fp: int, ids: Iterable[int] | None, header: bool) -> None:
         # btf_dump's printf callback has vfprintf's ABI (context pointer, format,
         # va_list), so libc's vfprintf is passed directly with a FILE* as context:
         # the dump then runs entirely in C.
@@ -654,10 +656,18 @@ class BTF(Owner):
             if header:
                 _libc_fputs(_VMLINUX_HEADER.encode(), fp)
             if ids is None:
-                ids = list(range(self._p().start_id, len(self) + 1))
+                base = lib.btf__base_btf(self._ptr)
+                start = int(lib.btf__type_cnt(base)) if base else 1
+                ids = range(start, len(self) + 1)
+            # The hot loop (one call per type: 100k+ for vmlinux) goes through a
+            # prototype-less handle, which ctypes calls faster; the return code is
+            # still checked by check_int.
+            dump_type = _dump_type_fast()
+            handle = ctypes.c_void_p(d)
             for type_id in ids:
-                check_int(lib.btf_dump__dump_type(d, type_id), "btf_dump__dump_type",
-                          f"type [{type_id}] of {self._name}")
+                ret = dump_type(handle, type_id)
+                if ret < 0:
+                    check_int(ret, "btf_dump__dump_type", f"type [{type_id}] of {self._name}")
             if header:
                 _libc_fputs(_VMLINUX_FOOTER.encode(), fp)
         finally:
@@ -960,6 +970,20 @@ _libc_open_memstream = _cfunc("open_memstream", ctypes.c_void_p,
                               [ctypes.POINTER(ctypes.c_void_p),
                                ctypes.POINTER(ctypes.c_size_t)])
 _libc_free = _cfunc("free", None, [ctypes.c_void_p])
+
+
+_DUMP_TYPE: Any = None
+
+
+def _dump_type_fast() -> Any:
+    """``btf_dump__dump_type`` without argtypes (args passed as c_void_p and int)."""
+    global _DUMP_TYPE
+    if _DUMP_TYPE is None:
+        from ._raw import library_path
+        fn = ctypes.CDLL(library_path)["btf_dump__dump_type"]
+        fn.restype = ctypes.c_int
+        _DUMP_TYPE = fn
+    return _DUMP_TYPE
 
 
 def _fopen(path: str) -> int:
