@@ -713,3 +713,30 @@ def test_closed_maps_raise(bpf_object_path):
     with MapHandle.create("hash", 4, 4, 4) as live:
         with pytest.raises(TypeError, match="cannot be pickled"):
             pickle.dumps(live)
+
+
+# -- changes libbpf 1.1 would turn into memory corruption ------------------------------
+
+def test_layout_of_libbpf_internal_maps_is_protected(bpf_object_path):
+    with Object.open(bpf_object_path("core_trace")) as o:
+        kconfig = o.maps["core_tr.kconfig"]
+        assert kconfig.is_internal
+        from libbpfpy._raw import version_tuple
+        changes = [("max_entries", 300), ("key_size", 8), ("type", "hash"), ("flags", 0)]
+        if version_tuple < (1, 3):  # resizing global data arrived in libbpf 1.3
+            changes.append(("value_size", 64))
+        for attr, value in changes:
+            with pytest.raises(BPFError, match=f"the {attr} of map 'core_tr.kconfig' "
+                               "cannot be changed"):
+                setattr(kconfig, attr, value)
+        with MapHandle.create("array", 4, 64, 1) as other:
+            with pytest.raises(BPFError, match="differs from"):
+                kconfig.reuse_fd(other.fd)
+        with pytest.raises(BPFError, match="is not a BPF map"):
+            o.maps["hits"].reuse_fd(0)
+        with pytest.raises(BPFError, match="cannot change from array to struct_ops"):
+            o.maps["hits"].type = MapType.STRUCT_OPS
+    with Object.open(bpf_object_path("core_maps")) as o:
+        with pytest.raises(BPFError, match="cannot change from hash_of_maps"):
+            o.maps["outer_hash"].type = MapType.HASH
+        o.maps["lru"].type = MapType.HASH  # an ordinary change is fine

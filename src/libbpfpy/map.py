@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from . import _codec
 from ._lifetime import Owner, close_fd, fd_kind
 from ._raw import RECORDS, check_int, lib, opts
+from ._raw import version_tuple as _libbpf_version
 from .enums import MapFlags, MapType, UpdateFlags, parse_enum
 from .errors import BPFError, NotSupportedError, error_for
 from .fs import bpffs_hint
@@ -611,28 +612,57 @@ class Map(MapAPI):
             self._fd_cache = fd
         return self._fd_cache
 
-    def _set(self, call: str, *args: Any) -> None:
-        self._check()
+    def _before_load(self, call: str) -> None:
         # Checked here rather than left to libbpf, whose setters do not all refuse
         # changes once the object has been loaded (or tried to load).
+        self._check()
         if self._obj._load_attempted:
             raise BPFError(errno.EBUSY, f"{call}(): map {self.name!r} can only be "
                            "changed before the object is loaded", call=call,
                            target=self.name)
+
+    def _set(self, call: str, *args: Any) -> None:
+        self._before_load(call)
         ret = getattr(lib, call)(self._ptr, *args)
         if ret is not None and ret < 0:
             check_int(ret, call, f"map {self.name!r}")
         self._key_codec_cache = self._value_codec_cache = None
 
+    def _guard_layout(self, what: str) -> None:
+        # libbpf holds memory sized from these for its internal maps (the mmap'ed
+        # contents of .data/.bss/.rodata/.kconfig) and struct_ops maps: libbpf 1.1
+        # changes the number, not the memory, and later frees or copies the wrong
+        # size.  Refused here instead of corrupting the process.
+        self._before_load(f"bpf_map__set_{what}")
+        internal = bool(lib.bpf_map__is_internal(self._ptr))
+        if self.type == MapType.STRUCT_OPS or (internal and not (
+                what == "value_size" and _libbpf_version >= (1, 3))):
+            raise BPFError(errno.EINVAL, f"the {what} of map {self.name!r} cannot be "
+                           f"changed: libbpf lays out its memory "
+                           f"({'global data' if internal else 'struct_ops'})",
+                           call=f"bpf_map__set_{what}", target=self.name)
+
     @property
     def type(self) -> MapType:
-        """The map type; settable before load."""
+        """The map type; settable before load (not for libbpf's global-data maps)."""
         self._check()
         return MapType(lib.bpf_map__type(self._ptr))
 
     @type.setter
     def type(self, value: MapType | int | str) -> None:
-        self._set("bpf_map__set_type", int(parse_enum(MapType, value)))
+        self._guard_layout("type")
+        new = parse_enum(MapType, value)
+        old = self.type
+        # libbpf keeps type-specific state from the object file for these (struct_ops
+        # data, initial slots of map-in-map and program arrays) and 1.1 would use it
+        # with the wrong type at load: refuse rather than crash.
+        special = (MapType.STRUCT_OPS, MapType.PROG_ARRAY) + tuple(MAP_IN_MAP_TYPES)
+        if new != old and (new == MapType.STRUCT_OPS or old in special):
+            raise BPFError(errno.EINVAL, f"map {self.name!r} cannot change from "
+                           f"{old.libbpf_name} to {new.libbpf_name}: libbpf keeps "
+                           f"{old.libbpf_name}-specific state for it",
+                           call="bpf_map__set_type", target=self.name)
+        self._set("bpf_map__set_type", int(new))
 
     @property
     def key_size(self) -> int:
@@ -642,6 +672,7 @@ class Map(MapAPI):
 
     @key_size.setter
     def key_size(self, value: int) -> None:
+        self._guard_layout("key_size")
         self._set("bpf_map__set_key_size", value)
 
     @property
@@ -652,6 +683,7 @@ class Map(MapAPI):
 
     @value_size.setter
     def value_size(self, value: int) -> None:
+        self._guard_layout("value_size")
         self._set("bpf_map__set_value_size", value)
 
     @property
@@ -662,6 +694,7 @@ class Map(MapAPI):
 
     @max_entries.setter
     def max_entries(self, value: int) -> None:
+        self._guard_layout("max_entries")
         self._set("bpf_map__set_max_entries", value)
 
     @property
@@ -672,6 +705,7 @@ class Map(MapAPI):
 
     @flags.setter
     def flags(self, value: int) -> None:
+        self._guard_layout("flags")
         self._set("bpf_map__set_map_flags", int(value))
 
     @property
@@ -761,7 +795,24 @@ class Map(MapAPI):
         return int(lib.bpf_map__btf_value_type_id(self._ptr))
 
     def reuse_fd(self, fd: int) -> None:
-        """Before load: use the existing map ``fd`` instead of creating this map."""
+        """Before load: use the existing map ``fd`` instead of creating this map.
+
+        libbpf keeps its own duplicate of ``fd`` and takes the map's definition
+        (type, sizes, flags) from it."""
+        self._before_load("bpf_map__reuse_fd")
+        if fd_kind(fd) != "map":
+            raise BPFError(errno.EINVAL, f"reuse_fd({fd}) for map {self.name!r}: fd {fd} "
+                           "is not a BPF map", call="bpf_map__reuse_fd", target=self.name)
+        if lib.bpf_map__is_internal(self._ptr) or self.type == MapType.STRUCT_OPS:
+            # libbpf would adopt the other map's sizes for memory it laid out with
+            # this map's: only an identical definition is safe.
+            other = MapInfo.from_fd(fd)
+            mine = (self.type, self.key_size, self.value_size, self.max_entries)
+            theirs = (other.type, other.key_size, other.value_size, other.max_entries)
+            if mine != theirs:
+                raise BPFError(errno.EINVAL, f"reuse_fd({fd}) for map {self.name!r}: its "
+                               f"definition {theirs} differs from {mine}",
+                               call="bpf_map__reuse_fd", target=self.name)
         self._set("bpf_map__reuse_fd", fd)
         self._fd_cache = -1
 
