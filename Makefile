@@ -18,7 +18,7 @@ EXAMPLE_SRCS := $(wildcard examples/*.bpf.c)
 TEST_OBJS := $(patsubst tests/bpf/%.bpf.c,$(BUILD)/tests/%.bpf.o,$(TEST_SRCS))
 EXAMPLE_OBJS := $(patsubst examples/%.bpf.c,$(BUILD)/examples/%.bpf.o,$(EXAMPLE_SRCS))
 
-.PHONY: setup deps venv mounts bpf run test bench lint clean
+.PHONY: setup deps venv mounts bpf tools run test bench lint clean
 
 setup: deps venv mounts bpf
 
@@ -47,7 +47,11 @@ mounts: venv
 	@if [ $$(id -u) -eq 0 ]; then $(PY) -c 'from libbpfpy import fs; fs.ensure_mounts()'; \
 	else echo "not root: skipping tracefs/bpffs mounts"; fi
 
-bpf: $(BUILD)/vmlinux.h $(TEST_OBJS) $(EXAMPLE_OBJS)
+bpf: $(BUILD)/vmlinux.h $(TEST_OBJS) $(EXAMPLE_OBJS) tools
+
+# The tools' BPF objects, compiled into libbpfpy's cache (a no-op when cached).
+tools: venv
+	@$(PY) -m libbpfpy.tools.mmapsnoop --build >/dev/null
 
 $(BUILD)/vmlinux.h: | venv
 	@mkdir -p $(BUILD)
@@ -62,7 +66,7 @@ $(BUILD)/examples/%.bpf.o: examples/%.bpf.c $(BUILD)/vmlinux.h
 	clang $(BPF_CFLAGS) -I$(BUILD) -c $< -o $@
 
 run: setup
-	$(PY) examples/hello.py $(ARGS)
+	$$([ $$(id -u) -eq 0 ] || echo sudo) $(PY) -m libbpfpy.tools.mmapsnoop $(ARGS)
 
 test: setup
 	$(PY) -m pytest $(PYTEST_ARGS)
