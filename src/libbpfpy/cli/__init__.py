@@ -11,7 +11,8 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-SUBCOMMAND_MODULES = ["libbpfpy.cli.build"]
+SUBCOMMAND_MODULES = ["libbpfpy.cli.build", "libbpfpy.cli.inspect", "libbpfpy.cli.probe",
+                      "libbpfpy.cli.kernel"]
 
 
 def build_parser() -> argparse.ArgumentParser:

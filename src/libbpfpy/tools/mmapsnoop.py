@@ -454,6 +454,7 @@ def run(args: argparse.Namespace) -> int:
         from ..ringbuf import RingBuffer
     except ImportError as exc:  # libbpf missing or unloadable
         return _fail(f"cannot use libbpf: {exc}")
+    _route_libbpf_log(args.verbose)
     try:
         fs.mount_tracefs()
     except OSError as exc:
@@ -503,7 +504,8 @@ def run(args: argparse.Namespace) -> int:
         _silence_stdout()
         return 0
     except NotSupportedError as exc:
-        hint = " (try --attach tracepoint)" if choice.strategy != "tracepoint" else ""
+        hint = " (try --attach tracepoint)" if choice.strategy != "tracepoint" and \
+            not exc.hint else ""
         return _fail(f"{exc}{hint}")
     except (BPFError, OSError) as exc:
         return _fail(str(exc))
@@ -557,6 +559,19 @@ def _loop(rb: Any, printer: _Printer, counters: Callable[[], tuple[int, int]],
         rb.poll(0)
         printer.out.flush()
     return counters()
+
+
+def _route_libbpf_log(verbose: bool) -> None:
+    # libbpf's messages reach the "libbpfpy.libbpf" logger.  Errors raised to us
+    # already quote the relevant one, so show them all only with -v.
+    import logging
+    log = logging.getLogger("libbpfpy.libbpf")
+    handler: logging.Handler = logging.NullHandler()
+    if verbose:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter(f"{PROG}: %(message)s"))
+    log.addHandler(handler)
+    log.propagate = False
 
 
 def _silence_stdout() -> None:
