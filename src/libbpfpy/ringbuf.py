@@ -1,61 +1,572 @@
-"""Ring buffers (``BPF_MAP_TYPE_RINGBUF``): events from BPF programs.
+"""Ring buffers (``BPF_MAP_TYPE_RINGBUF``): events from BPF programs, read directly.
 
-(First cut over libbpf's ``ring_buffer__*``; the event-streams issue replaces it
-with the direct mmap reader.)
+    with RingBuffer(obj.maps["events"], event_type="process_info") as rb:
+        for ev in rb:                      # or rb.poll() with a callback,
+            print(ev.pid, ev.comm)         # rb.read_batch() into numpy, async for ...
+
+The ring is read through ``mmap`` of the map, the way libbpf's C consumer reads it:
+the consumer page (read-write, offset 0) holds ``consumer_pos``; the producer page
+(``producer_pos``) and the data area follow read-only at offset PAGE, with the data
+area mapped twice so a record that wraps around the end is contiguous.  Each record
+has an 8-byte header ``{u32 len; u32 pg_off}``; bit 31 of ``len`` (BUSY) marks a record
+still being written, bit 30 (DISCARD) one the program discarded.
+
+Reading in Python stays cheap by working in runs: headers of same-size records are
+checked with one strided read, the run is copied out with one bulk copy, the
+consumer position is published right after the copy (so the kernel can reuse the
+space at once), and events are decoded from the copy in a C-level loop.
+
+Requires Linux >= 5.8 (ring buffer maps).  On architectures other than x86 (where
+plain loads are not ordered enough to read the ring from Python) records are
+fetched through libbpf's ``ring_buffer__consume`` instead; the API is the same.
 """
 from __future__ import annotations
 
+import collections
 import ctypes
-from typing import Any, Callable
+import errno
+import mmap
+import operator
+import platform
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
 
 from ._lifetime import Owner
-from ._raw import CALLBACKS, check_int, check_ptr, lib
+from ._raw import CALLBACKS, CONSTANTS, check_ptr, lib
+from ._ring import Batch, Reader, Source
+from ._ring_types import Decoder, numpy_dtype, resolve_event_type
+from .enums import MapType
+from .errors import BPFError, error_for
 from .map import MapAPI
 
 __all__ = ["RingBuffer"]
 
+_BUSY = CONSTANTS["BPF_RINGBUF_BUSY_BIT"]
+_DISCARD = CONSTANTS["BPF_RINGBUF_DISCARD_BIT"]
+_LEN_MASK = ~(_BUSY | _DISCARD) & 0xFFFFFFFF
+_HDR = CONSTANTS["BPF_RINGBUF_HDR_SZ"]
+_PAGE = mmap.PAGESIZE
+_STOP = -errno.ENOBUFS  # our sample callback's "batch is full" return code
 
-class RingBuffer(Owner):
-    """Read events from ring buffer maps with a callback per event."""
+# x86 is TSO: loads are not reordered with other loads nor stores with other stores,
+# so reading producer_pos, then a header, then the data it covers (and storing
+# consumer_pos after copying) needs no barriers.  Elsewhere libbpf does the reading.
+_DIRECT = platform.machine().lower() in ("x86_64", "amd64", "i386", "i686", "x86")
+
+# A full barrier (lock-prefixed instruction): taking an uncontended lock does one.
+_barrier_lock = threading.Lock()
+
+
+def _full_barrier() -> None:
+    _barrier_lock.acquire()
+    _barrier_lock.release()
+
+
+def _numpy() -> Any:
+    try:
+        import numpy
+    except ImportError:
+        raise ImportError("read_batch() needs numpy: pip install numpy") from None
+    return numpy
+
+
+class _Ring(Source):
+    """One ring buffer map of a :class:`RingBuffer`."""
+
+    def __init__(self, owner: RingBuffer, map: MapAPI, callback: Callable[[Any], Any] | None,
+                 event_type: Any) -> None:
+        self.map = map
+        self.name = map.name
+        self.fd = map.fd
+        self.type_name = event_type if isinstance(event_type, str) else None
+        self.decoder = Decoder(resolve_event_type(event_type, map))
+        self.callback = callback
+        self.size = map.max_entries
+        self.mask = self.size - 1
+        self.cursor = 0
+        self._dtype: Any = None
+        self._views: list[memoryview] = []
+        self._maps: list[mmap.mmap] = []
+        self._rb_ptr: Any = None
+        self._owner = owner
+        self.raw: Any = None
+
+    # -- direct access -------------------------------------------------------------------
+    def map_direct(self) -> None:
+        """mmap the consumer page (RW) and producer page + data twice (RO)."""
+        what = f"ring buffer map {self.name!r}"
+        try:
+            cons_mm = mmap.mmap(self.fd, _PAGE, mmap.MAP_SHARED,
+                                mmap.PROT_READ | mmap.PROT_WRITE, offset=0)
+            self._maps.append(cons_mm)
+            data_mm = mmap.mmap(self.fd, _PAGE + 2 * self.size, mmap.MAP_SHARED,
+                                mmap.PROT_READ, offset=_PAGE)
+            self._maps.append(data_mm)
+        except OSError as exc:
+            self.unmap()
+            raise error_for(exc.errno or errno.EINVAL, f"mmap() of {what} failed: "
+                            f"{exc.strerror}", call="mmap", target=self.name) from None
+        cmv = memoryview(cons_mm)
+        dmv = memoryview(data_mm)
+        self.cons = cmv[:8].cast("Q")
+        self.prod = dmv[:8].cast("Q")
+        self.hdr = dmv.cast("I")
+        self._views = [self.cons, self.prod, self.hdr, cmv, dmv]
+        self.raw = data_mm
+        self.cursor = self.cons[0]
+
+    def unmap(self) -> None:
+        for view in self._views:
+            try:
+                view.release()
+            except BufferError:  # a view of it still exists; the GC unmaps later
+                pass
+        self._views = []
+        for m in self._maps:
+            try:
+                m.close()
+            except BufferError:
+                pass
+        self._maps = []
+        self.raw = None
+
+    def repair(self, pending: collections.deque[Batch]) -> None:
+        """Move the cursor past batches already queued (an interrupt may have come
+        between queueing a batch and moving the cursor)."""
+        for b in pending:
+            if b.source is self and b.end > self.cursor:
+                self.cursor = b.end
+
+    def available(self) -> bool:
+        """Whether a committed record is at the cursor (a BUSY one does not count:
+        its commit wakes the waiter)."""
+        cursor = self.cursor
+        if self.prod[0] == cursor:
+            return False
+        return not self.hdr[(_PAGE + (cursor & self.mask)) >> 2] & _BUSY
+
+    def walk(self, limit: int, upto: int | None = None
+             ) -> tuple[int, int, list[tuple[int, int, int, int]]]:
+        """Find the records between the cursor and producer_pos (at most ``limit``
+        bytes, at least one record): ``(start, length, runs)``, each run
+        ``(data offset from start, stride, count, record length)``.  Reads headers
+        only; the caller copies afterwards."""
+        cursor = self.cursor
+        prod = self.prod[0] if upto is None else upto
+        avail = prod - cursor
+        runs: list[tuple[int, int, int, int]] = []
+        start = _PAGE + (cursor & self.mask)
+        if avail <= 0:
+            return start, 0, runs
+        hdr = self.hdr
+        base = start >> 2
+        limit = min(avail, limit)
+        p = 0
+        while p < avail:
+            h = hdr[base + (p >> 2)]
+            if h & _BUSY:
+                break
+            ln = h & _LEN_MASK
+            step = (ln + _HDR + 7) & ~7
+            if p + step > avail:
+                raise BPFError(errno.EIO, f"ring buffer map {self.name!r}: record of "
+                               f"{ln} bytes at position {cursor + p} runs past the "
+                               f"producer position {prod}", target=self.name)
+            if p and p + step > limit:
+                break
+            if h & _DISCARD:
+                p += step
+                continue
+            k = (min(avail, max(limit, p + step)) - p) // step
+            if k > 1:
+                # Headers of a run of same-size records sit `step` bytes apart: read
+                # them with one strided slice and keep the prefix that matches.
+                i = base + (p >> 2)
+                heads = hdr[i:i + k * (step >> 2):step >> 2].tolist()
+                if heads.count(h) != k:
+                    k = operator.indexOf(map(h.__ne__, heads), True)
+            runs.append((p + _HDR, step, k, ln))
+            p += k * step
+        return start, p, runs
+
+    def advance(self, new: int) -> None:
+        self.cursor = new
+        self.cons[0] = new  # release-store: x86 keeps stores in order
+
+    # -- libbpf fallback ------------------------------------------------------------------
+    def map_libbpf(self, resources: Any) -> None:
+        self._collect: list[bytes] = []
+        self._collected = 0
+        self._limit = 0
+        self._error: BaseException | None = None
+
+        def sample(_ctx: Any, data: int, size: int) -> int:
+            appended = False
+            try:
+                self._collect.append(ctypes.string_at(data, size))
+                appended = True
+                self._collected += size
+                return _STOP if self._collected >= self._limit else 0
+            except BaseException as exc:  # KeyboardInterrupt can land here
+                if not appended:
+                    self._collect.append(ctypes.string_at(data, size))
+                self._error = exc
+                return _STOP
+
+        self._sample_cb = CALLBACKS["ring_buffer_sample_fn"](sample)
+        self._rb_ptr = check_ptr(lib.ring_buffer__new(self.fd, self._sample_cb, None, None),
+                                 "ring_buffer__new", f"map {self.name!r}")
+
+    def fill_libbpf(self, pending: collections.deque[Batch], limit: int) -> bool:
+        items: list[bytes] = []
+        batch = Batch(self, items=items)
+        # Queued before libbpf runs so that an interrupt cannot lose what it copied.
+        pending.append(batch)
+        self._collect = items
+        self._collected = 0
+        self._limit = limit
+        ret = lib.ring_buffer__consume(self._rb_ptr)
+        if not items and pending and pending[-1] is batch:
+            pending.pop()
+        err, self._error = self._error, None
+        if err is not None:
+            raise err
+        if ret < 0 and ret != _STOP:
+            raise error_for(-ret, f"ring_buffer__consume() on map {self.name!r} failed",
+                            call="ring_buffer__consume", target=self.name)
+        return bool(items)
+
+    def free_libbpf(self) -> None:
+        if self._rb_ptr:
+            lib.ring_buffer__free(self._rb_ptr)
+            self._rb_ptr = None
+
+    # -- Source ---------------------------------------------------------------------------
+    def deliver(self, it: Any) -> None:
+        cb = self.callback
+        assert cb is not None
+        # A C-level loop: map() pulls each event from the shared iterator before the
+        # call, so the event whose callback raises counts as delivered.
+        collections.deque(map(cb, it), maxlen=0)
+
+    def decode(self, batch: Batch) -> tuple[list[Any], bool]:
+        if batch.items is not None:
+            return self.decoder.from_items(batch.items)
+        return self.decoder.from_buffer(batch.buf, batch.offs, batch.lens)
+
+    def dtype(self) -> Any:
+        if self._dtype is None:
+            if self.decoder.ctype is None:
+                raise TypeError(f"read_batch() needs an event_type for ring {self.name!r} "
+                                "(records are untyped bytes)")
+            self._dtype = numpy_dtype(self.decoder.ctype, self.map, self.type_name)
+        return self._dtype
+
+
+class RingBuffer(Reader):
+    """Events from one or more ring buffer maps (``BPF_MAP_TYPE_RINGBUF``).
+
+    ``RingBuffer(map, callback, event_type=...)``; more rings with :meth:`add`.
+    Events are ``bytes`` or, with ``event_type`` (a ctypes type, or the name of a
+    struct in the object's BTF), new instances of that type -- always copies, never
+    views into the ring.  Consume them with :meth:`poll`/:meth:`consume` (callback),
+    :meth:`read`, iteration (``for ev in rb``, ``async for ev in rb``),
+    :meth:`read_batch` (numpy) or :meth:`start` (background thread).  Records are
+    delivered in ring order; across rings the order is unspecified.
+
+    Closing the buffer (or the object owning its maps) releases the mappings; a
+    thread blocked in it wakes up with :class:`ClosedError`.
+
+    Requires Linux >= 5.8.
+    """
 
     _kind = "ring buffer"
 
-    def __init__(self, map: MapAPI, callback: Callable[[Any], Any],
+    def __init__(self, map: MapAPI | None = None, callback: Callable[[Any], Any] | None = None,
                  *, event_type: Any = None) -> None:
         super().__init__()
-        self._type = event_type
-        self._callback = callback
-        self._error: BaseException | None = None
+        self._rings: list[_Ring] = []
+        self._direct = _DIRECT
+        try:
+            if map is not None:
+                self.add(map, callback, event_type=event_type)
+            elif callback is not None or event_type is not None:
+                raise TypeError("RingBuffer(): callback/event_type given without a map")
+        except BaseException:
+            self.close()
+            raise
 
-        def trampoline(_ctx: Any, data: int, size: int) -> int:
-            try:
-                raw = ctypes.string_at(data, size)
-                ev = self._type.from_buffer_copy(raw) if self._type is not None else raw
-                self._callback(ev)
-                return 0
-            except BaseException as exc:
-                self._error = exc
-                return -1
+    def _describe(self) -> str:
+        names = ", ".join(repr(r.name) for r in getattr(self, "_rings", ()))
+        return f"ring buffer over map {names}" if names else "ring buffer"
 
-        self._cb = CALLBACKS["ring_buffer_sample_fn"](trampoline)
-        self._ptr = check_ptr(lib.ring_buffer__new(map.fd, self._cb, None, None),
-                              "ring_buffer__new", f"map {map.name!r}")
-        self._arm(lib.ring_buffer__free, self._ptr)
-        owner = getattr(map, "object", None)
-        if owner is not None:
-            owner._adopt(self)
+    def __repr__(self) -> str:
+        state = " closed" if self._closed else ""
+        return f"<RingBuffer {', '.join(r.name for r in self._rings)}{state}>"
 
-    def _release(self) -> None:
-        lib.ring_buffer__free(self._ptr)
+    def add(self, map: MapAPI, callback: Callable[[Any], Any] | None = None, *,
+            event_type: Any = None) -> RingBuffer:
+        """Also read the ring buffer map ``map``; its events go to ``callback`` and
+        are of ``event_type`` (see the class).  Returns self."""
+        with self._use():
+            if not isinstance(map, MapAPI):
+                raise TypeError(f"expected a Map or MapHandle, got {type(map).__name__}")
+            if map.type != MapType.RINGBUF:
+                hint = " (use PerfBuffer)" if map.type == MapType.PERF_EVENT_ARRAY else \
+                    " (use UserRingBuffer)" if map.type == MapType.USER_RINGBUF else ""
+                raise TypeError(f"map {map.name!r} is a {map.type.libbpf_name} map, not a "
+                                f"ringbuf{hint}")
+            if callback is not None and not callable(callback):
+                raise TypeError(f"callback must be callable, not {callback!r}")
+            fd = map.fd
+            if any(r.fd == fd for r in self._rings):
+                raise ValueError(f"map {map.name!r} is already in this ring buffer")
+            ring = _Ring(self, map, callback, event_type)
+            if self._direct:
+                ring.map_direct()
+                self._resources.add(ring.unmap)
+            else:
+                ring.map_libbpf(self._resources)
+                self._resources.add(ring.free_libbpf)
+            self._epoll.register(fd, 0x001)  # EPOLLIN, level-triggered
+            owner = map if isinstance(map, Owner) else getattr(map, "object", None)
+            if owner is not None:
+                owner._adopt(self)
+            with self._mutex:
+                self._rings = self._rings + [ring]
+        return self
 
-    def poll(self, timeout: float | None = None) -> int:
-        """Wait up to ``timeout`` seconds (None: forever) and handle available events."""
-        self._check()
-        ms = -1 if timeout is None else int(timeout * 1000)
-        n = lib.ring_buffer__poll(self._ptr, ms)
-        if self._error is not None:
-            err, self._error = self._error, None
-            raise err
-        if n == -4:  # EINTR
-            return 0
-        return check_int(n, "ring_buffer__poll")
+    @property
+    def maps(self) -> list[MapAPI]:
+        """The maps read by this buffer."""
+        return [r.map for r in self._rings]
+
+    # -- Reader hooks -----------------------------------------------------------------
+    def _sources(self) -> list[Source]:
+        return list(self._rings)
+
+    def _consumable(self) -> None:
+        if not self._rings:
+            raise ValueError("ring buffer has no maps: add() one first")
+
+    def _ready(self) -> bool:
+        if any(b.remaining() for b in self._pending):
+            return True
+        if not self._direct:
+            return False
+        for ring in self._rings:
+            ring.cons[0] = ring.cursor
+        # Our consumer_pos store must be visible before we conclude from producer_pos
+        # that the ring is empty: the kernel wakes us only for a record committed at
+        # the consumer_pos it sees.  (Store-then-load needs a full barrier on x86.)
+        _full_barrier()
+        return any(ring.available() for ring in self._rings)
+
+    def _fill(self, limit: int) -> bool:
+        pending = self._pending
+        got = False
+        for ring in self._rings:
+            if not self._direct:
+                got = ring.fill_libbpf(pending, limit) or got
+                continue
+            ring.repair(pending)
+            start, length, runs = ring.walk(limit)
+            if not length:
+                continue
+            end = ring.cursor + length
+            if runs:
+                # One bulk copy, after every header it covers was seen committed.
+                buf = ring.raw[start:start + length]
+                if len(runs) == 1:
+                    off, step, k, ln = runs[0]
+                    batch = Batch(ring, buf, range(off, off + k * step, step), ln, end=end)
+                else:
+                    offs: list[int] = []
+                    lens: list[int] = []
+                    for off, step, k, ln in runs:
+                        offs.extend(range(off, off + k * step, step))
+                        lens.extend([ln] * k)
+                    same = lens.count(lens[0]) == len(lens)
+                    batch = Batch(ring, buf, offs, lens[0] if same else lens, end=end)
+                pending.append(batch)
+                got = True
+            ring.advance(end)
+            got = got or bool(length)
+        return got
+
+    # -- numpy ------------------------------------------------------------------------------
+    def read_batch(self, max_events: int | None = None, *, map: MapAPI | None = None,
+                   timeout: float | None = 0.0) -> Any:
+        """Every available event (at most ``max_events``) as a numpy structured array.
+
+        Needs a fixed-size ``event_type`` (its dtype: ``char[N]`` fields become
+        ``S{N}``); with several rings, all must have the same type, or pass ``map``
+        to read one.  Each run of records is copied with one bulk copy into a new
+        array (never a view into the ring); nothing is returned twice, and what
+        another consumption style left queued comes first.  Records longer than the
+        type are truncated to it; a record shorter than it raises ValueError (and is
+        skipped).  If nothing is available, waits up to ``timeout`` seconds (default:
+        don't wait) for something to arrive.
+
+        Each call has a fixed cost of a few microseconds: calling it every few
+        milliseconds, with a ring large enough to hold what arrives meanwhile, gives
+        the lowest CPU per event.
+        """
+        np = _numpy()
+        if max_events is not None and max_events < 0:
+            raise ValueError("max_events must be >= 0")
+        with self._use():
+            self._consumable()
+            rings = self._rings
+            if map is not None:
+                rings = [r for r in rings if r.map is map or r.fd == map.fd]
+                if not rings:
+                    raise ValueError(f"map {map.name!r} is not in this ring buffer")
+            dtype = rings[0].dtype()
+            for r in rings[1:]:
+                if r.dtype() != dtype:
+                    raise TypeError("read_batch(): the rings have different event types; "
+                                    "pass map= to read one of them")
+            deadline = None if timeout is None else time.monotonic() + timeout
+            while True:
+                parts: list[Any] = []
+                with self._mutex:
+                    if self._closed:
+                        raise self._closed_error()
+                    try:
+                        self._read_batch(np, rings, dtype, max_events, parts)
+                        out = parts[0] if len(parts) == 1 else (
+                            np.concatenate(parts) if parts else np.empty(0, dtype))
+                    except BaseException:
+                        # Whatever was already taken from the rings is queued again
+                        # (first in line), so an interrupt or an error loses nothing.
+                        for arr in reversed(parts):
+                            self._pending.appendleft(Batch(
+                                rings[0], items=[bytes(r) for r in arr.view(
+                                    np.dtype((np.void, arr.dtype.itemsize)))]))
+                        raise
+                if len(out) or max_events == 0:
+                    return out
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    return out
+                self._wait(remaining)
+
+    def _read_batch(self, np: Any, rings: list[_Ring], dtype: Any,
+                    max_events: int | None, parts: list[Any]) -> None:
+        left = max_events if max_events is not None else -1
+        if self._pending:
+            left = self._batch_pending(np, rings, dtype, left, parts)
+        if not self._direct:
+            while left != 0 and self._fill(self._chunk):
+                left = self._batch_pending(np, rings, dtype, left, parts)
+        else:
+            for ring in rings:
+                if left == 0:
+                    break
+                ring.repair(self._pending)
+                left = self._batch_direct(np, ring, dtype, left, parts)
+
+    def _batch_direct(self, np: Any, ring: _Ring, dtype: Any, left: int,
+                      parts: list[Any]) -> int:
+        cursor = ring.cursor
+        prod = ring.prod[0]
+        avail = prod - cursor
+        if avail <= 0:
+            return left
+        itemsize = dtype.itemsize
+        hdr = ring.hdr
+        start = _PAGE + (cursor & ring.mask)
+        raw = ring.raw
+        runs: list[tuple[int, int, int]] = []
+        total = 0
+        p = 0
+        short = 0
+        heads = None
+        try:
+            while p < avail and left != 0:
+                h = hdr[(start + p) >> 2]
+                if h & _BUSY:
+                    break
+                ln = h & _LEN_MASK
+                step = (ln + _HDR + 7) & ~7
+                if p + step > avail:
+                    raise BPFError(errno.EIO, f"ring buffer map {ring.name!r}: corrupt "
+                                   f"record header at position {cursor + p}",
+                                   target=ring.name)
+                if h & _DISCARD:
+                    p += step
+                    continue
+                if ln < itemsize:
+                    if not runs:
+                        p += step
+                        short = ln
+                    break
+                k = (avail - p) // step
+                if left > 0:
+                    k = min(k, left)
+                if k > 1:
+                    heads = np.ndarray((k,), "<u4", buffer=raw, offset=start + p,
+                                       strides=(step,))
+                    bad = np.flatnonzero(heads != h)
+                    heads = None
+                    if bad.size:
+                        k = int(bad[0])
+                runs.append((start + p + _HDR, step, k))
+                p += k * step
+                total += k
+                if left > 0:
+                    left -= k
+            if total:
+                out = np.empty(total, dtype)
+                i = 0
+                for off, step, k in runs:
+                    # One strided bulk copy per run, out of the ring into our array.
+                    out[i:i + k] = np.ndarray((k,), dtype, buffer=raw, offset=off,
+                                              strides=(step,))
+                    i += k
+                parts.append(out)
+        finally:
+            heads = None
+        if p:
+            ring.advance(cursor + p)
+        if short:
+            raise ValueError(f"ring {ring.name!r}: a record of {short} bytes is shorter "
+                             f"than the event type ({itemsize} bytes); it was skipped")
+        return left
+
+    def _batch_pending(self, np: Any, rings: list[_Ring], dtype: Any, left: int,
+                       parts: list[Any]) -> int:
+        itemsize = dtype.itemsize
+        for batch in list(self._pending):
+            if left == 0:
+                break
+            if batch.source not in rings:
+                continue
+            it = batch.iterator()
+            n = operator.length_hint(it)
+            done = batch.count - n
+            take = n if left < 0 else min(n, left)
+            if batch.items is not None:
+                recs = batch.items[done:done + take]
+            else:
+                offs = batch.offs[done:done + take]
+                lens = batch.lens if isinstance(batch.lens, list) else [batch.lens] * take
+                if isinstance(batch.lens, list):
+                    lens = lens[done:done + take]
+                recs = [batch.buf[o:o + ln] for o, ln in zip(offs, lens, strict=True)]
+            if any(len(r) < itemsize for r in recs):
+                name = getattr(batch.source, "name", "?")
+                raise ValueError(f"ring {name!r}: a record is shorter than the event type "
+                                 f"({itemsize} bytes)")
+            if take:
+                parts.append(np.frombuffer(b"".join(r[:itemsize] for r in recs),
+                                           dtype).copy())
+            it.__setstate__(done + take)  # type: ignore[attr-defined]
+            if left > 0:
+                left -= take
+            if take == n and self._pending and self._pending[0] is batch:
+                self._pending.popleft()
+        return left
