@@ -26,15 +26,18 @@ from .inventory import BTFInfo, ProgramHandle, ProgramInfo
 from .link import Link, LinkInfo
 from .map import Map, MapHandle, MapInfo, possible_cpus
 from .object import Object
+from .perfbuf import PerfBuffer, PerfEvent
 from .program import Program, TestRunResult
 from .ringbuf import RingBuffer
 from .tc import TcFilter, TcHook
+from .user_ringbuf import Sample, UserRingBuffer
 
 __version__ = "0.1.0"
 
 __all__ = [
     "BTF", "compile",
     "Object", "Program", "Map", "MapHandle", "MapInfo", "Link", "LinkInfo", "RingBuffer",
+    "PerfBuffer", "PerfEvent", "UserRingBuffer", "Sample",
     "TestRunResult", "ProgType", "MapType", "AttachType", "LinkType", "UpdateFlags",
     "MapFlags", "XdpFlags", "BPFError", "VerifierError", "NotSupportedError",
     "PermissionDeniedError", "ClosedError", "CompileError", "libbpf_version",
