@@ -15,7 +15,6 @@ actual release to the last use that ends, so nothing is ever unmapped under a re
 """
 from __future__ import annotations
 
-import asyncio
 import collections
 import logging
 import operator
@@ -436,6 +435,7 @@ class Reader(Owner):
         return self._aiterate()
 
     async def _aiterate(self) -> AsyncIterator[Any]:
+        import asyncio  # here, not at module level: it costs tools ~10 ms and ~3 MB
         loop = asyncio.get_running_loop()
         pending = self._pending
         while True:
