@@ -482,6 +482,42 @@ def test_without_privileges_it_says_so():
     assert "Traceback" not in res.stderr and res.stdout == ""
 
 
+_BPF_SYSCALL = {"x86_64": 321, "aarch64": 280, "riscv64": 280, "s390x": 351,
+                "ppc64le": 361}
+
+
+def _deny_bpf_syscall() -> None:
+    """In the child before exec: a seccomp filter making bpf() fail with ENOSYS,
+    as on a kernel built without CONFIG_BPF_SYSCALL."""
+    class Insn(ctypes.Structure):
+        _fields_ = [("code", ctypes.c_uint16), ("jt", ctypes.c_uint8),
+                    ("jf", ctypes.c_uint8), ("k", ctypes.c_uint32)]
+
+    class Prog(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_uint16), ("filter", ctypes.POINTER(Insn))]
+
+    nr = _BPF_SYSCALL[os.uname().machine]
+    insns = (Insn * 4)(Insn(0x20, 0, 0, 0),                  # A = seccomp_data.nr
+                       Insn(0x15, 0, 1, nr),                 # if A == bpf
+                       Insn(0x06, 0, 0, 0x00050000 | 38),    #   return ERRNO(ENOSYS)
+                       Insn(0x06, 0, 0, 0x7FFF0000))         # return ALLOW
+    prog = Prog(4, insns)
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(38, 1, 0, 0, 0) or libc.prctl(22, 2, ctypes.byref(prog), 0, 0):
+        raise OSError(ctypes.get_errno(), "seccomp")
+
+
+@pytest.mark.root
+def test_without_bpf_support_it_says_so():
+    res = subprocess.run(TOOL, capture_output=True, text=True, timeout=30,
+                         preexec_fn=_deny_bpf_syscall)
+    assert res.returncode == 1
+    assert res.stderr.startswith("mmapsnoop: this kernel cannot run the BPF programs "
+                                 "mmapsnoop needs")
+    assert "CONFIG_BPF_SYSCALL" in res.stderr and "Traceback" not in res.stderr
+    assert len(res.stderr.splitlines()) == 1
+
+
 @pytest.mark.root
 def test_closed_stdout_ends_quietly(child):
     c = child()

@@ -167,6 +167,7 @@ STRATEGIES = ("fentry", "kprobe", "tracepoint")
 PROGRAMS = {"fentry": ("mmap_enter_fentry", "mmap_exit_fexit"),
             "kprobe": ("mmap_enter_kprobe", "mmap_exit_kprobe"),
             "tracepoint": ("mmap_enter_tp", "mmap_exit_tp")}
+_PROG_TYPES = {"fentry": "tracing", "kprobe": "kprobe", "tracepoint": "tracepoint"}
 _SYSCALL_PREFIX = {"x86_64": "__x64_", "aarch64": "__arm64_", "s390x": "__s390x_",
                    "riscv64": "__riscv_"}
 
@@ -472,6 +473,11 @@ def run(args: argparse.Namespace) -> int:
         choice = choose_attach(args.attach, features)
     except LookupError as exc:
         return _fail(str(exc))
+    from .. import probe
+    kind = probe.prog_type(_PROG_TYPES[choice.strategy])
+    if not kind:
+        return _fail(f"this kernel cannot run the BPF programs mmapsnoop needs: "
+                     f"{kind.reason} (it needs CONFIG_BPF_SYSCALL and CONFIG_BPF_EVENTS)")
     if args.verbose:
         print(f"{PROG}: attaching via {choice.strategy}", file=sys.stderr)
         for note in choice.notes:
