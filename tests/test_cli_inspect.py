@@ -245,3 +245,17 @@ def test_help_lists_the_commands():
     for cmd in ("inspect", "probe", "prog", "map", "link"):
         assert f"    {cmd} " in out, cmd
     assert "dump" in cli("map", "--help").stdout
+
+
+def test_inspect_mmapsnoop_object_shows_runtime_targets_and_filters():
+    from libbpfpy.tools import bpf_object
+    path = bpf_object("mmapsnoop")
+    progs = {r[0]: r for r in _section(cli("inspect", path).stdout, "programs")}
+    assert progs["mmap_enter_fentry"][3:5] == ["fentry", "(set before load)"]
+    assert progs["mmap_enter_kprobe"][3:5] == ["ksyscall", "mmap"]
+    assert progs["mmap_exit_tp"][3:5] == ["tracepoint", "syscalls:sys_exit_mmap"]
+    globs = {g["name"]: g for g in cli_json("inspect", path)["globals"]}
+    assert (globs["targ_uid"]["value"], globs["targ_uid"]["section"]) == (0xFFFFFFFF,
+                                                                          ".rodata")
+    assert globs["targ_comm"]["type"] == "const volatile char[16]"
+    assert (globs["dropped"]["section"], globs["dropped"]["value"]) == (".bss", 0)

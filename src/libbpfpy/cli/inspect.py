@@ -85,7 +85,7 @@ def render(d: dict[str, Any]) -> str:
     out = [f"object {d['object']} ({d['name']})\n", "\nprograms\n"]
     out.append(table(["NAME", "SECTION", "TYPE", "ATTACH", "TARGET", "INSNS"],
                      [[p["name"], p["section"], p["type"], p["attach"],
-                       p["target"] or "(given at attach)", p["insns"]]
+                       p["target"] or _no_target(p["attach"]), p["insns"]]
                       for p in d["programs"]], indent="  "))
     out.append("\nmaps\n")
     out.append(table(["NAME", "TYPE", "KEY", "VALUE", "MAX_ENTRIES", "FLAGS", "BTF"],
@@ -102,6 +102,15 @@ def render(d: dict[str, Any]) -> str:
     else:
         out.append("  (none)\n")
     return "".join(out)
+
+
+# Kinds whose target is a BTF id fixed at load (set_attach_target before load).
+_BTF_TARGETED = {"fentry", "fexit", "fmod_ret", "lsm", "freplace", "tp_btf", "iter",
+                 "fentry.s", "fexit.s", "fmod_ret.s", "lsm.s", "iter.s"}
+
+
+def _no_target(kind: str) -> str:
+    return "(set before load)" if kind in _BTF_TARGETED else "(given at attach)"
 
 
 def _short(value: Any) -> str:
