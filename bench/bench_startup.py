@@ -100,24 +100,27 @@ def bcc_setup() -> tuple[bool, str]:
         return False, "BCC not installed (Debian: apt install python3-bpfcc)"
     release = os.uname().release
     build = Path("/lib/modules") / release / "build"
-    if build.exists():
-        return True, f"BCC compiles against {os.path.realpath(build)}"
-    arch = {"x86_64": "amd64", "aarch64": "arm64"}.get(os.uname().machine, "")
-    candidates = sorted(glob.glob(f"/usr/src/linux-headers-*-{arch}"))
-    if not candidates or os.geteuid() != 0:
-        return False, (f"BCC needs kernel headers at {build} (Debian: apt install "
-                       "linux-headers-amd64, then link them there as root)")
-    headers = candidates[-1]
-    common = re.sub(rf"-{arch}$", "-common", headers)
-    build.parent.mkdir(parents=True, exist_ok=True)
-    os.symlink(headers, build)
-    if os.path.isdir(common) and not (build.parent / "source").exists():
-        os.symlink(common, build.parent / "source")
-    note = (f"linked {build} -> {headers}")
-    if os.path.basename(headers).split("-")[2] != release.split("-")[0]:
-        note += (f"; these headers are not for kernel {release}, so BCC's struct "
-                 "offsets are wrong there (its FILE paths come out empty) -- "
-                 "mmapsnoop reads them through CO-RE")
+    note = ""
+    if not build.exists():
+        arch = {"x86_64": "amd64", "aarch64": "arm64"}.get(os.uname().machine, "")
+        candidates = sorted(glob.glob(f"/usr/src/linux-headers-*-{arch}"))
+        if not candidates or os.geteuid() != 0:
+            return False, (f"BCC needs kernel headers at {build} (Debian: apt install "
+                           "linux-headers-amd64, then link them there as root)")
+        headers = candidates[-1]
+        common = re.sub(rf"-{arch}$", "-common", headers)
+        build.parent.mkdir(parents=True, exist_ok=True)
+        os.symlink(headers, build)
+        if os.path.isdir(common) and not (build.parent / "source").exists():
+            os.symlink(common, build.parent / "source")
+        note = f"linked {build} -> {headers}; "
+    target = os.path.realpath(build)
+    note += f"BCC compiles against {target}"
+    version = re.search(r"linux-headers-(\d+\.\d+)", target)
+    if version and not release.startswith(version.group(1) + "."):
+        note += (f", headers not of kernel {release}: its struct offsets are wrong "
+                 "there (BCC's FILE paths come out empty; mmapsnoop reads them through "
+                 "CO-RE)")
     return True, note
 
 
