@@ -31,6 +31,7 @@ import platform
 import threading
 import time
 from collections.abc import Callable
+from operator import itemgetter
 from typing import Any
 
 from ._lifetime import Owner
@@ -47,6 +48,8 @@ _BUSY = CONSTANTS["BPF_RINGBUF_BUSY_BIT"]
 _DISCARD = CONSTANTS["BPF_RINGBUF_DISCARD_BIT"]
 _LEN_MASK = ~(_BUSY | _DISCARD) & 0xFFFFFFFF
 _HDR = CONSTANTS["BPF_RINGBUF_HDR_SZ"]
+_COUNT_OF = itemgetter(2)  # of a run (offset, stride, count, length)
+_LEN_OF = itemgetter(3)
 _PAGE = mmap.PAGESIZE
 _STOP = -errno.ENOBUFS  # our sample callback's "batch is full" return code
 
@@ -147,49 +150,81 @@ class _Ring(Source):
             return False
         return not self.hdr[(_PAGE + (cursor & self.mask)) >> 2] & _BUSY
 
-    def walk(self, limit: int, upto: int | None = None
+    def walk(self, limit: int, max_records: int = -1
              ) -> tuple[int, int, list[tuple[int, int, int, int]]]:
-        """Find the records between the cursor and producer_pos (at most ``limit``
-        bytes, at least one record): ``(start, length, runs)``, each run
-        ``(data offset from start, stride, count, record length)``.  Reads headers
-        only; the caller copies afterwards."""
+        """Find the committed records from the cursor on (at most ``limit`` bytes but
+        at least one record, at most ``max_records`` unless negative):
+        ``(start, length, runs)``, each run ``(data offset from start, stride,
+        count, record length)``.  Reads headers only; the caller copies afterwards."""
         cursor = self.cursor
-        prod = self.prod[0] if upto is None else upto
+        prod = self.prod[0]
         avail = prod - cursor
         runs: list[tuple[int, int, int, int]] = []
         start = _PAGE + (cursor & self.mask)
-        if avail <= 0:
+        if avail <= 0 or max_records == 0:
             return start, 0, runs
+        append = runs.append
         hdr = self.hdr
         base = start >> 2
         limit = min(avail, limit)
+        left = max_records
+        prev = -1
         p = 0
-        while p < avail:
+        # The per-record path is kept to a few operations: with records of varying
+        # sizes it runs once per record.
+        while p < avail and left:
             h = hdr[base + (p >> 2)]
-            if h & _BUSY:
-                break
-            ln = h & _LEN_MASK
-            step = (ln + _HDR + 7) & ~7
-            if p + step > avail:
-                raise BPFError(errno.EIO, f"ring buffer map {self.name!r}: record of "
-                               f"{ln} bytes at position {cursor + p} runs past the "
-                               f"producer position {prod}", target=self.name)
-            if p and p + step > limit:
-                break
-            if h & _DISCARD:
+            if h >= _DISCARD:       # BUSY (bit 31) or DISCARD (bit 30)
+                if h & _BUSY:
+                    break
+                step = ((h & _LEN_MASK) + 15) & -8
+                if p + step > avail:
+                    self._corrupt(cursor + p, h & _LEN_MASK, prod)
                 p += step
                 continue
-            k = (min(avail, max(limit, p + step)) - p) // step
-            if k > 1:
-                # Headers of a run of same-size records sit `step` bytes apart: read
-                # them with one strided slice and keep the prefix that matches.
-                i = base + (p >> 2)
-                heads = hdr[i:i + k * (step >> 2):step >> 2].tolist()
-                if heads.count(h) != k:
-                    k = operator.indexOf(map(h.__ne__, heads), True)
-            runs.append((p + _HDR, step, k, ln))
+            step = (h + 15) & -8
+            if p + step > limit:
+                if p + step > avail:
+                    self._corrupt(cursor + p, h, prod)
+                if p:
+                    break
+            if h != prev:
+                append((p + _HDR, step, 1, h))
+                prev = h
+                p += step
+                left -= 1
+                continue
+            # Two same-size records in a row: likely a run.  Their headers sit
+            # `step` bytes apart: read them with strided slices of growing length,
+            # keeping the prefix that matches.
+            kmax = (limit - p) // step
+            if 0 < left < kmax:
+                kmax = left
+            i = base + (p >> 2)
+            q = step >> 2
+            k = 1
+            chunk = 31
+            while k < kmax:
+                m = min(k + chunk, kmax)
+                heads = hdr[i + k * q:i + m * q:q].tolist()
+                if heads.count(h) != m - k:
+                    k += operator.indexOf(map(h.__ne__, heads), True)
+                    break
+                k = m
+                chunk *= 8
+            off, _, n, _ = runs[-1]
+            if off + n * step == p + _HDR:
+                runs[-1] = (off, step, n + k, h)   # extend the previous record's run
+            else:
+                append((p + _HDR, step, k, h))
             p += k * step
+            left -= k
         return start, p, runs
+
+    def _corrupt(self, pos: int, ln: int, prod: int) -> None:
+        raise BPFError(errno.EIO, f"ring buffer map {self.name!r}: record of {ln} bytes "
+                       f"at position {pos} runs past the producer position {prod}",
+                       target=self.name)
 
     def advance(self, new: int) -> None:
         self.cursor = new
@@ -356,13 +391,17 @@ class RingBuffer(Reader):
             return True
         if not self._direct:
             return False
-        for ring in self._rings:
-            ring.cons[0] = ring.cursor
-        # Our consumer_pos store must be visible before we conclude from producer_pos
-        # that the ring is empty: the kernel wakes us only for a record committed at
-        # the consumer_pos it sees.  (Store-then-load needs a full barrier on x86.)
-        _full_barrier()
-        return any(ring.available() for ring in self._rings)
+        with self._mutex:  # another thread may be moving the cursors
+            for ring in self._rings:
+                ring.repair(self._pending)
+                if ring.cons[0] != ring.cursor:
+                    ring.cons[0] = ring.cursor
+            # Our consumer_pos store must be visible before we conclude from
+            # producer_pos that the ring is empty: the kernel wakes us only for a
+            # record committed at the consumer_pos it sees.  (Store-then-load needs a
+            # full barrier on x86.)
+            _full_barrier()
+            return any(ring.available() for ring in self._rings)
 
     def _fill(self, limit: int) -> bool:
         pending = self._pending
@@ -386,8 +425,12 @@ class RingBuffer(Reader):
                     offs: list[int] = []
                     lens: list[int] = []
                     for off, step, k, ln in runs:
-                        offs.extend(range(off, off + k * step, step))
-                        lens.extend([ln] * k)
+                        if k == 1:
+                            offs.append(off)
+                            lens.append(ln)
+                        else:
+                            offs.extend(range(off, off + k * step, step))
+                            lens.extend([ln] * k)
                     same = lens.count(lens[0]) == len(lens)
                     batch = Batch(ring, buf, offs, lens[0] if same else lens, end=end)
                 pending.append(batch)
@@ -410,9 +453,11 @@ class RingBuffer(Reader):
         skipped).  If nothing is available, waits up to ``timeout`` seconds (default:
         don't wait) for something to arrive.
 
-        Each call has a fixed cost of a few microseconds: calling it every few
-        milliseconds, with a ring large enough to hold what arrives meanwhile, gives
-        the lowest CPU per event.
+        Each call has a fixed cost of a few microseconds, so the fewer, larger
+        batches, the less CPU per event: e.g. call it in a loop with
+        ``max_events=32768`` (arrays of bounded size reuse freed memory instead of
+        faulting in new pages) and sleep a millisecond when little came, with a
+        ring large enough to hold what arrives meanwhile.
         """
         np = _numpy()
         if max_events is not None and max_events < 0:
@@ -471,71 +516,64 @@ class RingBuffer(Reader):
 
     def _batch_direct(self, np: Any, ring: _Ring, dtype: Any, left: int,
                       parts: list[Any]) -> int:
-        cursor = ring.cursor
-        prod = ring.prod[0]
-        avail = prod - cursor
-        if avail <= 0:
-            return left
         itemsize = dtype.itemsize
-        hdr = ring.hdr
-        start = _PAGE + (cursor & ring.mask)
-        raw = ring.raw
-        runs: list[tuple[int, int, int]] = []
-        total = 0
-        p = 0
+        start, length, runs = ring.walk(self._poll_limit, left)
+        if not length:
+            return left
         short = 0
-        heads = None
-        try:
-            while p < avail and left != 0:
-                h = hdr[(start + p) >> 2]
-                if h & _BUSY:
-                    break
-                ln = h & _LEN_MASK
-                step = (ln + _HDR + 7) & ~7
-                if p + step > avail:
-                    raise BPFError(errno.EIO, f"ring buffer map {ring.name!r}: corrupt "
-                                   f"record header at position {cursor + p}",
-                                   target=ring.name)
-                if h & _DISCARD:
-                    p += step
-                    continue
+        end = length
+        if min(runs, key=_LEN_OF)[3] < itemsize:
+            for j, (off, step, _k, ln) in enumerate(runs):
                 if ln < itemsize:
-                    if not runs:
-                        p += step
+                    # Stop before a record too short for the type; if it comes
+                    # first, skip it and say so.
+                    if j == 0:
                         short = ln
+                        end = off - _HDR + step
+                    else:
+                        end = off - _HDR
+                    runs = runs[:j]
                     break
-                k = (avail - p) // step
-                if left > 0:
-                    k = min(k, left)
-                if k > 1:
-                    heads = np.ndarray((k,), "<u4", buffer=raw, offset=start + p,
-                                       strides=(step,))
-                    bad = np.flatnonzero(heads != h)
-                    heads = None
-                    if bad.size:
-                        k = int(bad[0])
-                runs.append((start + p + _HDR, step, k))
-                p += k * step
-                total += k
-                if left > 0:
-                    left -= k
-            if total:
-                out = np.empty(total, dtype)
+        total = sum(map(_COUNT_OF, runs))
+        if total:
+            raw = ring.raw
+            out = np.empty(total, dtype)
+            if total == len(runs):      # all of different sizes: one gather
+                self._gather(np, raw, [start + r[0] for r in runs], dtype, out, 0)
+            else:
                 i = 0
-                for off, step, k in runs:
+                singles: list[int] = []
+                for off, step, k, _ln in runs:
+                    if k == 1:
+                        singles.append(start + off)
+                        continue
+                    if singles:
+                        i = self._gather(np, raw, singles, dtype, out, i)
                     # One strided bulk copy per run, out of the ring into our array.
-                    out[i:i + k] = np.ndarray((k,), dtype, buffer=raw, offset=off,
+                    out[i:i + k] = np.ndarray((k,), dtype, buffer=raw, offset=start + off,
                                               strides=(step,))
                     i += k
-                parts.append(out)
-        finally:
-            heads = None
-        if p:
-            ring.advance(cursor + p)
+                if singles:
+                    self._gather(np, raw, singles, dtype, out, i)
+            parts.append(out)
+        ring.advance(ring.cursor + end)
         if short:
             raise ValueError(f"ring {ring.name!r}: a record of {short} bytes is shorter "
                              f"than the event type ({itemsize} bytes); it was skipped")
-        return left
+        return left - total if left > 0 else left
+
+    @staticmethod
+    def _gather(np: Any, raw: Any, offs: list[int], dtype: Any, out: Any, i: int) -> int:
+        """Copy records of different sizes (at ``offs``) with one fancy-index copy."""
+        n = len(offs)
+        ring = np.frombuffer(raw, np.uint8)
+        try:
+            idx = np.asarray(offs, np.intp)[:, None] + np.arange(dtype.itemsize)
+            out[i:i + n] = ring[idx].view(dtype).reshape(n)
+        finally:
+            del ring
+        offs.clear()
+        return i + n
 
     def _batch_pending(self, np: Any, rings: list[_Ring], dtype: Any, left: int,
                        parts: list[Any]) -> int:
