@@ -161,3 +161,24 @@ def test_default_filters_select_everything(tool_object):
         assert (g["targ_pid"], g["targ_tid"], g["targ_uid"], g["targ_comm_len"],
                 g["targ_failed"], g["targ_kind"]) == (0, 0, 0xFFFFFFFF, 0, False, 0)
         assert obj.maps["events"].max_entries == 1 << 20
+
+
+@pytest.mark.root
+@pytest.mark.parametrize("strategy", ms.STRATEGIES)
+def test_each_strategys_programs_pass_the_verifier_where_the_kernel_has_them(
+        tool_object, strategy):
+    from libbpfpy import NotSupportedError, probe
+    feature = {"fentry": probe.fentry(), "kprobe": probe.prog_type("kprobe"),
+               "tracepoint": probe.prog_type("tracepoint")}[strategy]
+    args = ms.build_parser().parse_args(["-n", "python", "-x"])
+    with Object.open(tool_object) as obj:
+        ms.prepare(obj, args, strategy)
+        if feature:
+            obj.load()
+            assert all(obj.programs[n].loaded for n in ms.PROGRAMS[strategy])
+            others = set(obj.programs) - set(ms.PROGRAMS[strategy])
+            assert not any(obj.programs[n].loaded for n in others)
+        else:
+            with pytest.raises(NotSupportedError) as info:
+                obj.load()
+            assert feature.reason in str(info.value)
