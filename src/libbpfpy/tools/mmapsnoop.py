@@ -375,10 +375,11 @@ class _Printer:
         addr = f"ERR:{ev.error}" if ev.failed else f"{ev.ret:x}"
         anon = ev.flags & MAP_ANONYMOUS
         fd = "-" if anon else str(ev.fd)
-        self.out.write(f"{ts} {ev.pid:>7} {ev.tid:>7} {ev.comm:<15} {addr:>16} "
-                       f"{ev.length:>10} {prot_letters(ev.prot):<4} "
-                       f"{'|'.join(flag_names(ev.flags)) or '0':<24} {fd:>4} "
-                       f"{ev.offset:>10} {ev.file or ''}\n")
+        line = (f"{ts} {ev.pid:>7} {ev.tid:>7} {ev.comm:<15} {addr:>16} "
+                f"{ev.length:>10} {prot_letters(ev.prot):<4} "
+                f"{'|'.join(flag_names(ev.flags)) or '0':<24} {fd:>4} "
+                f"{ev.offset:>10} {ev.file or ''}")
+        self.out.write(line.rstrip() + "\n")
 
 
 # -- running ------------------------------------------------------------------------------
