@@ -337,6 +337,9 @@ class _Printer:
         self.wall_offset_ns = time.time_ns() - self.start_ns
         self.count = 0
         self.busy = False       # inside the callback: a signal must not cut a line
+        # Few distinct prot/flags values occur: name each once.
+        self._prot: dict[int, tuple[str, list[str]]] = {}
+        self._flags: dict[int, tuple[str, list[str]]] = {}
         if json_lines:
             import json
             self._dumps: Callable[[Any], str] = json.dumps
@@ -357,13 +360,24 @@ class _Printer:
         finally:
             self.busy = False
 
+    def _names(self, ev: Event) -> tuple[tuple[str, list[str]], tuple[str, list[str]]]:
+        prot = self._prot.get(ev.prot)
+        if prot is None:
+            prot = self._prot[ev.prot] = (prot_letters(ev.prot), prot_names(ev.prot))
+        flags = self._flags.get(ev.flags)
+        if flags is None:
+            names = flag_names(ev.flags)
+            flags = self._flags[ev.flags] = ("|".join(names) or "0", names)
+        return prot, flags
+
     def _write(self, ev: Event) -> None:
+        prot, flags = self._names(ev)
         if self.json_lines:
             self.out.write(self._dumps({
                 "time": round((ev.ts_ns + self.wall_offset_ns) / 1e9, 6),
                 "pid": ev.pid, "tid": ev.tid, "uid": ev.uid, "comm": ev.comm,
-                "addr": ev.addr, "len": ev.length, "prot": prot_names(ev.prot),
-                "flags": flag_names(ev.flags), "fd": ev.fd, "offset": ev.offset,
+                "addr": ev.addr, "len": ev.length, "prot": prot[1],
+                "flags": flags[1], "fd": ev.fd, "offset": ev.offset,
                 "file": ev.file, "error": ev.error}) + "\n")
             return
         if self.wall:
@@ -376,8 +390,7 @@ class _Printer:
         anon = ev.flags & MAP_ANONYMOUS
         fd = "-" if anon else str(ev.fd)
         line = (f"{ts} {ev.pid:>7} {ev.tid:>7} {ev.comm:<15} {addr:>16} "
-                f"{ev.length:>10} {prot_letters(ev.prot):<4} "
-                f"{'|'.join(flag_names(ev.flags)) or '0':<24} {fd:>4} "
+                f"{ev.length:>10} {prot[0]:<4} {flags[0]:<24} {fd:>4} "
                 f"{ev.offset:>10} {ev.file or ''}")
         self.out.write(line.rstrip() + "\n")
 
