@@ -79,7 +79,7 @@ def main() -> int:
             t_end = time.monotonic()
         elif style == "batch-wakeup":
             while not finished():
-                n += len(rb.read_batch(timeout=0.1))
+                n += len(rb.read_batch(max_events=32768, timeout=0.1))
             t_end = time.monotonic()
         elif style == "iterator":
             end = [0.0]

@@ -417,7 +417,9 @@ class Reader(Owner):
         while True:
             if pending:
                 batch = pending[0]
-                yield from batch.iterator()
+                with self._mutex:  # decoding is shared with other threads
+                    it = batch.iterator()
+                yield from it
                 if pending and pending[0] is batch:
                     pending.popleft()
                 continue
@@ -441,7 +443,9 @@ class Reader(Owner):
         while True:
             if pending:
                 batch = pending[0]
-                for ev in batch.iterator():
+                with self._mutex:
+                    it = batch.iterator()
+                for ev in it:
                     yield ev
                 if pending and pending[0] is batch:
                     pending.popleft()
