@@ -599,3 +599,14 @@ def test_libbpf_fallback_exceptions_and_batches(obj, via_libbpf):
         assert batch["seq"].tolist() == list(range(7, 20))
     assert got == list(range(6))
 
+
+
+def test_ring_buffer_over_a_map_handle_closes_with_it():
+    from libbpfpy import MapHandle, MapType
+    handle = MapHandle.create(MapType.RINGBUF, 0, 0, 4 * 4096, name="handle_rb")
+    rb = RingBuffer(handle, event_type=Event)
+    assert rb.read(0) is None and not rb.wait(0)
+    handle.close()
+    assert rb.closed
+    with pytest.raises(ClosedError):
+        rb.read(0)

@@ -182,3 +182,17 @@ def test_object_close_closes_the_user_ring_buffer(bpf_object_path):
     with pytest.raises(ClosedError):
         sample.submit()
     sample[0:4] = b"safe"          # our own copy: harmless after close
+
+
+def test_write_accepts_ctypes_values_and_memoryviews(obj):
+    class Req(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_uint32), ("data", ctypes.c_char * 6)]
+
+    echoed: list[bytes] = []
+    with UserRingBuffer(obj.maps["requests"]) as urb, \
+            RingBuffer(obj.maps["big"], echoed.append) as rb:
+        urb.write(Req(6, b"ctypes"))
+        urb.write(memoryview(bytearray(request(b"view"))))
+        assert drain(obj).drained == 2
+        rb.consume()
+    assert echoed == [request(b"ctypes"), request(b"view")]
