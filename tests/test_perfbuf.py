@@ -44,7 +44,9 @@ def test_callback_gets_cpu_and_typed_event_in_order(obj):
     with PerfBuffer(obj.maps["samples"], lambda cpu, ev: got.append((cpu, ev)),
                     event_type=Sample) as pb:
         assert pb.buffer_count >= 1
+        assert pb.wait(0.05) is False
         assert emit(obj, 100, 16) == (100, 0)
+        assert pb.wait(1) is True
         assert pb.poll(1) == 100
         assert pb.poll(0) == 0
     assert [ev.seq for _, ev in got] == list(range(100))

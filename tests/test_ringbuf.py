@@ -610,3 +610,13 @@ def test_ring_buffer_over_a_map_handle_closes_with_it():
     assert rb.closed
     with pytest.raises(ClosedError):
         rb.read(0)
+
+
+def test_only_discarded_records_are_not_available(obj):
+    with RingBuffer(obj.maps["big"], event_type=Event) as rb:
+        produce(obj, "big", 4, 24, discard_every=1)     # every record discarded
+        assert rb.wait(0) is False
+        assert rb.read(0) is None
+        produce(obj, "big", 2, 24, seq=10, discard_every=2)
+        assert rb.wait(0) is True
+        assert rb.read(0).seq == 10

@@ -263,20 +263,13 @@ class Reader(Owner):
     def wait(self, timeout: float | None = None) -> bool:
         """Block until events are available or ``timeout`` seconds pass (None: forever).
 
-        Returns whether events are available.  Nothing is consumed.
+        Returns whether events are (or, for a perf buffer, may be) available: False
+        on timeout.  Nothing is consumed.
         """
         with self._use():
             if self._pending and any(b.remaining() for b in self._pending):
                 return True
-            deadline = None if timeout is None else time.monotonic() + timeout
-            while True:
-                remaining = None if deadline is None else deadline - time.monotonic()
-                if not self._wait(remaining):
-                    return False
-                if self._ready():
-                    return True
-                if remaining is not None and remaining <= 0:
-                    return False
+            return self._wait(timeout)
 
     def epoll_fd(self) -> int:
         """An epoll fd that becomes readable when events may be available.

@@ -143,12 +143,23 @@ class _Ring(Source):
                 self.cursor = b.end
 
     def available(self) -> bool:
-        """Whether a committed record is at the cursor (a BUSY one does not count:
-        its commit wakes the waiter)."""
-        cursor = self.cursor
-        if self.prod[0] == cursor:
-            return False
-        return not self.hdr[(_PAGE + (cursor & self.mask)) >> 2] & _BUSY
+        """Whether a committed record is at the cursor.  Discarded records there are
+        skipped (consumed) on the way; a BUSY one does not count: its commit wakes
+        the waiter.  Call with the reader's mutex held."""
+        while True:
+            cursor = self.cursor
+            prod = self.prod[0]
+            if prod == cursor:
+                return False
+            h = self.hdr[(_PAGE + (cursor & self.mask)) >> 2]
+            if h & _BUSY:
+                return False
+            if not h & _DISCARD:
+                return True
+            step = ((h & _LEN_MASK) + 15) & -8
+            if cursor + step > prod:
+                self._corrupt(cursor, h & _LEN_MASK, prod)
+            self.advance(cursor + step)
 
     def walk(self, limit: int, max_records: int = -1
              ) -> tuple[int, int, list[tuple[int, int, int, int]]]:
