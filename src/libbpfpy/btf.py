@@ -272,6 +272,7 @@ class BTF(Owner):
         self._types: dict[int, BTFType] = {}
         self._plock = threading.Lock()
         self._builder: TypeBuilder | None = None
+        self._block = threading.RLock()   # one thread builds Python types at a time
         if owner is None:
             self._arm(lib.btf__free, ptr)
 
@@ -332,7 +333,8 @@ class BTF(Owner):
         """The BTF the kernel holds under ``btf_id`` (a loaded object's or a module's).
 
         A kernel module's BTF is split BTF on top of vmlinux's: pass ``base`` (the
-        vmlinux BTF), or it is loaded (and owned by the result) automatically."""
+        vmlinux BTF), or it is loaded (and owned by the result) automatically.
+        Requires Linux >= 4.18 (module BTF: >= 5.11) and privileges (CAP_SYS_ADMIN)."""
         if base is not None:
             base._check()
             ptr = check_ptr(lib.btf__load_from_kernel_by_id_split(btf_id, base._ptr),
@@ -587,7 +589,8 @@ class BTF(Owner):
         arrays, read as bytes), typedefs and qualifiers to their underlying type.
         Bitfields are properties over their storage bytes.  Built types are cached.
         """
-        return self._types_builder().ctype(self.type_id(t))
+        with self._block:
+            return self._types_builder().ctype(self.type_id(t))
 
     def numpy_dtype(self, t: str | int | BTFType) -> Any:
         """A numpy dtype with the layout of ``t`` (structured for structs and unions).
@@ -595,11 +598,15 @@ class BTF(Owner):
         Anonymous members are flattened into their parent, bitfields appear as their
         storage bytes (``_bits_<byte offset>``), ``char`` arrays as ``S<n>``.
         Imports numpy (an optional dependency)."""
-        return self._types_builder().dtype(self.type_id(t))
+        with self._block:
+            return self._types_builder().dtype(self.type_id(t))
 
     def enum_class(self, t: str | int | BTFType) -> builtins.type[enum.IntEnum]:
-        """An :class:`enum.IntEnum` with the enumerators of an ``ENUM``/``ENUM64``."""
-        return self._types_builder().enum(self.resolve(t).id)
+        """An :class:`enum.IntEnum` with the enumerators of an ``ENUM``/``ENUM64``
+        (ENUM64 and signed enums need BTF from Linux >= 6.0 / LLVM >= 15 toolchains;
+        older BTF marks no signedness, so an enum is signed when a value is negative)."""
+        with self._block:
+            return self._types_builder().enum(self.resolve(t).id)
 
     def codec(self, t: str | int | BTFType) -> Codec:
         """A codec (``size``, ``encode(value) -> bytes``, ``decode(bytes) -> value``) for
@@ -610,7 +617,8 @@ class BTF(Owner):
         unions to instances of :meth:`ctypes_type`.  Encoding accepts those, plus
         tuples or dicts for structs, str for char arrays, and bytes of the exact size.
         """
-        codec: Codec = self._types_builder().codec(self.type_id(t))
+        with self._block:
+            codec: Codec = self._types_builder().codec(self.type_id(t))
         return codec
 
     # -- C ------------------------------------------------------------------------------

@@ -13,8 +13,8 @@ structs (copies: assign the whole struct, or a dict/tuple, to change it).
 
 Before load the values live in libbpf's copy of each section (what load() writes
 into the maps).  After load, ``.data``/``.bss`` are read and written through an
-``mmap`` of the map (libbpf makes global-data maps ``BPF_F_MMAPABLE``; on kernels
-without it, through map lookups/updates), and ``.rodata`` is frozen: reading works,
+``mmap`` of the map (libbpf makes global-data maps ``BPF_F_MMAPABLE`` on Linux >= 5.5;
+on older kernels, through map lookups/updates), and ``.rodata`` is frozen: reading works,
 writing raises :class:`~libbpfpy.BPFError` (``EROFS``) naming the section.
 """
 from __future__ import annotations
