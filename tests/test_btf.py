@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import ctypes
 import enum
-import os
 
 import pytest
 
@@ -80,6 +79,13 @@ def test_vmlinux_types_by_name_and_kind():
             btf.type("no_such_type_anywhere")
         with pytest.raises(KeyError):
             btf[len(btf) + 1]
+
+
+def test_raw_btf_file_is_read_like_the_kernel_copy():
+    with BTF.vmlinux() as kernel, BTF.from_file("/sys/kernel/btf/vmlinux") as raw:
+        assert len(raw) == len(kernel)
+        assert raw.type("task_struct").members == kernel.type("task_struct").members
+        assert raw.raw_data() == kernel.raw_data()
 
 
 def test_iteration_covers_every_id_in_order():
@@ -388,9 +394,8 @@ def test_c_declarations_of_one_type(zoo):
     assert "#ifndef __VMLINUX_H__" not in text
 
 
+@pytest.mark.root
 def test_btf_of_loaded_object_by_id(zoo):
-    if os.geteuid() != 0:
-        pytest.skip("needs root")
     zoo.load()
     btf_id = zoo.maps["zoo_map"].info().btf_id
     assert btf_id > 0
