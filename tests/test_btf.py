@@ -402,3 +402,31 @@ def test_btf_of_loaded_object_by_id(zoo):
     with BTF.from_id(btf_id) as kbtf:
         assert kbtf.type("zoo").size == 272
         check_layout(kbtf, kbtf.ctypes_type("zoo"), kbtf.type("zoo"))
+
+
+def test_split_btf_on_top_of_vmlinux(tmp_path):
+    """Split BTF (what kernel modules have): ids and strings continue the base's."""
+    from libbpfpy._raw import check_int, check_ptr, lib
+    with BTF.vmlinux() as base:
+        int_id = base.type_id("int", Kind.INT)
+        sp = check_ptr(lib.btf__new_empty_split(base._ptr), "btf__new_empty_split")
+        try:
+            sid = check_int(lib.btf__add_struct(sp, b"split_thing_xyz", 16), "add_struct")
+            check_int(lib.btf__add_field(sp, b"pid", int_id, 0, 0), "add_field")  # base string
+            check_int(lib.btf__add_field(sp, b"only_in_split_q", int_id, 64, 0), "add_field")
+            size = ctypes.c_uint32()
+            raw = ctypes.string_at(lib.btf__raw_data(sp, ctypes.byref(size)), size.value)
+        finally:
+            lib.btf__free(sp)
+        path = tmp_path / "split.btf"
+        path.write_bytes(raw)
+        with BTF.from_file(path, base=base) as split:
+            assert split.start_id == len(base) + 1 == sid
+            assert len(split) == len(base) + 1
+            t = split.type("split_thing_xyz")
+            assert t.id == sid and [m.name for m in t.members] == ["pid", "only_in_split_q"]
+            assert split[int_id].name == "int"          # a base type, through the split
+            assert [x.id for x in split] == [sid]       # iteration: this BTF's own types
+            cls = split.ctypes_type(sid)
+            assert ctypes.sizeof(cls) == 16 and cls.only_in_split_q.offset == 8
+            assert cls(pid=-1, only_in_split_q=2).pid == -1

@@ -253,7 +253,8 @@ class _Parsed:
 class BTF(Owner):
     """A set of BTF types: a kernel's, a kernel module's or a BPF object's.
 
-    Iterating gives every :class:`BTFType` (ids 1..len); ``btf[id]`` one of them.
+    Iterating gives every :class:`BTFType` (ids 1..len; for split BTF such as a
+    module's, only its own types, from :attr:`start_id`); ``btf[id]`` any one of them.
     Objects' BTF (``obj.btf``) is borrowed from the object and closes with it; BTF
     from :meth:`vmlinux`, :meth:`from_file`, :meth:`from_id` or :meth:`from_bytes` is
     owned: close it (or use ``with``).
@@ -273,6 +274,7 @@ class BTF(Owner):
         self._plock = threading.Lock()
         self._builder: TypeBuilder | None = None
         self._block = threading.RLock()   # one thread builds Python types at a time
+        self._owned_base: BTF | None = None
         if owner is None:
             self._arm(lib.btf__free, ptr)
 
@@ -290,6 +292,9 @@ class BTF(Owner):
         self._types.clear()
         self._parsed = None
         self._builder = None
+        if self._owned_base is not None:
+            self._owned_base.close()
+            self._owned_base = None
 
     def _describe(self) -> str:
         return self._name
@@ -352,7 +357,7 @@ class BTF(Owner):
         except BaseException:
             vmlinux.close()
             raise
-        split._adopt(vmlinux)  # the base closes with the split BTF that uses it
+        split._owned_base = vmlinux  # closed right after the split BTF that uses it
         return split
 
     # -- raw access ---------------------------------------------------------------------
