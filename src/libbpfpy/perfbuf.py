@@ -66,7 +66,8 @@ class PerfBuffer(Reader):
     ``lost_callback(cpu, count)`` is told about samples the kernel dropped because a
     CPU's buffer was full; :attr:`lost` is their total.  ``page_count`` (a power of
     two) is the size of each CPU's buffer in pages.  See :class:`RingBuffer` for the
-    rules on errors in callbacks, closing and interrupts, which are the same.
+    rules on errors in callbacks, closing and interrupts, which are the same (there is
+    no ``read_batch()``: samples come one at a time through libbpf's callback).
 
     Requires Linux >= 4.4.
     """
