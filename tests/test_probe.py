@@ -4,9 +4,9 @@ from __future__ import annotations
 import os
 
 import pytest
-from conftest import run_unprivileged
 
 import libbpfpy
+from conftest import run_unprivileged
 from libbpfpy import MapType, ProgType, probe
 from libbpfpy import _raw as raw
 
