@@ -134,3 +134,35 @@ def test_probes_without_privileges_say_so():
 @pytest.mark.root
 def test_privileges_as_root():
     assert probe.privileges()
+
+
+# -- tracefs and bpffs: what a fresh machine lacks ---------------------------------------
+
+def test_missing_tracefs_is_explained(monkeypatch, bpf_object_path):
+    from libbpfpy import BPFError, Object, fs
+    monkeypatch.setattr(fs, "tracefs_path", lambda: None)
+    assert not probe.tracefs() and "mount -t tracefs" in probe.tracefs().reason
+    with Object.open(bpf_object_path("core_trace")) as obj:
+        with pytest.raises(BPFError) as info:
+            obj.programs["tp_getppid"].attach_tracepoint("syscalls", "sys_enter_getppid")
+    assert "needs tracefs, which is not mounted" in str(info.value)
+    assert "mount -t tracefs tracefs /sys/kernel/tracing" in str(info.value)
+
+
+@pytest.mark.root
+def test_bpffs_mount_and_pin_hint(tmp_path):
+    import subprocess
+
+    from libbpfpy import MapHandle, fs
+    target = tmp_path / "bpffs"
+    assert fs.bpffs_hint(str(target / "x")) is not None  # tmp is not bpffs
+    fs._mount("bpf", str(target), "bpf")
+    try:
+        assert fs.is_mounted(str(target), fs._BPF_FS_MAGIC)
+        assert fs.bpffs_hint(str(target / "x")) is None
+        with MapHandle.create("array", 4, 4, 1) as m:
+            m.pin(target / "m")
+            m.unpin()
+    finally:
+        subprocess.run(["umount", str(target)], check=True)
+    assert probe.bpffs()  # the system's own mount is untouched

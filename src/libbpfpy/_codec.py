@@ -18,11 +18,17 @@ _INT_SIZES = (1, 2, 4, 8)
 
 
 class Codec(Protocol):
+    """Converts between Python values and the bytes of one key, value or event."""
+
     size: int
 
-    def encode(self, value: Any) -> bytes: ...
+    def encode(self, value: Any) -> bytes:
+        """The ``size`` bytes for ``value`` (TypeError/ValueError if it cannot be)."""
+        ...
 
-    def decode(self, data: bytes) -> Any: ...
+    def decode(self, data: bytes) -> Any:
+        """The Python value of ``size`` bytes."""
+        ...
 
 
 def is_ctypes_instance(value: Any) -> bool:
@@ -58,9 +64,11 @@ class RawCodec:
         self.what = what
 
     def encode(self, value: Any) -> bytes:
+        """int, bytes of the exact size or a ctypes value -> bytes."""
         return to_bytes(value, self.size, self.what)
 
     def decode(self, data: bytes) -> Any:
+        """bytes -> int for 1/2/4/8-byte slots (native order, unsigned), else bytes."""
         if self.size in _INT_SIZES:
             return int.from_bytes(data, sys.byteorder)
         return bytes(data)
@@ -75,6 +83,7 @@ class CtypesCodec:
         self.what = what
 
     def encode(self, value: Any) -> bytes:
+        """An instance of the type, an int for scalar types, or raw bytes -> bytes."""
         if isinstance(value, self.ctype):
             return ctypes.string_at(ctypes.addressof(value), self.size)
         if isinstance(value, int) and issubclass(self.ctype, ctypes._SimpleCData):
@@ -83,6 +92,7 @@ class CtypesCodec:
         return to_bytes(value, self.size, self.what)
 
     def decode(self, data: bytes) -> Any:
+        """bytes -> a new instance of the type (its value for scalar types)."""
         obj = self.ctype.from_buffer_copy(data)
         if isinstance(obj, ctypes._SimpleCData):
             return obj.value

@@ -100,22 +100,27 @@ class MapAPI(MutableMapping[Any, Any]):
     # -- provided by subclasses --------------------------------------------------
     @property
     def fd(self) -> int:  # pragma: no cover - abstract
+        """The map's file descriptor."""
         raise NotImplementedError
 
     @property
     def type(self) -> MapType:  # pragma: no cover - abstract
+        """The map type."""
         raise NotImplementedError
 
     @property
     def key_size(self) -> int:  # pragma: no cover - abstract
+        """Key size in bytes (0 for queues, stacks and bloom filters)."""
         raise NotImplementedError
 
     @property
     def value_size(self) -> int:  # pragma: no cover - abstract
+        """Value size in bytes (per CPU for per-CPU maps)."""
         raise NotImplementedError
 
     @property
     def max_entries(self) -> int:  # pragma: no cover - abstract
+        """Capacity."""
         raise NotImplementedError
 
     def _check(self) -> None:  # pragma: no cover - abstract

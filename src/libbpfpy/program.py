@@ -333,14 +333,16 @@ class Program:
                            call="bpf_program__attach_tracepoint", target=self.name)
 
     def attach_tracepoint(self, category: str, name: str, *, cookie: int = 0) -> Link:
-        """Attach to the tracepoint ``category:name`` (e.g. ``syscalls``, ``sys_enter_mmap``)."""
+        """Attach to the tracepoint ``category:name`` (e.g. ``syscalls``, ``sys_enter_mmap``).
+
+        Needs tracefs mounted; ``cookie`` needs Linux >= 5.15."""
         self._check_tracepoint(category, name)
         o = opts("bpf_tracepoint_opts", bpf_cookie=cookie)
         return self._attach("bpf_program__attach_tracepoint_opts", category.encode(),
                             name.encode(), ctypes.byref(o), what=f"tracepoint {category}:{name}")
 
     def attach_raw_tracepoint(self, name: str) -> Link:
-        """Attach to the raw tracepoint ``name`` (e.g. ``sys_enter``)."""
+        """Attach to the raw tracepoint ``name`` (e.g. ``sys_enter``).  Requires Linux >= 4.17."""
         def diagnose(err: int) -> BPFError | None:
             if err == errno.ENOENT:
                 return BPFError(err, f"no raw tracepoint {name!r} on this kernel",
@@ -411,7 +413,8 @@ class Program:
                       offset: int = 0, pid: int = -1, retprobe: bool = False,
                       cookie: int = 0, ref_ctr_offset: int = 0) -> Link:
         """Attach to a user-space function: ``func_name`` (+``offset``) or a raw
-        ``offset`` in ``binary``; ``pid`` -1 means every process."""
+        ``offset`` in ``binary``; ``pid`` -1 means every process.  ``func_name`` needs
+        libbpf >= 0.8, ``cookie`` Linux >= 5.15."""
         path = os.fspath(binary)
         o = opts("bpf_uprobe_opts", bpf_cookie=cookie, retprobe=retprobe,
                  func_name=func_name.encode() if func_name else None,
@@ -432,7 +435,8 @@ class Program:
 
     def attach_usdt(self, binary: str | os.PathLike[str], provider: str, name: str, *,
                     pid: int = -1, cookie: int = 0) -> Link:
-        """Attach to the USDT probe ``provider:name`` in ``binary``."""
+        """Attach to the USDT probe ``provider:name`` in ``binary`` (``pid`` -1: every
+        process).  Requires libbpf >= 1.0 and a ``SEC("usdt")`` program."""
         path = os.fspath(binary)
         o = opts("bpf_usdt_opts", usdt_cookie=cookie)
         return self._attach("bpf_program__attach_usdt", pid, os.fsencode(path),
@@ -441,7 +445,7 @@ class Program:
 
     def attach_perf_event(self, fd: int, *, cookie: int = 0) -> Link:
         """Attach to the perf event ``fd`` (from perf_event_open); the link keeps its
-        own duplicate of ``fd``."""
+        own duplicate of ``fd``.  ``cookie`` needs Linux >= 5.15."""
         dup = os.dup(fd)
         o = opts("bpf_perf_event_opts", bpf_cookie=cookie)
         try:
@@ -463,24 +467,28 @@ class Program:
         return diagnose
 
     def attach_trace(self, *, cookie: int = 0) -> Link:
-        """Attach a fentry/fexit/fmod_ret/tp_btf program to its BTF target."""
+        """Attach a fentry/fexit/fmod_ret/tp_btf program to its BTF target.  Requires
+        Linux >= 5.5 (tp_btf) or BPF trampolines (fentry/fexit)."""
         o = opts("bpf_trace_opts", cookie=cookie)
         return self._attach("bpf_program__attach_trace_opts", ctypes.byref(o),
                             what=f"trace target of SEC({self.section!r})",
                             diagnose=self._tracing_diagnosis("fentry/fexit"))
 
     def attach_lsm(self) -> Link:
-        """Attach an LSM program to its hook.  Requires CONFIG_BPF_LSM and bpf in the
-        kernel's lsm= list."""
+        """Attach an LSM program to its hook.  Requires Linux >= 5.7 with
+        CONFIG_BPF_LSM and bpf in the kernel's lsm= list."""
         return self._attach("bpf_program__attach_lsm", what=f"lsm hook of "
                             f"SEC({self.section!r})", diagnose=self._tracing_diagnosis("lsm"))
 
     def attach_cgroup(self, cgroup: str | os.PathLike[str] | int) -> Link:
-        """Attach to a cgroup (v2 directory path or an open fd) with a BPF link."""
+        """Attach to a cgroup (v2 directory path or an open fd) with a BPF link.
+        Requires Linux >= 5.7."""
         return self._with_fd(cgroup, "bpf_program__attach_cgroup", "cgroup")
 
     def attach_netns(self, netns: str | os.PathLike[str] | int) -> Link:
-        """Attach to a network namespace (``/proc/PID/ns/net`` or an open fd)."""
+        """Attach a ``sk_lookup`` or ``flow_dissector`` program to a network namespace
+        (``/proc/PID/ns/net``, ``/var/run/netns/NAME`` or an open fd).  Requires Linux
+        >= 5.7 (flow_dissector) or 5.9 (sk_lookup)."""
         return self._with_fd(netns, "bpf_program__attach_netns", "netns")
 
     def _with_fd(self, target: str | os.PathLike[str] | int, call: str, kind: str) -> Link:
@@ -498,13 +506,14 @@ class Program:
             os.close(fd)
 
     def attach_xdp(self, interface: str | int) -> Link:
-        """Attach an XDP program to a network interface (name or index) with a link."""
+        """Attach an XDP program to a network interface (name or index, in this
+        thread's network namespace) with a link.  Requires Linux >= 5.9."""
         ifindex = _ifindex(interface)
         return self._attach("bpf_program__attach_xdp", ifindex, what=f"xdp on {interface}")
 
     def attach_iter(self, *, map: MapAPI | None = None) -> Link:
         """Attach an iterator program; ``map`` for map-element iterators.  Read its
-        output with ``Link.read()``."""
+        output with ``Link.read()``.  Requires Linux >= 5.8 (5.9 for map elements)."""
         if map is None:
             return self._attach("bpf_program__attach_iter", None, what="iterator")
         info = RECORDS["bpf_iter_link_info"]()
