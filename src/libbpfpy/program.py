@@ -23,6 +23,7 @@ from .errors import BPFError, NotSupportedError, error_for
 from .link import Link
 
 if TYPE_CHECKING:
+    from .inventory import ProgramInfo
     from .map import MapAPI
     from .object import Object
 
@@ -640,8 +641,9 @@ class Program:
         check_int(lib.bpf_program__unpin(self._ptr, os.fsencode(p)), "bpf_program__unpin",
                   f"program {self.name!r} at {p}")
 
-    def info(self) -> Any:
-        """Kernel information about the loaded program (see :class:`ProgramInfo`)."""
+    def info(self) -> ProgramInfo:
+        """Kernel information about the loaded program: id, tag, map ids, BTF id,
+        load time, run counts (see :class:`~libbpfpy.ProgramInfo`)."""
         from .inventory import ProgramInfo
         return ProgramInfo.from_fd(self.fd)
 
