@@ -97,6 +97,8 @@ BLOBS = {"trace": open(TRACE, "rb").read(), "maps": open(MAPS, "rb").read()}
 EXPECTED = (BPFError, ClosedError, ValueError, TypeError, KeyError, IndexError,
             OSError, AttributeError)
 START_FDS = len(os.listdir("/proc/self/fd"))
+# libbpf creates pin directories as needed: keep them in one place, removed at exit
+BPF_PINS = f"/sys/fs/bpf/libbpfpy-fuzz-{os.getpid()}"
 keys = st.one_of(st.integers(-2**40, 2**40), st.binary(max_size=12), st.none(),
                  st.text(max_size=3), st.floats(allow_nan=False))
 values = st.one_of(st.integers(-2**70, 2**70), st.binary(max_size=40),
@@ -161,7 +163,8 @@ class Ops(RuleBasedStateMachine):
                 attempt(setattr, m, "autocreate", data.draw(st.booleans()))
             if data.draw(st.booleans()):
                 attempt(setattr, m, "pin_path", data.draw(st.sampled_from(
-                    [None, "/tmp/x", "/sys/fs/bpf/libbpfpy-fuzz-nope/x"])))
+                    [None, os.path.join(os.getcwd(), "pins", "x"),
+                     os.path.join(BPF_PINS, "x")])))
             if data.draw(st.booleans()):
                 attempt(m.reuse_fd, data.draw(st.integers(-1, 40)))
             if data.draw(st.booleans()) and self.handles:
@@ -192,7 +195,7 @@ class Ops(RuleBasedStateMachine):
                     attempt(getattr, m, name)
         else:
             fn = {"pin_maps": lambda: obj.pin_maps("/tmp/libbpfpy-not-bpffs"),
-                  "unpin_maps": lambda: obj.unpin_maps("/sys/fs/bpf/libbpfpy-fuzz-nope"),
+                  "unpin_maps": lambda: obj.unpin_maps(BPF_PINS),
                   "pin_progs": lambda: obj.pin_programs("/tmp/libbpfpy-not-bpffs"),
                   "btf": lambda: obj.btf, "kversion": lambda: obj.kversion}[op]
             attempt(fn)
@@ -312,9 +315,13 @@ Ops.TestCase.settings = settings(
     stateful_step_count=25, deadline=None,
     derandomize=os.environ.get("LIBBPFPY_FUZZ_RANDOM") != "1",
     suppress_health_check=list(HealthCheck))
+import shutil
 import unittest
-result = unittest.TextTestRunner(verbosity=1).run(
-    unittest.defaultTestLoader.loadTestsFromTestCase(Ops.TestCase))
+try:
+    result = unittest.TextTestRunner(verbosity=1).run(
+        unittest.defaultTestLoader.loadTestsFromTestCase(Ops.TestCase))
+finally:
+    shutil.rmtree(BPF_PINS, ignore_errors=True)
 sys.exit(0 if result.wasSuccessful() else 1)
 '''
 
