@@ -57,7 +57,7 @@ $(BUILD)/vmlinux.h: | venv
 	@mkdir -p $(BUILD)
 	$(PY) -m libbpfpy vmlinux -o $@.tmp && mv $@.tmp $@
 
-$(BUILD)/tests/%.bpf.o: tests/bpf/%.bpf.c $(BUILD)/vmlinux.h $(wildcard tests/bpf/*.h)
+$(BUILD)/tests/%.bpf.o: tests/bpf/%.bpf.c $(BUILD)/vmlinux.h $(wildcard tests/bpf/*.h) $(EXAMPLE_SRCS)
 	@mkdir -p $(dir $@)
 	clang $(BPF_CFLAGS) -I$(BUILD) -Itests/bpf -c $< -o $@
 

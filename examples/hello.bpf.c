@@ -7,6 +7,10 @@ struct process_info {
 	char comm[100];
 };
 
+/* A global of the event type puts it in the object's BTF, so Python can decode
+ * events with event_type="process_info" and no hand-written struct. */
+struct process_info _process_info_btf = {};
+
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 1 << 24);

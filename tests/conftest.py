@@ -94,7 +94,8 @@ def bpf_object_path():
     def get(name: str) -> str:
         src = BPF_SRC / f"{name}.bpf.c"
         out = BUILD / "tests" / f"{name}.bpf.o"
-        headers = list(BPF_SRC.glob("*.h"))
+        # Fixtures may include headers and the examples (hello.bpf.c is one).
+        headers = list(BPF_SRC.glob("*.h")) + list((ROOT / "examples").glob("*.bpf.c"))
         newest = max([src.stat().st_mtime] + [h.stat().st_mtime for h in headers])
         if not out.exists() or out.stat().st_mtime < newest:
             need(subprocess.run(["which", "clang"], capture_output=True).returncode == 0,

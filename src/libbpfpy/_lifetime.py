@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import collections
+import errno
 import os
 import threading
 import warnings
@@ -102,6 +103,16 @@ class Owner:
 
     def __del__(self) -> None:  # the finalizer does the work; nothing here
         pass
+
+
+def dup_fd(fd: int) -> int:
+    """A duplicate of ``fd`` for an owner to keep, or a BPFError saying why not."""
+    try:
+        return os.dup(fd)
+    except OSError as exc:
+        from .errors import BPFError
+        raise BPFError(exc.errno or errno.EBADF, f"dup({fd}) failed: {exc.strerror}",
+                       call="dup") from None
 
 
 def close_fd(fd: int) -> None:

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from ._lifetime import Owner, close_fd, fd_kind
+from ._lifetime import Owner, close_fd, dup_fd, fd_kind
 from ._raw import RECORDS, check_int, lib
 from .enums import ProgType
 from .errors import BPFError
@@ -259,11 +259,7 @@ class ProgramHandle(_FdHandle):
     @classmethod
     def from_fd(cls, fd: int) -> ProgramHandle:
         """Own a duplicate of the program fd ``fd`` (the caller keeps its own)."""
-        try:
-            new = os.dup(fd)
-        except OSError as exc:
-            raise BPFError(exc.errno or errno.EBADF, f"dup({fd}) failed: {exc.strerror}",
-                           call="dup") from None
+        new = dup_fd(fd)
         return cls._checked(new, f"program fd {fd}")
 
     @classmethod

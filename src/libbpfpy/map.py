@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from . import _codec
-from ._lifetime import Owner, close_fd, fd_kind
+from ._lifetime import Owner, close_fd, dup_fd, fd_kind
 from ._raw import RECORDS, check_int, lib, opts
 from ._raw import version_tuple as _libbpf_version
 from .enums import MapFlags, MapType, UpdateFlags, parse_enum
@@ -940,11 +940,7 @@ class MapHandle(Owner, MapAPI):
     @classmethod
     def from_fd(cls, fd: int) -> MapHandle:
         """Own a duplicate of ``fd`` (the caller keeps its own fd)."""
-        try:
-            new = os.dup(fd)
-        except OSError as exc:
-            raise BPFError(exc.errno or errno.EBADF, f"dup({fd}) failed: {exc.strerror}",
-                           call="dup") from None
+        new = dup_fd(fd)
         try:
             return cls(new)
         except BPFError as exc:

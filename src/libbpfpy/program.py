@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from . import fs
+from ._lifetime import dup_fd
 from ._raw import RECORDS, capture_log, check_int, lib, opts
 from .enums import AttachType, ProgType, parse_enum
 from .errors import BPFError, NotSupportedError, error_for
@@ -447,7 +448,7 @@ class Program:
     def attach_perf_event(self, fd: int, *, cookie: int = 0) -> Link:
         """Attach to the perf event ``fd`` (from perf_event_open); the link keeps its
         own duplicate of ``fd``.  ``cookie`` needs Linux >= 5.15."""
-        dup = os.dup(fd)
+        dup = dup_fd(fd)
         o = opts("bpf_perf_event_opts", bpf_cookie=cookie)
         try:
             return self._attach("bpf_program__attach_perf_event_opts", dup, ctypes.byref(o),
