@@ -259,3 +259,15 @@ def test_inspect_mmapsnoop_object_shows_runtime_targets_and_filters():
                                                                           ".rodata")
     assert globs["targ_comm"]["type"] == "const volatile char[16]"
     assert (globs["dropped"]["section"], globs["dropped"]["value"]) == (".bss", 0)
+
+
+@pytest.mark.parametrize("argv", [["-m", "libbpfpy", "probe"],
+                                  ["-m", "libbpfpy.tools.mmapsnoop", "-d", "1"]])
+def test_commands_without_a_loadable_libbpf_say_so_in_one_line(argv):
+    env = dict(os.environ, LIBBPFPY_LIBBPF="/nonexistent/libbpf.so.1")
+    proc = subprocess.run([sys.executable, *argv], capture_output=True, text=True,
+                          env=env, timeout=60)
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr
+    assert "/nonexistent/libbpf.so.1" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1

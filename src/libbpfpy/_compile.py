@@ -23,17 +23,17 @@ import hashlib
 import json
 import logging
 import os
-import shlex
 import shutil
 import stat
-import subprocess
-import sysconfig
-import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 from .errors import BPFError, CompileError
+
+# subprocess, tempfile, shlex and sysconfig are imported where a compilation (or a
+# vmlinux.h) is actually produced: a cache hit, the common case at a tool's start,
+# needs none of them.
 
 __all__ = ["compile", "vmlinux_header", "cache_dir", "target_arch", "kernel_build_id"]
 
@@ -97,6 +97,7 @@ def _private_dir(p: Path, *, create_parents: bool = False) -> None:
 def _atomic_write(dest: Path, data: bytes, mode: int = 0o644) -> None:
     """Write ``data`` to ``dest`` through a temporary file in the same directory and a
     rename (which replaces a symlink at ``dest`` rather than following it)."""
+    import tempfile
     fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
     try:
         with os.fdopen(fd, "wb") as f:
@@ -109,6 +110,7 @@ def _atomic_write(dest: Path, data: bytes, mode: int = 0o644) -> None:
 
 
 def _atomic_copy(src: Path, dest: Path) -> None:
+    import tempfile
     fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
     try:
         with os.fdopen(fd, "wb") as out, _open_nofollow(src) as inp:
@@ -189,6 +191,8 @@ def vmlinux_header(cache: str | os.PathLike[str] | None = None) -> Path:
     st = _lstat(header)
     if st is not None and stat.S_ISREG(st.st_mode) and st.st_size > 0:
         return header
+    import tempfile
+
     from .btf import BTF
     fd, tmp = tempfile.mkstemp(prefix=".vmlinux.h.", suffix=".tmp", dir=sub)
     os.close(fd)
@@ -237,6 +241,7 @@ def _libbpf_include() -> str | None:
 
 
 def _multiarch_include() -> str | None:
+    import sysconfig
     triple = sysconfig.get_config_var("MULTIARCH") or f"{os.uname().machine}-linux-gnu"
     path = os.path.join("/usr/include", str(triple))
     return path if os.path.isdir(path) else None
@@ -330,6 +335,9 @@ def compile(src: str | os.PathLike[str], out: str | os.PathLike[str] | None = No
             if record.get("key") == key and _deps_fresh(record):
                 log.debug("compile cache hit for %s: %s", src_path, cached)
                 return _deliver(cached, out)
+    import shlex
+    import subprocess
+    import tempfile
     fd, tmp_obj = tempfile.mkstemp(prefix=f".{key}.", suffix=".o.tmp", dir=objects)
     os.close(fd)
     depfile = tmp_obj + ".d"

@@ -16,7 +16,7 @@ import errno as _errno
 import os
 
 __all__ = [
-    "BPFError", "VerifierError", "NotSupportedError", "PermissionDeniedError",
+    "LoadError", "BPFError", "VerifierError", "NotSupportedError", "PermissionDeniedError",
     "ClosedError", "CompileError", "strerror",
 ]
 
@@ -47,6 +47,10 @@ def strerror(err: int) -> str:
     if err in _LIBBPF_ERRNO:
         return _LIBBPF_ERRNO[err]
     return os.strerror(err)
+
+
+class LoadError(ImportError):
+    """libbpf could not be found or loaded (raised when libbpfpy first needs it)."""
 
 
 class BPFError(OSError):

@@ -11,7 +11,6 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
-import socket
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -658,6 +657,7 @@ def _ifindex(interface: str | int) -> int:
     if isinstance(interface, int):
         return interface
     try:
+        import socket  # rarely needed: keep it off the import path of every tool
         return socket.if_nametoindex(interface)
     except OSError:
         raise BPFError(errno.ENODEV, f"no network interface {interface!r}",

@@ -15,7 +15,6 @@ Set ``LIBBPFPY_LIBBPF=/path/to/libbpf.so`` to use a library other than the syste
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import logging
 import os
 import threading
@@ -39,23 +38,25 @@ __all__ = ["lib", "libc", "check_int", "check_ptr", "library_path", "version",
            "CALLBACKS", "capture_log", "LoadError"]
 
 
-class LoadError(ImportError):
-    """libbpf could not be found or loaded."""
+from ..errors import LoadError  # noqa: E402  (re-exported: defined where it imports free)
 
 
 def _find_library() -> str:
     explicit = os.environ.get("LIBBPFPY_LIBBPF")
     if explicit:
         return explicit
-    found = ctypes.util.find_library("bpf")
-    if found:
-        return found
-    for candidate in ("libbpf.so.1", "libbpf.so"):
+    # The soname is the ABI these prototypes describe, and the dynamic loader finds
+    # it without ctypes.util.find_library, which runs ldconfig (~15 ms per start).
+    for candidate in ("libbpf.so.1",):
         try:
             ctypes.CDLL(candidate)
             return candidate
         except OSError:
             continue
+    from ctypes import util  # slow (it imports subprocess): only when the soname is absent
+    found = util.find_library("bpf")
+    if found:
+        return found
     raise LoadError("libbpf not found: install libbpf1 (Debian: apt install libbpf1) "
                     "or set LIBBPFPY_LIBBPF=/path/to/libbpf.so.1")
 

@@ -11,6 +11,8 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from ..errors import LoadError
+
 SUBCOMMAND_MODULES = ["libbpfpy.cli.build", "libbpfpy.cli.inspect", "libbpfpy.cli.probe",
                       "libbpfpy.cli.kernel"]
 
@@ -35,6 +37,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except BrokenPipeError:
         return 0
+    except LoadError as exc:
+        print(f"libbpfpy: {exc}", file=sys.stderr)
+        return 1
     except OSError as exc:
         print(f"libbpfpy: {exc}", file=sys.stderr)
         return 1
