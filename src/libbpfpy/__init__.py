@@ -52,6 +52,11 @@ __all__ = [
 ]
 
 
+# Captured now: importing the submodule libbpfpy.globals later binds the name
+# "globals" in this namespace, shadowing the builtin.
+_namespace = globals()
+
+
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
         value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
@@ -59,12 +64,12 @@ def __getattr__(name: str) -> Any:
         value = importlib.import_module(f".{name}", __name__)
     else:
         raise AttributeError(f"module 'libbpfpy' has no attribute {name!r}")
-    globals()[name] = value
+    _namespace[name] = value
     return value
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+    return sorted(set(_namespace) | set(__all__))
 
 
 def libbpf_version() -> str:
