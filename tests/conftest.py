@@ -306,3 +306,13 @@ def cgroup_dir(tmp_path):
                 time.sleep(0.05)
         if mounted:
             subprocess.run(["umount", mounted], check=False)
+
+
+@pytest.fixture
+def net_obj(request, bpf_object_path):
+    """core_net.bpf.o loaded, counting UDP packets to the test module's UDP_PORT."""
+    from libbpfpy import Object
+    with Object.open(bpf_object_path("core_net")) as obj:
+        obj.load()
+        obj.maps["port_cfg"][0] = request.module.UDP_PORT
+        yield obj

@@ -215,14 +215,6 @@ def test_usdt_probe(trace_obj, c_binary):
 
 # -- networking -----------------------------------------------------------------------------------
 
-@pytest.fixture
-def net_obj(bpf_object_path):
-    with Object.open(bpf_object_path("core_net")) as obj:
-        obj.load()
-        obj.maps["port_cfg"][0] = UDP_PORT
-        yield obj
-
-
 def test_xdp_on_a_veth_sees_packets_from_the_other_end(net_obj, veth_pair):
     ns_a, ns_b = veth_pair
     with ns_b.inside():

@@ -3,29 +3,17 @@ in order: a hypothesis state machine against a model of what the program produce
 (including callbacks that raise and a small ring that fills up and wraps)."""
 from __future__ import annotations
 
-import ctypes
-
 import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from libbpfpy import Object, RingBuffer
+from ringbuf_types import Args, Event
 
 pytestmark = pytest.mark.root
 
 
-class Args(ctypes.Structure):
-    _fields_ = [("ring", ctypes.c_uint32), ("count", ctypes.c_uint32),
-                ("size", ctypes.c_uint32), ("size_step", ctypes.c_int32),
-                ("discard_every", ctypes.c_uint32), ("seq", ctypes.c_uint32),
-                ("flags", ctypes.c_uint32), ("produced", ctypes.c_uint32),
-                ("failed", ctypes.c_uint32), ("discarded", ctypes.c_uint32)]
-
-
-class Event(ctypes.Structure):
-    _fields_ = [("seq", ctypes.c_uint32), ("size", ctypes.c_uint32),
-                ("value", ctypes.c_uint64), ("tag", ctypes.c_char * 8)]
 
 
 class Boom(Exception):

@@ -32,14 +32,6 @@ def pin_path():
 
 
 @pytest.fixture
-def net_obj(bpf_object_path):
-    with Object.open(bpf_object_path("core_net")) as obj:
-        obj.load()
-        obj.maps["port_cfg"][0] = UDP_PORT
-        yield obj
-
-
-@pytest.fixture
 def trace_obj(bpf_object_path):
     with Object.open(bpf_object_path("core_trace")) as obj:
         obj.load()

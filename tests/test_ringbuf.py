@@ -16,6 +16,7 @@ import pytest
 
 from libbpfpy import BPFError, ClosedError, Object, RingBuffer
 from libbpfpy import ringbuf as ringbuf_mod
+from ringbuf_types import Args, Event
 
 pytestmark = pytest.mark.root
 
@@ -24,21 +25,6 @@ BPF_RB_NO_WAKEUP = 1
 BPF_RB_FORCE_WAKEUP = 2
 
 
-class Args(ctypes.Structure):
-    """struct args of tests/bpf/ringbuf.bpf.c."""
-
-    _fields_ = [("ring", ctypes.c_uint32), ("count", ctypes.c_uint32),
-                ("size", ctypes.c_uint32), ("size_step", ctypes.c_int32),
-                ("discard_every", ctypes.c_uint32), ("seq", ctypes.c_uint32),
-                ("flags", ctypes.c_uint32), ("produced", ctypes.c_uint32),
-                ("failed", ctypes.c_uint32), ("discarded", ctypes.c_uint32)]
-
-
-class Event(ctypes.Structure):
-    """struct event of tests/bpf/ringbuf.bpf.c (records of >= 24 bytes start with it)."""
-
-    _fields_ = [("seq", ctypes.c_uint32), ("size", ctypes.c_uint32),
-                ("value", ctypes.c_uint64), ("tag", ctypes.c_char * 8)]
 
 
 RINGS = {"small": 0, "big": 1, "second": 2}

@@ -18,14 +18,6 @@ UDP_PORT = 4792
 PKT_TC = 1
 
 
-@pytest.fixture
-def net_obj(bpf_object_path):
-    with Object.open(bpf_object_path("core_net")) as obj:
-        obj.load()
-        obj.maps["port_cfg"][0] = UDP_PORT
-        yield obj
-
-
 def qdiscs(ns, dev: str) -> str:
     return ns.ip("-d", "link", "show", dev) + subprocess.run(
         ["ip", "netns", "exec", ns.name, "tc", "qdisc", "show", "dev", dev],
