@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from children import GETPGID_CHILD as CHILD
 from libbpfpy import BPFError, ClosedError, Object, RingBuffer
 
 
@@ -122,15 +123,6 @@ def test_rodata_is_read_only_after_load(gobj):
     assert gobj.globals["target_pid"] == 99
 
 
-CHILD = """
-import os, sys
-sys.stdout.write("ready\\n"); sys.stdout.flush()
-n = int(sys.stdin.readline())
-for _ in range(n):
-    os.getpgid(0)
-sys.stdout.write("done\\n"); sys.stdout.flush()
-sys.stdin.readline()
-"""
 
 
 @pytest.mark.root

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from children import GETPGID_CHILD as CHILD
 from conftest import ROOT, need
 from libbpfpy import ClosedError, RingBuffer
 from libbpfpy.skel import generate
@@ -140,15 +141,6 @@ with GlobalsSkel.open() as skel:
     assert 'has no attribute "no_such_program"' in ko.stdout
 
 
-CHILD = """
-import os, sys
-sys.stdout.write("ready\\n"); sys.stdout.flush()
-n = int(sys.stdin.readline())
-for _ in range(n):
-    os.getpgid(0)
-sys.stdout.write("done\\n"); sys.stdout.flush()
-sys.stdin.readline()
-"""
 
 
 @pytest.mark.root

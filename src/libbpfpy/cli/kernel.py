@@ -241,38 +241,31 @@ def cmd_link_list(args: argparse.Namespace) -> int:
 
 
 # -- registration ----------------------------------------------------------------------------
-def _json(p: argparse.ArgumentParser) -> None:
+def _action(actions: Any, name: str, help: str, func: Any, *positional: tuple[str, dict[str, Any]]
+            ) -> None:
+    """Add one ``ACTION`` with its positional arguments and ``--json``."""
+    p = actions.add_parser(name, help=help)
+    for arg, kw in positional:
+        p.add_argument(arg, **kw)
     p.add_argument("--json", action="store_true", help="JSON output")
+    p.set_defaults(func=func)
 
 
 def register(sub: Any) -> None:
     """Add the ``prog``, ``map`` and ``link`` subcommands."""
+    by_id = ("id", {"type": int})
     prog = sub.add_parser("prog", help="loaded programs (list, show ID)")
     psub = prog.add_subparsers(dest="action", metavar="ACTION", required=True)
-    p = psub.add_parser("list", help="every loaded program")
-    _json(p)
-    p.set_defaults(func=cmd_prog_list)
-    p = psub.add_parser("show", help="one program by id")
-    p.add_argument("id", type=int)
-    _json(p)
-    p.set_defaults(func=cmd_prog_show)
+    _action(psub, "list", "every loaded program", cmd_prog_list)
+    _action(psub, "show", "one program by id", cmd_prog_show, by_id)
 
     mp = sub.add_parser("map", help="maps (list, show ID, dump ID|PIN)")
     msub = mp.add_subparsers(dest="action", metavar="ACTION", required=True)
-    p = msub.add_parser("list", help="every map")
-    _json(p)
-    p.set_defaults(func=cmd_map_list)
-    p = msub.add_parser("show", help="one map by id")
-    p.add_argument("id", type=int)
-    _json(p)
-    p.set_defaults(func=cmd_map_show)
-    p = msub.add_parser("dump", help="a map's entries (typed with its BTF)")
-    p.add_argument("map", metavar="ID|PIN", help="map id, or path of a pinned map")
-    _json(p)
-    p.set_defaults(func=cmd_map_dump)
+    _action(msub, "list", "every map", cmd_map_list)
+    _action(msub, "show", "one map by id", cmd_map_show, by_id)
+    _action(msub, "dump", "a map's entries (typed with its BTF)", cmd_map_dump,
+            ("map", {"metavar": "ID|PIN", "help": "map id, or path of a pinned map"}))
 
     link = sub.add_parser("link", help="links (list)")
     lsub = link.add_subparsers(dest="action", metavar="ACTION", required=True)
-    p = lsub.add_parser("list", help="every link")
-    _json(p)
-    p.set_defaults(func=cmd_link_list)
+    _action(lsub, "list", "every link", cmd_link_list)
