@@ -20,34 +20,44 @@ def _privileged() -> bool:
     return has_bpf_privileges()
 
 
-def need(condition: bool, reason: str) -> None:
-    """Skip unless ``condition``; under LIBBPFPY_REQUIRE_BPF=1 fail instead.
+def need(condition: bool, what: str) -> None:
+    """Fail unless ``condition``: a tool the test needs is missing.
 
-    For missing privileges or toolchain only; a missing *kernel feature* is a skip
-    through a probe (see ``skip_unless``)."""
-    if condition:
+    ``make setup`` installs every tool the suite uses, so its absence is a broken
+    setup to report, never a reason to skip."""
+    if not condition:
+        pytest.fail(f"{what} (`make setup` installs it: the test environment is incomplete)")
+
+
+def need_privileges() -> None:
+    """Skip, quoting the ``probe.privileges()`` probe, without BPF privileges;
+    under LIBBPFPY_REQUIRE_BPF=1 (CI) fail instead."""
+    from libbpfpy import probe
+    feature = probe.privileges()
+    if feature:
         return
     if REQUIRE_BPF:
-        pytest.fail(f"LIBBPFPY_REQUIRE_BPF=1 but: {reason}")
-    pytest.skip(reason)
+        pytest.fail(f"LIBBPFPY_REQUIRE_BPF=1 but probe says: {feature}")
+    pytest.skip(f"probe says: {feature}")
 
 
 def skip_unless(feature: object) -> None:
     """Skip when a probe says a kernel feature is missing, quoting the probe."""
     if not feature:
-        pytest.skip(f"kernel feature missing: {feature}")
+        pytest.skip(f"kernel feature missing, probe says: {feature}")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    privileged = _privileged()
+    from libbpfpy import probe
+    privileges = probe.privileges()
     for item in items:
-        if "root" in item.keywords and not privileged:
+        if "root" in item.keywords and not privileges:
             if REQUIRE_BPF:
                 item.add_marker(pytest.mark.xfail(
-                    reason="LIBBPFPY_REQUIRE_BPF=1 but not privileged", strict=True,
-                    run=False))
+                    reason=f"LIBBPFPY_REQUIRE_BPF=1 but probe says: {privileges}",
+                    strict=True, run=False))
             else:
-                item.add_marker(pytest.mark.skip(reason="needs root (CAP_BPF/CAP_SYS_ADMIN)"))
+                item.add_marker(pytest.mark.skip(reason=f"probe says: {privileges}"))
 
 
 @pytest.fixture(scope="session", autouse=True)

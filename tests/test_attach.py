@@ -432,7 +432,7 @@ def test_freplace(bpf_object_path):
                 with pytest.raises(NotSupportedError) as info:
                     obj.load()
                 assert feature.reason in str(info.value)
-                pytest.skip(f"kernel feature missing: {feature}")
+                skip_unless(feature)
             obj.load()  # pragma: no cover - not on this kernel
             from test_program import udp_packet
             assert target.programs["xdp_target"].test_run(udp_packet()).retval == 2

@@ -10,9 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, _multiarch_include, need
+from conftest import ROOT, _multiarch_include, need, need_privileges
 from libbpfpy import BPFError, Object
-from libbpfpy._caps import has_bpf_privileges
 from libbpfpy._compile import target_arch
 
 SOURCES = sorted([*ROOT.glob("tests/bpf/*.bpf.c"), *ROOT.glob("examples/*.bpf.c"),
@@ -83,8 +82,7 @@ def test_every_source_compiles_with_both_headers_and_loads_alike(headers):
     for name, r in results.items():
         ours_rc, theirs_rc = r["ours"][0].returncode, r["bpftool"][0].returncode
         assert ours_rc == theirs_rc == 0, (name, r["ours"][0].stderr, r["bpftool"][0].stderr)
-    if not has_bpf_privileges():
-        need(False, "loading needs BPF privileges")
+    need_privileges()
     loaded = set()
     for name, r in results.items():
         outcomes = []
