@@ -166,3 +166,18 @@ def test_bpffs_mount_and_pin_hint(tmp_path):
     finally:
         subprocess.run(["umount", str(target)], check=True)
     assert probe.bpffs()  # the system's own mount is untouched
+
+
+@pytest.mark.root
+def test_for_program_picks_the_probe_of_the_attach_kind():
+    from libbpfpy import AttachType, ProgType
+    # One program type, three answers on this kernel: iterators and tp_btf load
+    # where fentry is refused.
+    assert probe.for_program(ProgType.TRACING, AttachType.TRACE_ITER) == probe.iterators()
+    assert probe.for_program(ProgType.TRACING, AttachType.TRACE_RAW_TP) == probe.tp_btf()
+    assert probe.for_program(ProgType.TRACING, AttachType.TRACE_FENTRY) == probe.fentry()
+    assert probe.for_program(ProgType.LSM) == probe.lsm()
+    assert probe.for_program(ProgType.EXT) == probe.fentry()
+    assert probe.for_program("tracepoint") == probe.prog_type("tracepoint")
+    assert probe.for_program(ProgType.TRACING, AttachType.TRACE_ITER)
+    assert probe.for_program(ProgType.TRACEPOINT)

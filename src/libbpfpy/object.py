@@ -20,8 +20,7 @@ from typing import Any, TypeVar
 
 from ._lifetime import Owner
 from ._raw import capture_log, check_int, lib, opts
-from .enums import AttachType, ProgType
-from .errors import BPFError, NotSupportedError, VerifierError, error_for
+from .errors import BPFError, NotSupportedError, VerifierError, error_for, strerror
 from .link import Link
 from .map import Map
 from .program import Program
@@ -139,7 +138,7 @@ class Object(Owner):
             err = ctypes.get_errno() or errno.EINVAL
             detail = _last_warning(lines)
             raise error_for(err, f"{call}() could not open {desc}: "
-                            f"{detail or os.strerror(err) if err < 4000 else detail}"
+                            f"{detail or strerror(err)}"
                             f" [errno {err}]", call=call, target=desc)
         return cls(ptr, keep=keep, source=desc)
 
@@ -250,28 +249,16 @@ class Object(Owner):
             return VerifierError(err, f"the verifier rejected program {prog_name!r} of "
                                  f"{self._describe()}", log=log,
                                  program=prog_name, call="bpf_object__load")
-        detail = _last_warning(lines)
-        if not detail:
-            detail = os.strerror(err) if err < 4000 else ""
+        detail = _last_warning(lines) or strerror(err)
         return error_for(err, f"bpf_object__load() of {self._describe()} failed"
                          + (f" at program {prog_name!r}" if prog_name else "")
-                         + (f": {detail}" if detail else ""),
+                         + f": {detail}",
                          call="bpf_object__load", target=self.name)
 
     def _unsupported(self, prog: Program, err: int) -> BPFError | None:
         from . import probe
         ptype = prog.type
-        attach = prog.expected_attach_type
-        if ptype == ProgType.TRACING and attach == AttachType.TRACE_ITER:
-            feature = probe.iterators()
-        elif ptype == ProgType.TRACING and attach == AttachType.TRACE_RAW_TP:
-            feature = probe.tp_btf()
-        elif ptype in (ProgType.TRACING, ProgType.EXT):
-            feature = probe.fentry()
-        elif ptype == ProgType.LSM:
-            feature = probe.lsm()
-        else:
-            feature = probe.prog_type(ptype)
+        feature = probe.for_program(ptype, prog.expected_attach_type)
         if not feature:
             return NotSupportedError(
                 f"cannot load program {prog.name!r} (SEC({prog.section!r})) of "

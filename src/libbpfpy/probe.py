@@ -19,9 +19,9 @@ from ._raw import ENUMS, RECORDS, lib, opts
 from ._raw import version as libbpf_version_str
 from .enums import AttachType, MapType, ProgType, parse_enum
 
-__all__ = ["Feature", "prog_type", "map_type", "helper", "kprobes", "uprobes", "fentry",
-           "lsm", "iterators", "tp_btf", "tracefs", "bpffs", "privileges", "libbpf_version",
-           "attach_kinds", "clear_cache"]
+__all__ = ["Feature", "prog_type", "for_program", "map_type", "helper", "kprobes",
+           "uprobes", "fentry", "lsm", "iterators", "tp_btf", "tracefs", "bpffs",
+           "privileges", "libbpf_version", "attach_kinds", "clear_cache"]
 
 
 @dataclass(frozen=True)
@@ -76,6 +76,24 @@ def prog_type(ptype: ProgType | int | str) -> Feature:
     if ret == 0:
         return Feature(name, False, f"the kernel refuses {t.libbpf_name} programs")
     return Feature(name, False, f"probe failed: {os.strerror(-ret)}")
+
+
+def for_program(ptype: ProgType | int | str, attach: AttachType | int | None = None
+                ) -> Feature:
+    """The probe that says whether a program of type ``ptype`` (with expected attach
+    type ``attach``) can run here: tracing programs split by attach kind (iterators
+    and tp_btf load where fentry/fexit may be refused), LSM and freplace (``ext``)
+    by their own probes, everything else by :func:`prog_type`."""
+    t = parse_enum(ProgType, ptype)
+    if t == ProgType.TRACING and attach == AttachType.TRACE_ITER:
+        return iterators()
+    if t == ProgType.TRACING and attach == AttachType.TRACE_RAW_TP:
+        return tp_btf()
+    if t in (ProgType.TRACING, ProgType.EXT):
+        return fentry()
+    if t == ProgType.LSM:
+        return lsm()
+    return prog_type(t)
 
 
 @functools.cache

@@ -19,7 +19,7 @@ from . import fs
 from ._lifetime import dup_fd
 from ._raw import RECORDS, capture_log, check_int, lib, opts
 from .enums import AttachType, ProgType, parse_enum
-from .errors import BPFError, NotSupportedError, error_for
+from .errors import BPFError, NotSupportedError, error_for, strerror
 from .link import Link
 
 if TYPE_CHECKING:
@@ -241,10 +241,7 @@ class Program:
     # -- attaching ------------------------------------------------------------------
     def _attach(self, call: str, *args: Any, what: str,
                 diagnose: Callable[[int], BPFError | None] | None = None) -> Link:
-        self._check()
-        if not self.loaded:
-            raise BPFError(errno.EINVAL, f"cannot attach program {self.name!r}: it is not "
-                           "loaded (call Object.load() first)", call=call, target=self.name)
+        self._require_loaded(call)
         ptr = getattr(lib, call)(self._ptr, *args)
         if not ptr:
             err = ctypes.get_errno() or errno.EINVAL
@@ -252,9 +249,13 @@ class Program:
             if better is not None:
                 raise better
             raise error_for(err, f"{call}() of program {self.name!r} to {what} failed: "
-                            f"{os.strerror(err) if err < 4000 else 'libbpf error'} "
-                            f"[errno {err}]", call=call, target=self.name)
+                            f"{strerror(err)} [errno {err}]", call=call, target=self.name)
         return self._own_link(ptr, what)
+
+    def _require_loaded(self, call: str) -> None:
+        if not self.loaded:
+            raise BPFError(errno.EINVAL, f"cannot attach program {self.name!r}: it is not "
+                           "loaded (call Object.load() first)", call=call, target=self.name)
 
     def _own_link(self, ptr: int, what: str) -> Link:
         link = Link(ptr, program=self, description=f"{self.name} -> {what}")
@@ -270,12 +271,8 @@ class Program:
         auto-attach handler, and those such as ``SEC("uprobe")`` whose handler
         finds no target in the name, are skipped rather than failed.
         """
-        self._check()
+        self._require_loaded("bpf_program__attach")
         sec = self.section
-        if not self.loaded:
-            raise BPFError(errno.EINVAL, f"cannot attach program {self.name!r}: it is not "
-                           "loaded (call Object.load() first)", call="bpf_program__attach",
-                           target=self.name)
         diagnose: Callable[[int], BPFError | None] | None = None
         if sec.startswith(_TP_PREFIXES):
             parts = sec.split("/")
@@ -283,9 +280,8 @@ class Program:
                 self._check_tracepoint(parts[1], parts[2])
         elif sec.startswith(_KPROBE_PREFIXES):
             diagnose = self._kprobe_diagnosis(sec)
-        elif self.type in _TRACING_TYPES and not sec.startswith(("iter", "tp_btf")):
-            diagnose = self._tracing_diagnosis("lsm" if self.type == ProgType.LSM
-                                               else "fentry/fexit")
+        elif self.type in _TRACING_TYPES:
+            diagnose = self._feature_diagnosis(f"SEC({sec!r})")
         obj_ptr = ctypes.c_void_p(self._obj._ptr)
         prog_ptr = ctypes.c_void_p(self._ptr)
         link_ptr = ctypes.c_void_p()
@@ -304,7 +300,7 @@ class Program:
                 raise better
             detail = _last_reason(lines)
             raise error_for(err, f"attaching program {self.name!r} as SEC({sec!r}) failed: "
-                            f"{detail or os.strerror(err)} [errno {err}]",
+                            f"{detail or strerror(err)} [errno {err}]",
                             call="bpf_program__attach", target=self.name)
         if not link_ptr.value:
             return None
@@ -456,13 +452,13 @@ class Program:
             os.close(dup)
             raise
 
-    def _tracing_diagnosis(self, what: str) -> Callable[[int], BPFError | None]:
+    def _feature_diagnosis(self, what: str) -> Callable[[int], BPFError | None]:
         def diagnose(err: int) -> BPFError | None:
-            from .probe import fentry, lsm
-            feature = lsm() if "lsm" in what else fentry()
+            from .probe import for_program
+            feature = for_program(self.type, self.expected_attach_type)
             if not feature:
                 return NotSupportedError(f"cannot attach program {self.name!r} as {what}: "
-                                         f"{feature.reason}", feature=what, err=err,
+                                         f"{feature.reason}", feature=feature.name, err=err,
                                          target=self.name)
             return None
         return diagnose
@@ -473,13 +469,13 @@ class Program:
         o = opts("bpf_trace_opts", cookie=cookie)
         return self._attach("bpf_program__attach_trace_opts", ctypes.byref(o),
                             what=f"trace target of SEC({self.section!r})",
-                            diagnose=self._tracing_diagnosis("fentry/fexit"))
+                            diagnose=self._feature_diagnosis("trace"))
 
     def attach_lsm(self) -> Link:
         """Attach an LSM program to its hook.  Requires Linux >= 5.7 with
         CONFIG_BPF_LSM and bpf in the kernel's lsm= list."""
         return self._attach("bpf_program__attach_lsm", what=f"lsm hook of "
-                            f"SEC({self.section!r})", diagnose=self._tracing_diagnosis("lsm"))
+                            f"SEC({self.section!r})", diagnose=self._feature_diagnosis("lsm"))
 
     def attach_cgroup(self, cgroup: str | os.PathLike[str] | int) -> Link:
         """Attach to a cgroup (v2 directory path or an open fd) with a BPF link.
@@ -528,7 +524,7 @@ class Program:
         """Replace function ``func_name`` of the program ``target_fd`` (Linux >= 5.6)."""
         return self._attach("bpf_program__attach_freplace", target_fd, func_name.encode(),
                             what=f"freplace {func_name}",
-                            diagnose=self._tracing_diagnosis("freplace"))
+                            diagnose=self._feature_diagnosis("freplace"))
 
     @property
     def links(self) -> list[Link]:

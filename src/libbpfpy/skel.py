@@ -247,13 +247,7 @@ def _attr(name: str, taken: set[str]) -> str:
         out = out.lstrip("_") or "x"
         if keyword.iskeyword(out):
             out += "_"
-    base = out
-    n = 2
-    while out in taken:
-        out = f"{base}_{n}"
-        n += 1
-    taken.add(out)
-    return out
+    return _unique(out, taken)
 
 
 class _Gen:
