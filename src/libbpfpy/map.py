@@ -233,16 +233,23 @@ class MapAPI(MutableMapping[Any, Any]):
         return error_for(err, f"{call}() on map {self.name!r} failed: {os.strerror(err)}",
                          call=call, target=self.name)
 
+    def _found(self, ret: int, call: str) -> bool:
+        """True when the element operation succeeded, False when the element (or the
+        next key, or a queue's head) does not exist (ENOENT); other errors raise."""
+        if ret >= 0:
+            return True
+        if -ret == errno.ENOENT:
+            return False
+        raise self._fail(ret, call)
+
     # -- element operations -------------------------------------------------------------
     def lookup(self, key: Any, *, flags: int = 0) -> Any:
         """The value at ``key``, or None if there is none."""
         k = self._key_buf(key)
         v = self._value_buf()
-        ret = lib.bpf_map_lookup_elem_flags(self.fd, k, v, flags)
-        if ret < 0:
-            if -ret == errno.ENOENT:
-                return None
-            raise self._fail(ret, "bpf_map_lookup_elem")
+        if not self._found(lib.bpf_map_lookup_elem_flags(self.fd, k, v, flags),
+                           "bpf_map_lookup_elem"):
+            return None
         return self._decode_value(v)
 
     def update(self, key: Any = _MISSING, value: Any = _MISSING,  # type: ignore[override]
@@ -285,22 +292,16 @@ class MapAPI(MutableMapping[Any, Any]):
 
     def delete(self, key: Any) -> bool:
         """Remove ``key``; return whether it was there."""
-        ret = lib.bpf_map_delete_elem(self.fd, self._key_buf(key))
-        if ret < 0:
-            if -ret == errno.ENOENT:
-                return False
-            raise self._fail(ret, "bpf_map_delete_elem")
-        return True
+        return self._found(lib.bpf_map_delete_elem(self.fd, self._key_buf(key)),
+                           "bpf_map_delete_elem")
 
     def lookup_and_delete(self, key: Any) -> Any:
         """Remove ``key`` and return its value, or None if there was none."""
         k = self._key_buf(key)
         v = self._value_buf()
-        ret = lib.bpf_map_lookup_and_delete_elem(self.fd, k, v)
-        if ret < 0:
-            if -ret == errno.ENOENT:
-                return None
-            raise self._fail(ret, "bpf_map_lookup_and_delete_elem")
+        if not self._found(lib.bpf_map_lookup_and_delete_elem(self.fd, k, v),
+                           "bpf_map_lookup_and_delete_elem"):
+            return None
         return self._decode_value(v)
 
     def next_key(self, key: Any = None) -> Any:
@@ -310,22 +311,16 @@ class MapAPI(MutableMapping[Any, Any]):
             raise TypeError(f"map {self.name!r} has no keys")
         nxt = _buf(self.key_size)
         cur = None if key is None else self._key_buf(key)
-        ret = lib.bpf_map_get_next_key(self.fd, cur, nxt)
-        if ret < 0:
-            if -ret == errno.ENOENT:
-                return None
-            raise self._fail(ret, "bpf_map_get_next_key")
+        if not self._found(lib.bpf_map_get_next_key(self.fd, cur, nxt),
+                           "bpf_map_get_next_key"):
+            return None
         return self._decode_key(nxt)
 
     def _raw_keys(self) -> Iterator[bytes]:
         cur = None
         nxt = _buf(self.key_size)
-        while True:
-            ret = lib.bpf_map_get_next_key(self.fd, cur, nxt)
-            if ret < 0:
-                if -ret == errno.ENOENT:
-                    return
-                raise self._fail(ret, "bpf_map_get_next_key")
+        while self._found(lib.bpf_map_get_next_key(self.fd, cur, nxt),
+                          "bpf_map_get_next_key"):
             raw = bytes(nxt)
             yield raw
             cur = (ctypes.c_char * self.key_size).from_buffer_copy(raw)
@@ -370,12 +365,8 @@ class MapAPI(MutableMapping[Any, Any]):
         if self.type != MapType.BLOOM_FILTER:
             raise TypeError(f"may_contain() is for bloom filters; map {self.name!r} is "
                             f"{self.type.libbpf_name}")
-        ret = lib.bpf_map_lookup_elem(self.fd, None, self._value_buf(value))
-        if ret < 0:
-            if -ret == errno.ENOENT:
-                return False
-            raise self._fail(ret, "bpf_map_lookup_elem")
-        return True
+        return self._found(lib.bpf_map_lookup_elem(self.fd, None, self._value_buf(value)),
+                           "bpf_map_lookup_elem")
 
     def items(self) -> Any:
         """(key, value) pairs, read one element at a time (see lookup_batch)."""
@@ -492,11 +483,9 @@ class MapAPI(MutableMapping[Any, Any]):
         if args or self.key_size:
             return MutableMapping.pop(self, *args)
         v = self._value_buf()
-        ret = lib.bpf_map_lookup_and_delete_elem(self.fd, None, v)
-        if ret < 0:
-            if -ret == errno.ENOENT:
-                return None
-            raise self._fail(ret, "bpf_map_lookup_and_delete_elem")
+        if not self._found(lib.bpf_map_lookup_and_delete_elem(self.fd, None, v),
+                           "bpf_map_lookup_and_delete_elem"):
+            return None
         return self._decode_value(v)
 
     def peek(self) -> Any:
@@ -505,11 +494,8 @@ class MapAPI(MutableMapping[Any, Any]):
             raise TypeError(f"bloom filter {self.name!r} cannot be peeked: use "
                             "may_contain(value) or `value in map`")
         v = self._value_buf()
-        ret = lib.bpf_map_lookup_elem(self.fd, None, v)
-        if ret < 0:
-            if -ret == errno.ENOENT:
-                return None
-            raise self._fail(ret, "bpf_map_lookup_elem")
+        if not self._found(lib.bpf_map_lookup_elem(self.fd, None, v), "bpf_map_lookup_elem"):
+            return None
         return self._decode_value(v)
 
     # -- other -----------------------------------------------------------------------------
