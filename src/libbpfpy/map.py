@@ -604,13 +604,8 @@ class Map(MapAPI):
         return self._fd_cache
 
     def _before_load(self, call: str) -> None:
-        # Checked here rather than left to libbpf, whose setters do not all refuse
-        # changes once the object has been loaded (or tried to load).
         self._check()
-        if self._obj._load_attempted:
-            raise BPFError(errno.EBUSY, f"{call}(): map {self.name!r} can only be "
-                           "changed before the object is loaded", call=call,
-                           target=self.name)
+        self._obj._require_unloaded(call, f"map {self.name!r}", self.name)
 
     def _set(self, call: str, *args: Any) -> None:
         self._before_load(call)

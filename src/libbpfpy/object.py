@@ -166,6 +166,14 @@ class Object(Owner):
         # libbpf freezes an object's definition at its first load, failed or not.
         return self._loaded or self._load_failed
 
+    def _require_unloaded(self, call: str, what: str, target: str) -> None:
+        """For setters of programs and maps: checked here rather than left to libbpf,
+        whose setters do not all refuse changes once the object has been loaded (or
+        tried to load)."""
+        if self._load_attempted:
+            raise BPFError(errno.EBUSY, f"{call}(): {what} can only be changed before the "
+                           "object is loaded", call=call, target=target)
+
     @property
     def programs(self) -> Mapping[str, Program]:
         """The object's programs by name, in object order."""

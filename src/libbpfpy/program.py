@@ -81,12 +81,7 @@ class Program:
 
     def _set(self, call: str, *args: Any) -> None:
         self._check()
-        # Checked here rather than left to libbpf, whose setters do not all refuse
-        # changes once the object has been loaded (or tried to load).
-        if self._obj._load_attempted:
-            raise BPFError(errno.EBUSY, f"{call}(): program {self.name!r} can only be "
-                           "changed before the object is loaded", call=call,
-                           target=self.name)
+        self._obj._require_unloaded(call, f"program {self.name!r}", self.name)
         ret = getattr(lib, call)(self._ptr, *args)
         if ret is not None and ret < 0:
             check_int(ret, call, f"program {self.name!r}")
