@@ -21,11 +21,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from ._lifetime import Owner, close_fd, dup_fd, fd_kind
-from ._raw import RECORDS, check_int, lib
+from ._fd import FdHandle, c_string, obj_info
+from ._lifetime import close_fd, dup_fd, fd_kind
+from ._raw import check_int, lib
 from .enums import ProgType
 from .errors import BPFError
-from .fs import bpffs_hint
 from .link import Link, LinkInfo
 from .map import MapHandle, MapInfo
 
@@ -35,21 +35,6 @@ __all__ = ["ProgramInfo", "BTFInfo", "ProgramHandle", "BTFHandle", "Stats",
            "fd_kind"]
 
 T = TypeVar("T")
-
-
-def _info(fd: int, record: str, what: str, setup: Callable[[Any], None] | None = None
-          ) -> Any:
-    info = RECORDS[record]()
-    if setup is not None:
-        setup(info)
-    size = ctypes.c_uint32(ctypes.sizeof(info))
-    check_int(lib.bpf_obj_get_info_by_fd(fd, ctypes.byref(info), ctypes.byref(size)),
-              "bpf_obj_get_info_by_fd", what)
-    return info
-
-
-def _cstr(raw: bytes) -> str:
-    return raw.split(b"\0", 1)[0].decode(errors="replace")
 
 
 @dataclass(frozen=True)
@@ -84,7 +69,7 @@ class ProgramInfo:
     def from_fd(cls, fd: int) -> ProgramInfo:
         """Read the information of the program behind ``fd``."""
         what = f"program fd {fd}"
-        first = _info(fd, "bpf_prog_info", what)
+        first = obj_info(fd, "bpf_prog_info", what)
         ids = (ctypes.c_uint32 * max(first.nr_map_ids, 1))()
         count = first.nr_map_ids
 
@@ -93,9 +78,9 @@ class ProgramInfo:
             info.map_ids = ctypes.addressof(ids)
 
         # A second call fills the map ids now that their number is known.
-        info = _info(fd, "bpf_prog_info", what, want_map_ids) if count else first
+        info = obj_info(fd, "bpf_prog_info", what, want_map_ids) if count else first
         n = min(count, info.nr_map_ids)
-        return cls(id=info.id, type=ProgType(info.type), name=_cstr(bytes(info.name)),
+        return cls(id=info.id, type=ProgType(info.type), name=c_string(bytes(info.name)),
                    tag=bytes(info.tag).hex(), map_ids=tuple(ids[:n]), btf_id=info.btf_id,
                    load_time_ns=info.load_time, created_by_uid=info.created_by_uid,
                    run_time_ns=info.run_time_ns, run_count=info.run_cnt,
@@ -127,7 +112,7 @@ class BTFInfo:
             info.name = ctypes.addressof(name)
             info.name_len = len(name)
 
-        info = _info(fd, "bpf_btf_info", f"btf fd {fd}", want_name)
+        info = obj_info(fd, "bpf_btf_info", f"btf fd {fd}", want_name)
         return cls(id=info.id, name=name.value.decode(errors="replace"),
                    size=info.btf_size, kernel=bool(info.kernel_btf))
 
@@ -204,39 +189,7 @@ def btfs() -> Iterator[BTFInfo]:
 
 # -- opening by id ---------------------------------------------------------------------------
 
-class _FdHandle(Owner):
-    """An owned fd of a kernel BPF object."""
-
-    def __init__(self, fd: int, description: str) -> None:
-        super().__init__()
-        self._fd = fd
-        self._description = description
-        self._arm(close_fd, fd)
-
-    def _describe(self) -> str:
-        return self._description
-
-    def _release(self) -> None:
-        close_fd(self._fd)
-
-    @property
-    def fd(self) -> int:
-        """The owned file descriptor."""
-        self._check()
-        return self._fd
-
-    def pin(self, path: str | os.PathLike[str]) -> None:
-        """Pin the object at ``path`` on a BPF filesystem."""
-        p = os.fspath(path)
-        check_int(lib.bpf_obj_pin(self.fd, os.fsencode(p)), "bpf_obj_pin",
-                  f"{self._describe()} at {p}", hint=bpffs_hint(p))
-
-    def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self._description}" + \
-            (" closed>" if self._closed else ">")
-
-
-class ProgramHandle(_FdHandle):
+class ProgramHandle(FdHandle):
     """A loaded program owned through its fd (opened by id, pin or fd)."""
 
     _kind = "program handle"
@@ -281,7 +234,7 @@ class ProgramHandle(_FdHandle):
         return self.info().id
 
 
-class BTFHandle(_FdHandle):
+class BTFHandle(FdHandle):
     """A loaded BTF object owned through its fd."""
 
     _kind = "btf handle"
@@ -318,7 +271,7 @@ def open_btf(btf_id: int) -> BTFHandle:
     return BTFHandle.from_id(btf_id)
 
 
-class Stats(_FdHandle):
+class Stats(FdHandle):
     """Run-time statistics switched on while this is open (see :func:`enable_stats`)."""
 
     _kind = "bpf stats"

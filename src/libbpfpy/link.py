@@ -14,8 +14,9 @@ import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ._fd import obj_info
 from ._lifetime import Owner, close_fd
-from ._raw import RECORDS, check_int, lib, opts
+from ._raw import check_int, lib, opts
 from .enums import AttachType, LinkType
 from .errors import BPFError
 from .fs import bpffs_hint
@@ -43,25 +44,22 @@ class LinkInfo:
     @classmethod
     def from_fd(cls, fd: int) -> LinkInfo:
         """Read the information of the link behind ``fd``."""
-        info = RECORDS["bpf_link_info"]()
-        size = ctypes.c_uint32(ctypes.sizeof(info))
-        check_int(lib.bpf_obj_get_info_by_fd(fd, ctypes.byref(info), ctypes.byref(size)),
-                  "bpf_obj_get_info_by_fd", f"link fd {fd}")
+        what = f"link fd {fd}"
+        info = obj_info(fd, "bpf_link_info", what)
         ltype = LinkType(info.type)
         if ltype in (LinkType.RAW_TRACEPOINT, LinkType.ITER):
             # Names come back only into a buffer given with a second call.
             name = ctypes.create_string_buffer(256)
-            info = RECORDS["bpf_link_info"]()
-            if ltype == LinkType.RAW_TRACEPOINT:
-                info.raw_tracepoint.tp_name = ctypes.addressof(name)
-                info.raw_tracepoint.tp_name_len = len(name)
-            else:
-                info.iter.target_name = ctypes.addressof(name)
-                info.iter.target_name_len = len(name)
-            size = ctypes.c_uint32(ctypes.sizeof(info))
-            check_int(lib.bpf_obj_get_info_by_fd(fd, ctypes.byref(info),
-                                                 ctypes.byref(size)),
-                      "bpf_obj_get_info_by_fd", f"link fd {fd}")
+
+            def want_name(info: Any) -> None:
+                if ltype == LinkType.RAW_TRACEPOINT:
+                    info.raw_tracepoint.tp_name = ctypes.addressof(name)
+                    info.raw_tracepoint.tp_name_len = len(name)
+                else:
+                    info.iter.target_name = ctypes.addressof(name)
+                    info.iter.target_name_len = len(name)
+
+            info = obj_info(fd, "bpf_link_info", what, want_name)
         target: dict[str, Any] = {}
         attach: AttachType | None = None
         if ltype == LinkType.RAW_TRACEPOINT:

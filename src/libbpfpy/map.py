@@ -21,8 +21,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from . import _codec
-from ._lifetime import Owner, close_fd, dup_fd, fd_kind
-from ._raw import RECORDS, check_int, lib, opts
+from ._fd import FdHandle, c_string, obj_info
+from ._lifetime import dup_fd, fd_kind
+from ._raw import check_int, lib, opts
 from ._raw import version_tuple as _libbpf_version
 from .enums import MapFlags, MapType, UpdateFlags, parse_enum
 from .errors import BPFError, NotSupportedError, error_for
@@ -69,12 +70,8 @@ class MapInfo:
     @classmethod
     def from_fd(cls, fd: int) -> MapInfo:
         """Read the information of the map behind ``fd``."""
-        info = RECORDS["bpf_map_info"]()
-        size = ctypes.c_uint32(ctypes.sizeof(info))
-        check_int(lib.bpf_obj_get_info_by_fd(fd, ctypes.byref(info), ctypes.byref(size)),
-                  "bpf_obj_get_info_by_fd", f"map fd {fd}")
-        return cls(id=info.id, type=MapType(info.type),
-                   name=bytes(info.name).split(b"\0", 1)[0].decode(errors="replace"),
+        info = obj_info(fd, "bpf_map_info", f"map fd {fd}")
+        return cls(id=info.id, type=MapType(info.type), name=c_string(bytes(info.name)),
                    key_size=info.key_size, value_size=info.value_size,
                    max_entries=info.max_entries, flags=info.map_flags,
                    ifindex=info.ifindex, btf_id=info.btf_id,
@@ -833,7 +830,7 @@ class Map(MapAPI):
         return self._ptr
 
 
-class MapHandle(Owner, MapAPI):
+class MapHandle(FdHandle, MapAPI):
     """A map owned through its file descriptor: created here, or opened by pin, id or fd.
 
     Same API as :class:`Map`; ``close()`` (or ``with``) releases the fd.
@@ -842,9 +839,7 @@ class MapHandle(Owner, MapAPI):
     _kind = "map handle"
 
     def __init__(self, fd: int, *, info: MapInfo | None = None) -> None:
-        Owner.__init__(self)
-        self._fd = fd
-        self._arm(close_fd, fd)
+        FdHandle.__init__(self, fd, f"map fd {fd}")
         try:
             kind = fd_kind(fd)
             if kind != "map":
@@ -861,8 +856,7 @@ class MapHandle(Owner, MapAPI):
     def _describe(self) -> str:
         return f"map {getattr(self, 'name', '?')!r}"
 
-    def _release(self) -> None:
-        close_fd(self._fd)
+    __repr__ = MapAPI.__repr__
 
     @classmethod
     def create(cls, type: MapType | int | str, key_size: int, value_size: int,
@@ -931,12 +925,6 @@ class MapHandle(Owner, MapAPI):
                            call=exc.call) from None
 
     @property
-    def fd(self) -> int:
-        """The owned file descriptor."""
-        self._check()
-        return self._fd
-
-    @property
     def type(self) -> MapType:
         """The map type."""
         return self._info.type
@@ -963,10 +951,8 @@ class MapHandle(Owner, MapAPI):
 
     def pin(self, path: str | os.PathLike[str]) -> None:
         """Pin the map at ``path`` on a BPF filesystem (it then outlives this fd)."""
-        p = os.fspath(path)
-        check_int(lib.bpf_obj_pin(self.fd, os.fsencode(p)), "bpf_obj_pin",
-                  f"map {self.name!r} at {p}", hint=bpffs_hint(p))
-        self._pin_path = p
+        super().pin(path)
+        self._pin_path = os.fspath(path)
 
     @property
     def pin_path(self) -> str | None:

@@ -1,0 +1,63 @@
+"""File descriptors of kernel BPF objects: reading their information, owning them."""
+from __future__ import annotations
+
+import ctypes
+import os
+from collections.abc import Callable
+from typing import Any
+
+from ._lifetime import Owner, close_fd
+from ._raw import RECORDS, check_int, lib
+from .fs import bpffs_hint
+
+__all__ = ["obj_info", "c_string", "FdHandle"]
+
+
+def obj_info(fd: int, record: str, what: str,
+             setup: Callable[[Any], None] | None = None) -> Any:
+    """The ``bpf_*_info`` struct named ``record`` for ``fd`` (``bpf_obj_get_info_by_fd``);
+    ``setup`` fills in buffers the kernel should write to (names, map ids)."""
+    info = RECORDS[record]()
+    if setup is not None:
+        setup(info)
+    size = ctypes.c_uint32(ctypes.sizeof(info))
+    check_int(lib.bpf_obj_get_info_by_fd(fd, ctypes.byref(info), ctypes.byref(size)),
+              "bpf_obj_get_info_by_fd", what)
+    return info
+
+
+def c_string(raw: bytes) -> str:
+    """A NUL-terminated name from a fixed-size kernel buffer."""
+    return raw.split(b"\0", 1)[0].decode(errors="replace")
+
+
+class FdHandle(Owner):
+    """An owned fd of a kernel BPF object (map, program, BTF, stats)."""
+
+    def __init__(self, fd: int, description: str) -> None:
+        super().__init__()
+        self._fd = fd
+        self._description = description
+        self._arm(close_fd, fd)
+
+    def _describe(self) -> str:
+        return self._description
+
+    def _release(self) -> None:
+        close_fd(self._fd)
+
+    @property
+    def fd(self) -> int:
+        """The owned file descriptor."""
+        self._check()
+        return self._fd
+
+    def pin(self, path: str | os.PathLike[str]) -> None:
+        """Pin the object at ``path`` on a BPF filesystem (it then outlives this fd)."""
+        p = os.fspath(path)
+        check_int(lib.bpf_obj_pin(self.fd, os.fsencode(p)), "bpf_obj_pin",
+                  f"{self._describe()} at {p}", hint=bpffs_hint(p))
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self._describe()}" + \
+            (" closed>" if self._closed else ">")
