@@ -44,6 +44,15 @@ def libbpf_version() -> str:
     return libbpf_version_str
 
 
+def _libbpf_answer(name: str, ret: int, yes: str, no: str) -> Feature:
+    """A libbpf_probe_bpf_*() result (1 supported, 0 not, <0 -errno) as a Feature."""
+    if ret == 1:
+        return Feature(name, True, yes)
+    if ret == 0:
+        return Feature(name, False, no)
+    return Feature(name, False, f"probe failed: {os.strerror(-ret)}")
+
+
 def _no_privileges(name: str) -> Feature | None:
     if not has_bpf_privileges():
         return Feature(name, False, "cannot probe without CAP_BPF/CAP_SYS_ADMIN "
@@ -70,12 +79,9 @@ def prog_type(ptype: ProgType | int | str) -> Feature:
     denied = _no_privileges(name)
     if denied is not None:  # a Feature, falsy by design
         return denied
-    ret = lib.libbpf_probe_bpf_prog_type(int(t), None)
-    if ret == 1:
-        return Feature(name, True, f"a trivial {t.libbpf_name} program loaded")
-    if ret == 0:
-        return Feature(name, False, f"the kernel refuses {t.libbpf_name} programs")
-    return Feature(name, False, f"probe failed: {os.strerror(-ret)}")
+    return _libbpf_answer(name, lib.libbpf_probe_bpf_prog_type(int(t), None),
+                          f"a trivial {t.libbpf_name} program loaded",
+                          f"the kernel refuses {t.libbpf_name} programs")
 
 
 def for_program(ptype: ProgType | int | str, attach: AttachType | int | None = None
@@ -104,12 +110,9 @@ def map_type(mtype: MapType | int | str) -> Feature:
     denied = _no_privileges(name)
     if denied is not None:  # a Feature, falsy by design
         return denied
-    ret = lib.libbpf_probe_bpf_map_type(int(t), None)
-    if ret == 1:
-        return Feature(name, True, f"a {t.libbpf_name} map was created")
-    if ret == 0:
-        return Feature(name, False, f"the kernel refuses {t.libbpf_name} maps")
-    return Feature(name, False, f"probe failed: {os.strerror(-ret)}")
+    return _libbpf_answer(name, lib.libbpf_probe_bpf_map_type(int(t), None),
+                          f"a {t.libbpf_name} map was created",
+                          f"the kernel refuses {t.libbpf_name} maps")
 
 
 def _helper_id(helper_ref: int | str) -> int:
@@ -157,11 +160,8 @@ def helper(ptype: ProgType | int | str, helper_ref: int | str) -> Feature:
     if not base:
         return Feature(name, False, base.reason)
     if t in (ProgType.TRACING, ProgType.EXT, ProgType.LSM, ProgType.STRUCT_OPS):
-        ret = lib.libbpf_probe_bpf_helper(int(t), hid, None)
-        if ret < 0:
-            return Feature(name, False, f"probe failed: {os.strerror(-ret)}")
-        return Feature(name, ret == 1, "libbpf's probe " + ("accepted" if ret == 1
-                                                             else "rejected") + " it")
+        return _libbpf_answer(name, lib.libbpf_probe_bpf_helper(int(t), hid, None),
+                              "libbpf's probe accepted it", "libbpf's probe rejected it")
     insns = (RECORDS["bpf_insn"] * 2)()
     insns[0].code = 0x85   # call
     insns[0].imm = hid
