@@ -283,3 +283,17 @@ def test_program_after_close(bpf_object_path):
                  lambda: prog.pin("/sys/fs/bpf/x"), lambda: prog.log):
         with pytest.raises(ClosedError, match="program 'xdp_count'"):
             call()
+
+
+@pytest.mark.root
+def test_ifindex_is_set_before_load_and_refused_after(bpf_object_path):
+    with Object.open(bpf_object_path("core_trace")) as obj:
+        tp = obj.programs["tp_getppid"]
+        tp.ifindex = 1
+        assert tp.ifindex == 1
+        tp.ifindex = 0          # no offload: the load below must not try one
+        assert tp.ifindex == 0
+        obj.load()
+        with pytest.raises(BPFError, match="only be changed before the object is loaded"):
+            tp.ifindex = 1
+        assert tp.ifindex == 0

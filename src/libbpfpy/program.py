@@ -64,6 +64,7 @@ class Program:
         self._log_buf: Any = None
         self._failed_log: str | None = None
         self._links: list[Link] = []
+        self._ifindex = 0
 
     # -- plumbing -------------------------------------------------------------------
     def _check(self) -> None:
@@ -193,10 +194,15 @@ class Program:
 
     @property
     def ifindex(self) -> int:
-        """Offload device (0 for none); settable before load."""
+        """Offload device (0 for none); settable before load.  libbpf has a setter
+        but no getter, so this is the value set through this program."""
         self._check()
-        return int(lib.bpf_program__ifindex(self._ptr)) if lib.has("bpf_program__ifindex") \
-            else 0
+        return self._ifindex
+
+    @ifindex.setter
+    def ifindex(self, value: int) -> None:
+        self._set("bpf_program__set_ifindex", int(value))
+        self._ifindex = int(value)
 
     @property
     def log_level(self) -> int:

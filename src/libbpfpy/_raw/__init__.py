@@ -20,7 +20,7 @@ import os
 import threading
 from typing import Any
 
-from ..errors import BPFError, NotSupportedError, error_for
+from ..errors import NotSupportedError, error_for
 from . import _newer, _table
 
 # The generated table is not type-checked (it is plain ctypes declarations); give its
@@ -145,14 +145,6 @@ def check_ptr(ptr: Any, call: str, target: str | None = None, *,
         raise error_for(err, _describe(call, target, err), call=call, target=target,
                         hint=hint)
     return ptr
-
-
-def errno_error(call: str, target: str | None = None, *, hint: str | None = None
-                ) -> BPFError:
-    """Build the error for a raw syscall wrapper that returned -1 and set errno."""
-    err = ctypes.get_errno() or 22
-    return error_for(err, _describe(call, target, err), call=call, target=target,
-                     hint=hint)
 
 
 def _describe(call: str, target: str | None, err: int) -> str:
