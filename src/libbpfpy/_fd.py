@@ -10,7 +10,18 @@ from ._lifetime import Owner, close_fd
 from ._raw import RECORDS, check_int, lib
 from .fs import bpffs_hint
 
-__all__ = ["obj_info", "c_string", "FdHandle"]
+__all__ = ["obj_info", "c_string", "fd_by_id", "FdHandle"]
+
+# kind -> (libbpf call, noun for messages)
+_BY_ID = {"prog": ("bpf_prog_get_fd_by_id", "program"), "map": ("bpf_map_get_fd_by_id", "map"),
+          "link": ("bpf_link_get_fd_by_id", "link"), "btf": ("bpf_btf_get_fd_by_id", "btf")}
+
+
+def fd_by_id(kind: str, obj_id: int) -> int:
+    """A new fd for the kernel's ``kind`` object (prog, map, link, btf) with id
+    ``obj_id``; the caller owns it."""
+    call, noun = _BY_ID[kind]
+    return check_int(getattr(lib, call)(obj_id), call, f"{noun} id {obj_id}")
 
 
 def obj_info(fd: int, record: str, what: str,

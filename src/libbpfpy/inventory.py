@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from ._fd import FdHandle, c_string, obj_info
+from ._fd import FdHandle, c_string, fd_by_id, obj_info
 from ._lifetime import close_fd, dup_fd, fd_kind
 from ._raw import check_int, lib
 from .enums import ProgType
@@ -197,9 +197,7 @@ class ProgramHandle(FdHandle):
     @classmethod
     def from_id(cls, prog_id: int) -> ProgramHandle:
         """Open the loaded program with kernel id ``prog_id``."""
-        fd = lib.bpf_prog_get_fd_by_id(prog_id)
-        check_int(fd, "bpf_prog_get_fd_by_id", f"program id {prog_id}")
-        return cls(fd, f"program id {prog_id}")
+        return cls(fd_by_id("prog", prog_id), f"program id {prog_id}")
 
     @classmethod
     def from_pin(cls, path: str | os.PathLike[str]) -> ProgramHandle:
@@ -242,9 +240,7 @@ class BTFHandle(FdHandle):
     @classmethod
     def from_id(cls, btf_id: int) -> BTFHandle:
         """Open the BTF object with kernel id ``btf_id``."""
-        fd = lib.bpf_btf_get_fd_by_id(btf_id)
-        check_int(fd, "bpf_btf_get_fd_by_id", f"btf id {btf_id}")
-        return cls(fd, f"btf id {btf_id}")
+        return cls(fd_by_id("btf", btf_id), f"btf id {btf_id}")
 
     def info(self) -> BTFInfo:
         """What the kernel reports of this BTF object."""

@@ -14,7 +14,7 @@ import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ._fd import obj_info
+from ._fd import fd_by_id, obj_info
 from ._lifetime import Owner, close_fd
 from ._raw import check_int, lib, opts
 from .enums import AttachType, LinkType
@@ -134,10 +134,7 @@ class Link(Owner):
     @classmethod
     def from_id(cls, link_id: int) -> Link:
         """Open the kernel link with id ``link_id`` (fd-level operations only)."""
-        fd = lib.bpf_link_get_fd_by_id(link_id)
-        if fd < 0:
-            check_int(fd, "bpf_link_get_fd_by_id", f"link id {link_id}")
-        return cls(None, fd=fd, description=f"id {link_id}")
+        return cls(None, fd=fd_by_id("link", link_id), description=f"id {link_id}")
 
     @property
     def fd(self) -> int:

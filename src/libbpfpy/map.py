@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from . import _codec
-from ._fd import FdHandle, c_string, obj_info
+from ._fd import FdHandle, c_string, fd_by_id, obj_info
 from ._lifetime import dup_fd, fd_kind
 from ._raw import check_int, lib, opts
 from ._raw import version_tuple as _libbpf_version
@@ -907,10 +907,7 @@ class MapHandle(FdHandle, MapAPI):
     @classmethod
     def from_id(cls, map_id: int) -> MapHandle:
         """Open the loaded map with kernel id ``map_id``."""
-        fd = lib.bpf_map_get_fd_by_id(map_id)
-        if fd < 0:
-            check_int(fd, "bpf_map_get_fd_by_id", f"map id {map_id}")
-        return cls(fd)
+        return cls(fd_by_id("map", map_id))
 
     @classmethod
     def from_fd(cls, fd: int) -> MapHandle:
