@@ -19,7 +19,7 @@ from ._raw import ENUMS, RECORDS, lib, opts
 from ._raw import version as libbpf_version_str
 from .enums import AttachType, MapType, ProgType, parse_enum
 
-__all__ = ["Feature", "prog_type", "for_program", "map_type", "helper", "kprobes",
+__all__ = ["Feature", "prog_type", "for_program", "kernel_btf_id", "map_type", "helper", "kprobes",
            "uprobes", "fentry", "lsm", "iterators", "tp_btf", "tracefs", "bpffs",
            "privileges", "libbpf_version", "attach_kinds", "clear_cache"]
 
@@ -217,28 +217,27 @@ def uprobes() -> Feature:
     return Feature("uprobe", False, f"kernel built without CONFIG_UPROBE_EVENTS: no {pmu}")
 
 
-_BTF_KIND_FUNC = 12
-
-
-_BTF_KIND_TYPEDEF = 8
-
-
-def _vmlinux_type_id(name: str, kind: int) -> int:
+def kernel_btf_id(name: str, kind: int | None = None) -> int:
+    """The id of type ``name`` of BTF kind ``kind`` (default: a function) in the
+    running kernel's BTF, or -1 when it has none (or no BTF)."""
+    from .btf import Kind  # only here: btf is a large module
     btf = lib.btf__load_vmlinux_btf()
     if not btf:
         return -1
     try:
-        return int(lib.btf__find_by_name_kind(btf, name.encode(), kind))
+        found = lib.btf__find_by_name_kind(btf, name.encode(),
+                                           int(Kind.FUNC if kind is None else kind))
+        return max(int(found), -1)
     finally:
         lib.btf__free(btf)
 
 
 def _load_tracing(kind: str, ptype: ProgType, attach: AttachType, target: str,
-                  btf_kind: int = _BTF_KIND_FUNC) -> Feature:
+                  btf_kind: int | None = None) -> Feature:
     denied = _no_privileges(kind)
     if denied is not None:  # a Feature, falsy by design
         return denied
-    btf_id = _vmlinux_type_id(target, btf_kind)
+    btf_id = kernel_btf_id(target, btf_kind)
     if btf_id < 0:
         return Feature(kind, False, f"no kernel BTF function {target!r} to attach to "
                        "(/sys/kernel/btf/vmlinux missing or without it)")
@@ -275,8 +274,9 @@ def iterators() -> Feature:
 @functools.cache
 def tp_btf() -> Feature:
     """Whether BTF-enabled raw tracepoint (tp_btf) programs load (Linux >= 5.5)."""
+    from .btf import Kind
     return _load_tracing("tp_btf", ProgType.TRACING, AttachType.TRACE_RAW_TP,
-                         "btf_trace_sched_switch", _BTF_KIND_TYPEDEF)
+                         "btf_trace_sched_switch", Kind.TYPEDEF)
 
 
 @functools.cache

@@ -210,7 +210,7 @@ def detect_features() -> dict[str, Any]:
     fentry = probe.fentry()
     if fentry:
         target = syscall_function()
-        if _kernel_has_function(target):
+        if probe.kernel_btf_id(target) > 0:
             fentry = Feature("fentry", True, f"{fentry.reason}; {target} is in kernel BTF")
         else:
             fentry = Feature("fentry", False, f"no function {target} in kernel BTF")
@@ -228,17 +228,6 @@ def detect_features() -> dict[str, Any]:
             "tracepoint", False, f"no syscalls:sys_enter_mmap in {base}/events "
             "(kernel without CONFIG_FTRACE_SYSCALLS)")
     return features
-
-
-def _kernel_has_function(name: str) -> bool:
-    from .._raw import lib
-    btf = lib.btf__load_vmlinux_btf()
-    if not btf:
-        return False
-    try:
-        return int(lib.btf__find_by_name_kind(btf, name.encode(), 12)) > 0  # BTF_KIND_FUNC
-    finally:
-        lib.btf__free(btf)
 
 
 # -- command line ------------------------------------------------------------------------
