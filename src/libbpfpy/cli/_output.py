@@ -74,6 +74,11 @@ def flag_names(flags: int, names: type[enum.IntFlag]) -> list[str]:
     return out
 
 
+def add_json_option(parser: Any) -> None:
+    """The ``--json`` option every inspection command takes (read by :func:`emit`)."""
+    parser.add_argument("--json", action="store_true", help="JSON output")
+
+
 def emit(data: Any, as_json: bool, render: Callable[[Any], str]) -> int:
     """Print ``data`` as JSON or through ``render``; return exit status 0."""
     if as_json:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ._output import emit, flag_names, jsonable, quiet_libbpf, table
+from ._output import add_json_option, emit, flag_names, jsonable, quiet_libbpf, table
 
 # libbpf section prefixes, by the kind of attach they mean (SEC("tp/...") is a
 # tracepoint, and so on); anything else keeps its own prefix as its kind.
@@ -133,5 +133,5 @@ def register(sub: Any) -> None:
                        "point), maps (type, sizes, flags, BTF types) and global variables "
                        "(section, type, initial value) of a BPF object file.")
     p.add_argument("object", help="BPF object file (.o)")
-    p.add_argument("--json", action="store_true", help="JSON output")
+    add_json_option(p)
     p.set_defaults(func=cmd_inspect)

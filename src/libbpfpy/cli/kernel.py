@@ -18,7 +18,7 @@ import json
 import time
 from typing import Any
 
-from ._output import emit, flag_names, hexbytes, jsonable, quiet_libbpf, table
+from ._output import add_json_option, emit, flag_names, hexbytes, jsonable, quiet_libbpf, table
 
 
 def _boot_to_wall(ns_since_boot: int) -> float:
@@ -247,7 +247,7 @@ def _action(actions: Any, name: str, help: str, func: Any, *positional: tuple[st
     p = actions.add_parser(name, help=help)
     for arg, kw in positional:
         p.add_argument(arg, **kw)
-    p.add_argument("--json", action="store_true", help="JSON output")
+    add_json_option(p)
     p.set_defaults(func=func)
 
 

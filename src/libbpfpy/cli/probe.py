@@ -12,7 +12,7 @@ import argparse
 import os
 from typing import Any
 
-from ._output import emit, quiet_libbpf, table
+from ._output import add_json_option, emit, quiet_libbpf, table
 
 
 def _read(path: str) -> str | None:
@@ -143,5 +143,5 @@ def register(sub: Any) -> None:
                        "with the reason for the answer.")
     p.add_argument("--helpers", metavar="TYPE",
                    help="list the helpers programs of TYPE may call")
-    p.add_argument("--json", action="store_true", help="JSON output")
+    add_json_option(p)
     p.set_defaults(func=cmd_probe)
