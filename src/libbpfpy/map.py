@@ -123,6 +123,11 @@ class MapAPI(MutableMapping[Any, Any]):
     def _check(self) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def _adopt(self, dependant: Any) -> None:  # pragma: no cover - abstract
+        """Close ``dependant`` (a buffer over this map) before the map's fd goes away:
+        with the object for an object's map, with the handle for a MapHandle."""
+        raise NotImplementedError
+
     # -- data conversion ----------------------------------------------------------
     @property
     def is_percpu(self) -> bool:
@@ -577,6 +582,9 @@ class Map(MapAPI):
 
     def _check(self) -> None:
         self._obj._check_open(f"map {self.name!r}")
+
+    def _adopt(self, dependant: Any) -> None:
+        self._obj._adopt(dependant)
 
     @property
     def _closed(self) -> bool:

@@ -25,7 +25,6 @@ import itertools
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from ._lifetime import Owner
 from ._raw import CALLBACKS, check_int, check_ptr, lib
 from ._ring import Batch, Reader, Source
 from ._ring_types import Decoder, resolve_event_type
@@ -131,9 +130,7 @@ class PerfBuffer(Reader):
         efd = check_int(lib.perf_buffer__epoll_fd(ptr), "perf_buffer__epoll_fd")
         self._epoll.register(efd, 0x001)  # EPOLLIN
         self._map = map
-        owner = map if isinstance(map, Owner) else getattr(map, "object", None)
-        if owner is not None:
-            owner._adopt(self)
+        map._adopt(self)
 
     def _describe(self) -> str:
         return f"perf buffer over map {getattr(self, '_name', '?')!r}"

@@ -34,7 +34,6 @@ from collections.abc import Callable
 from operator import itemgetter
 from typing import Any
 
-from ._lifetime import Owner
 from ._raw import CALLBACKS, CONSTANTS, check_ptr, lib
 from ._ring import Batch, Reader, Source
 from ._ring_types import Decoder, numpy_dtype, resolve_event_type
@@ -377,9 +376,7 @@ class RingBuffer(Reader):
                 ring.map_libbpf(self._resources)
                 self._resources.add(ring.free_libbpf)
             self._epoll.register(fd, 0x001)  # EPOLLIN, level-triggered
-            owner = map if isinstance(map, Owner) else getattr(map, "object", None)
-            if owner is not None:
-                owner._adopt(self)
+            map._adopt(self)
             with self._mutex:
                 self._rings = self._rings + [ring]
         return self

@@ -139,9 +139,7 @@ class UserRingBuffer(Owner):
         self._resources.add(lambda: lib.user_ring_buffer__free(ptr))
         self._map = map
         self._max = map.max_entries
-        owner = map if isinstance(map, Owner) else getattr(map, "object", None)
-        if owner is not None:
-            owner._adopt(self)
+        map._adopt(self)
 
     def _describe(self) -> str:
         return f"user ring buffer over map {getattr(self, '_name', '?')!r}"
