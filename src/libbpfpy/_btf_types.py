@@ -10,12 +10,13 @@ from __future__ import annotations
 import ctypes
 import enum
 import functools
+import itertools
 import struct
 import sys
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from ._codec import to_bytes
+from ._codec import INT_FORMATS, pack_ints, scalars, to_bytes
 
 if TYPE_CHECKING:
     from .btf import BTF, BTFType
@@ -323,6 +324,13 @@ class IntCodec:
         self.what = what
         self.decode = functools.partial(int.from_bytes, byteorder=_BYTEORDER,
                                         signed=signed)
+        self._fmt = INT_FORMATS[size, signed]
+
+    def encode_many(self, values: list[Any]) -> bytes:
+        return pack_ints(self, values, self._fmt)
+
+    def decode_many(self, buf: Any, n: int, stride: int) -> list[Any]:
+        return scalars(buf, n, self.size, stride, self._fmt)
 
     def encode(self, value: Any) -> bytes:
         if isinstance(value, int):
@@ -349,6 +357,10 @@ class EnumCodec(IntCodec):
         self.decode = decode  # type: ignore[assignment]
         self.enum = cls
 
+    def decode_many(self, buf: Any, n: int, stride: int) -> list[Any]:
+        ints = super().decode_many(buf, n, stride)
+        return list(map(self.enum._value2member_map_.get, ints, ints))
+
     def encode(self, value: Any) -> bytes:
         if isinstance(value, str):
             try:
@@ -370,6 +382,13 @@ class BoolCodec:
     def decode(self, data: bytes) -> bool:
         return any(data)
 
+    def decode_many(self, buf: Any, n: int, stride: int) -> list[Any]:
+        if self.size in (1, 2, 4, 8):
+            return list(map(bool, scalars(buf, n, self.size, stride,
+                                          INT_FORMATS[self.size, False])))
+        raw = bytes(memoryview(buf).cast("B")[:n * stride]) if n else b""
+        return [any(raw[o:o + self.size]) for o in range(0, n * stride, stride)]
+
 
 class FloatCodec:
     def __init__(self, size: int) -> None:
@@ -383,6 +402,9 @@ class FloatCodec:
 
     def decode(self, data: bytes) -> float:
         return float(self._fmt.unpack(data)[0])
+
+    def decode_many(self, buf: Any, n: int, stride: int) -> list[Any]:
+        return scalars(buf, n, self.size, stride, "f" if self.size == 4 else "d")
 
 
 class CharsCodec:
@@ -403,6 +425,11 @@ class CharsCodec:
 
     def decode(self, data: bytes) -> bytes:
         return bytes(data).split(b"\0", 1)[0]
+
+    def decode_many(self, buf: Any, n: int, stride: int) -> list[Any]:
+        raw = bytes(memoryview(buf).cast("B")[:n * stride]) if n else b""
+        size = self.size
+        return [raw[o:o + size].split(b"\0", 1)[0] for o in range(0, n * stride, stride)]
 
 
 class CtypeCodec:
@@ -427,6 +454,14 @@ class CtypeCodec:
         if self._is_array:
             return python_value(obj)
         return obj
+
+    def decode_many(self, buf: Any, n: int, stride: int) -> list[Any]:
+        raw = bytes(memoryview(buf).cast("B")[:n * stride]) if n else b""
+        objs = list(map(self.ct.from_buffer_copy, itertools.repeat(raw, n),
+                        range(0, n * stride, stride)))
+        if self._is_array:
+            return list(map(python_value, objs))
+        return objs
 
 
 # -- the builder -------------------------------------------------------------------------

@@ -16,11 +16,19 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
-from collections.abc import Iterable, Iterator, MutableMapping
+from collections.abc import (
+    Callable,
+    ItemsView,
+    Iterable,
+    Iterator,
+    KeysView,
+    MutableMapping,
+    ValuesView,
+)
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from . import _codec
+from . import _bulk, _codec
 from ._fd import FdHandle, c_string, fd_by_id, obj_info
 from ._lifetime import dup_fd, fd_kind
 from ._raw import check_int, lib, opts
@@ -79,8 +87,36 @@ class MapInfo:
                    btf_value_type_id=info.btf_value_type_id, map_extra=info.map_extra)
 
 
-def _buf(size: int) -> Any:
-    return (ctypes.c_char * max(size, 1))()
+class _Layout:
+    """What element operations need to know of a map, read once: sizes, kind, codecs."""
+
+    __slots__ = ("key_size", "value_size", "percpu", "ncpu", "stride", "value_bytes",
+                 "map_in_map", "key_codec", "value_codec", "value_buf", "key_buf",
+                 "decode_value")
+
+    def __init__(self, m: MapAPI) -> None:
+        mtype = m.type
+        self.key_size = m.key_size
+        self.value_size = m.value_size
+        self.percpu = mtype in PERCPU_TYPES
+        self.ncpu = possible_cpus() if self.percpu else 1
+        self.stride = (self.value_size + 7) & ~7 if self.percpu else self.value_size
+        self.value_bytes = self.stride * self.ncpu
+        self.map_in_map = mtype in MAP_IN_MAP_TYPES
+        self.key_codec: _codec.Codec = _codec.for_map(m, "key", self.key_size)
+        self.value_codec: _codec.Codec = _codec.for_map(m, "value", self.value_size)
+        # buffers for the kernel to write a value or a key into
+        self.value_buf = ctypes.c_char * max(self.value_bytes, 1)
+        self.key_buf = ctypes.c_char * max(self.key_size, 1)
+        codec, ncpu, stride, size = self.value_codec, self.ncpu, self.stride, self.value_size
+        if self.percpu:
+            def decode(raw: bytes) -> Any:
+                return _codec.decode_many(codec, raw, ncpu, stride)
+            self.decode_value: Callable[[bytes], Any] = decode
+        elif self.value_bytes == max(size, 1):
+            self.decode_value = codec.decode
+        else:
+            self.decode_value = lambda raw: codec.decode(raw[:size])
 
 
 class MapAPI(MutableMapping[Any, Any]):
@@ -91,8 +127,7 @@ class MapAPI(MutableMapping[Any, Any]):
     """
 
     name: str
-    _key_codec_cache: Any = None
-    _value_codec_cache: Any = None
+    _layout_cache: _Layout | None = None
 
     # -- provided by subclasses --------------------------------------------------
     @property
@@ -137,26 +172,38 @@ class MapAPI(MutableMapping[Any, Any]):
     @property
     def key_codec(self) -> _codec.Codec:
         """How keys are converted (typed from BTF where the map has key type info)."""
-        if self._key_codec_cache is None:
-            self._key_codec_cache = _codec.for_map(self, "key", self.key_size)
-        return self._key_codec_cache  # type: ignore[no-any-return]
+        return self._layout().key_codec
 
     @property
     def value_codec(self) -> _codec.Codec:
         """How values are converted (typed from BTF where the map has value type info)."""
-        if self._value_codec_cache is None:
-            self._value_codec_cache = _codec.for_map(self, "value", self.value_size)
-        return self._value_codec_cache  # type: ignore[no-any-return]
+        return self._layout().value_codec
 
     def _what(self, part: str) -> str:
         return f"{part} of map {self.name!r}"
 
-    def _key_buf(self, key: Any) -> Any:
-        if self.key_size == 0:
+    def _layout(self) -> _Layout:
+        """Sizes and kind of the map's elements, read once (they are fixed once the
+        map exists; an object's map forgets them when a setter changes them)."""
+        lay = self._layout_cache
+        if lay is None:
+            lay = self._layout_cache = _Layout(self)
+        return lay
+
+    def _key_buf(self, key: Any) -> bytes:
+        lay = self._layout_cache or self._layout()
+        if lay.key_size == 0:
             raise TypeError(f"map {self.name!r} ({self.type.libbpf_name}) has no keys; "
                             "use push()/pop()/peek()")
-        data = self._encode(self.key_codec, key, "key")
-        return (ctypes.c_char * self.key_size).from_buffer_copy(data)
+        try:
+            data = lay.key_codec.encode(key)
+        except (TypeError, ValueError):
+            data = self._encode(lay.key_codec, key, "key")
+        return data if len(data) == lay.key_size else self._sized(data, lay.key_size)
+
+    @staticmethod
+    def _sized(data: bytes, size: int) -> bytes:
+        return data if len(data) == size else data[:size].ljust(size, b"\0")
 
     def _encode(self, codec: _codec.Codec, value: Any, part: str) -> bytes:
         try:
@@ -182,42 +229,36 @@ class MapAPI(MutableMapping[Any, Any]):
                 msg = ": " + msg
             raise type(exc)(f"{self._what(part)}{msg}") from None
 
-    def _stride(self) -> int:
-        return (self.value_size + 7) & ~7
-
     def _value_buf(self, value: Any = _MISSING) -> Any:
-        if isinstance(value, MapAPI) and self.type in MAP_IN_MAP_TYPES:
+        """The bytes of ``value`` as the kernel takes them (per-CPU: one 8-byte aligned
+        slot per CPU), or without ``value`` a buffer for the kernel to write one."""
+        lay = self._layout_cache or self._layout()
+        if value is _MISSING:
+            return lay.value_buf()
+        if lay.map_in_map and isinstance(value, MapAPI):
             value = value.fd  # a map-in-map slot is written with the inner map's fd
-        if self.is_percpu:
-            ncpu = possible_cpus()
-            stride = self._stride()
-            buf = _buf(stride * ncpu)
-            if value is _MISSING:
-                return buf
-            values = value if isinstance(value, list) else [value] * ncpu
-            if len(values) != ncpu:
-                raise ValueError(f"{self._what('value')}: per-CPU map needs {ncpu} values "
-                                 f"(one per possible CPU), got {len(values)}")
-            for i, v in enumerate(values):
-                data = self._encode(self.value_codec, v, "value")
-                ctypes.memmove(ctypes.addressof(buf) + i * stride, data, len(data))
-            return buf
-        buf = _buf(self.value_size)
-        if value is not _MISSING:
-            data = self._encode(self.value_codec, value, "value")
-            ctypes.memmove(buf, data, len(data))
-        return buf
+        codec = lay.value_codec
+        if not lay.percpu:
+            try:
+                data = codec.encode(value)
+            except (TypeError, ValueError):
+                data = self._encode(codec, value, "value")
+            return data if len(data) == lay.value_size else \
+                self._sized(data, lay.value_size)
+        ncpu = lay.ncpu
+        values = value if isinstance(value, list) else [value] * ncpu
+        if len(values) != ncpu:
+            raise ValueError(f"{self._what('value')}: per-CPU map needs {ncpu} values "
+                             f"(one per possible CPU), got {len(values)}")
+        slot = lay.stride
+        return b"".join(self._sized(self._encode(codec, v, "value"), slot) for v in values)
 
     def _decode_value(self, buf: Any) -> Any:
-        raw = bytes(buf)
-        if self.is_percpu:
-            stride = self._stride()
-            return [self.value_codec.decode(raw[i:i + self.value_size])
-                    for i in range(0, len(raw), stride)]
-        return self.value_codec.decode(raw[:self.value_size])
+        return (self._layout_cache or self._layout()).decode_value(buf.raw)
 
     def _decode_key(self, buf: Any) -> Any:
-        return self.key_codec.decode(bytes(buf)[:self.key_size])
+        lay = self._layout_cache or self._layout()
+        return lay.key_codec.decode(buf.raw[:lay.key_size])
 
     def _fail(self, ret: int, call: str) -> BPFError:
         err = -ret if ret < 0 else (ctypes.get_errno() or errno.EINVAL)
@@ -249,9 +290,11 @@ class MapAPI(MutableMapping[Any, Any]):
         """The value at ``key``, or None if there is none."""
         k = self._key_buf(key)
         v = self._value_buf()
-        if not self._found(lib.bpf_map_lookup_elem_flags(self.fd, k, v, flags),
-                           "bpf_map_lookup_elem"):
-            return None
+        ret = lib.bpf_map_lookup_elem_flags(self.fd, k, v, flags)
+        if ret < 0:
+            if ret == -errno.ENOENT:
+                return None
+            raise self._fail(ret, "bpf_map_lookup_elem")
         return self._decode_value(v)
 
     def update(self, key: Any = _MISSING, value: Any = _MISSING,  # type: ignore[override]
@@ -309,23 +352,15 @@ class MapAPI(MutableMapping[Any, Any]):
     def next_key(self, key: Any = None) -> Any:
         """The key after ``key`` (the first key when ``key`` is None), or None at the end."""
         self._check()
-        if self.key_size == 0:
+        lay = self._layout_cache or self._layout()
+        if lay.key_size == 0:
             raise TypeError(f"map {self.name!r} has no keys")
-        nxt = _buf(self.key_size)
+        nxt = lay.key_buf()
         cur = None if key is None else self._key_buf(key)
         if not self._found(lib.bpf_map_get_next_key(self.fd, cur, nxt),
                            "bpf_map_get_next_key"):
             return None
         return self._decode_key(nxt)
-
-    def _raw_keys(self) -> Iterator[bytes]:
-        cur = None
-        nxt = _buf(self.key_size)
-        while self._found(lib.bpf_map_get_next_key(self.fd, cur, nxt),
-                          "bpf_map_get_next_key"):
-            raw = bytes(nxt)
-            yield raw
-            cur = (ctypes.c_char * self.key_size).from_buffer_copy(raw)
 
     # -- MutableMapping -----------------------------------------------------------------
     def __getitem__(self, key: Any) -> Any:
@@ -341,20 +376,26 @@ class MapAPI(MutableMapping[Any, Any]):
         if not self.delete(key):
             raise KeyError(key)
 
-    def __iter__(self) -> Iterator[Any]:
+    def _keyed(self) -> None:
         self._check()
         if self.key_size == 0:
             raise TypeError(f"map {self.name!r} ({self.type.libbpf_name}) has no keys")
-        for raw in self._raw_keys():
-            yield self._decode_key(raw)
+
+    def __iter__(self) -> Iterator[Any]:
+        """The keys, read a chunk at a time with batch lookups (see :meth:`items`)."""
+        self._keyed()
+        return self._iter_keys()
+
+    def _iter_keys(self) -> Iterator[Any]:
+        for keys, _values, n, _walk in _bulk.chunks(self):
+            yield from _bulk.decode_keys(self, keys, n)
 
     def __len__(self) -> int:
         self._check()
         if self.type in ARRAY_TYPES:
             return self.max_entries
-        if self.key_size == 0:
-            raise TypeError(f"map {self.name!r} ({self.type.libbpf_name}) has no keys")
-        return sum(1 for _ in self._raw_keys())
+        self._keyed()
+        return sum(n for _k, _v, n, _w in _bulk.chunks(self))
 
     def __contains__(self, key: object) -> bool:
         if self.type == MapType.BLOOM_FILTER:
@@ -371,97 +412,131 @@ class MapAPI(MutableMapping[Any, Any]):
                            "bpf_map_lookup_elem")
 
     def items(self) -> Any:
-        """(key, value) pairs, read one element at a time (see lookup_batch)."""
+        """A live view of the (key, value) pairs.
+
+        Iterating reads the map a chunk at a time (``bpf_map_lookup_batch``, about
+        256 KiB of keys and values per syscall; key by key where the kernel has no
+        batch lookup for the map type) and decodes each chunk in one pass, so
+        memory stays that of one chunk whatever the size of the map."""
         return _Items(self)
+
+    def keys(self) -> Any:
+        """A live view of the keys (read like :meth:`items`)."""
+        return KeysView(self)
+
+    def values(self) -> Any:
+        """A live view of the values (read like :meth:`items`)."""
+        return _Values(self)
+
+    def to_numpy(self) -> Any:
+        """Every entry as a numpy structured array with fields ``key`` and ``value``.
+
+        dtypes come from the map's BTF types where it has them (see
+        :meth:`BTF.numpy_dtype <libbpfpy.btf.BTF.numpy_dtype>`), else unsigned ints for
+        1/2/4/8-byte keys and values and ``V<size>`` otherwise; per-CPU maps have a
+        ``(ncpu,)`` subarray of values.  The kernel writes straight into the arrays'
+        memory (``bpf_map_lookup_batch``, Linux >= 5.6, as many entries per syscall
+        as they hold); map types or kernels without batch lookups are read key by
+        key into the same arrays.  Needs numpy."""
+        return _bulk.to_numpy(self)
 
     def clear(self) -> None:
         """Delete every key (arrays cannot be cleared: their elements always exist)."""
         if self.type in ARRAY_TYPES:
             raise NotSupportedError(f"elements of {self.type.libbpf_name} map "
                                     f"{self.name!r} cannot be deleted", err=errno.EINVAL)
-        for raw in list(self._raw_keys()):
-            lib.bpf_map_delete_elem(self.fd, (ctypes.c_char * self.key_size)
-                                    .from_buffer_copy(raw))
+        self._keyed()
+        ks = self.key_size
+        raw = b"".join(bytes(keys[:n * ks]) for keys, _v, n, _w in _bulk.chunks(self))
+        count = ctypes.c_uint32(len(raw) // ks)
+        done = 0
+        if raw:
+            ret = lib.bpf_map_delete_batch(self.fd, raw, ctypes.byref(count),
+                                           ctypes.byref(opts("bpf_map_batch_opts")))
+            done = count.value if ret >= 0 or -ret == errno.ENOENT else 0
+        # What the batch did not delete (no batch delete here, or a key BPF deleted
+        # meanwhile stopped it): one by one, ignoring keys already gone.
+        for off in range(done * ks, len(raw), ks):
+            lib.bpf_map_delete_elem(self.fd, raw[off:off + ks])
 
     # -- batch operations ----------------------------------------------------------------
-    def _batch(self, call: str, chunk: int) -> list[tuple[Any, Any]]:
+    def _batch(self, call: str, chunk: int, as_numpy: bool) -> Any:
         self._check()
         if chunk < 1:
             raise ValueError("chunk must be >= 1")
-        fn = getattr(lib, call)
-        ncpu = possible_cpus() if self.is_percpu else 1
-        vsize = self._stride() * ncpu if self.is_percpu else self.value_size
-        # The batch token is opaque: a bucket or an index for the kernel's maps,
-        # never bigger than a key or a u64.
-        token_size = max(self.key_size, 8)
-        in_tok, out_tok = _buf(token_size), _buf(token_size)
-        first = True
+        if as_numpy:
+            return _bulk.to_numpy(self, call, fallback=False)
         out: list[tuple[Any, Any]] = []
-        options = opts("bpf_map_batch_opts")
-        keys, values = _buf(self.key_size * chunk), _buf(vsize * chunk)
-        while True:
-            count = ctypes.c_uint32(chunk)
-            ret = fn(self.fd, None if first else in_tok, out_tok, keys, values,
-                     ctypes.byref(count), ctypes.byref(options))
-            err = -ret if ret < 0 else 0
-            if err == errno.ENOSPC and count.value == 0:
-                # One hash bucket holds more elements than a chunk: grow and retry.
-                chunk *= 2
-                keys, values = _buf(self.key_size * chunk), _buf(vsize * chunk)
-                continue
-            if ret < 0 and err != errno.ENOENT:
-                raise self._fail(ret, call)
-            raw_k, raw_v = bytes(keys), bytes(values)
-            for i in range(count.value):
-                k = self.key_codec.decode(raw_k[i * self.key_size:(i + 1) * self.key_size])
-                chunk_v = raw_v[i * vsize:(i + 1) * vsize]
-                out.append((k, self._decode_value(chunk_v)))
-            if err == errno.ENOENT:
-                return out
-            ctypes.memmove(in_tok, out_tok, token_size)
-            first = False
+        for keys, values, n, walk in _bulk.chunks(self, call, chunk, fallback=False):
+            out.extend(zip(_bulk.decode_keys(self, keys, n),
+                           _bulk.decode_values(self, values, n, walk), strict=True))
+        return out
 
-    def lookup_batch(self, *, chunk: int = 256) -> list[tuple[Any, Any]]:
-        """Every (key, value) pair, read ``chunk`` elements per syscall.
+    def lookup_batch(self, *, chunk: int = 4096, numpy: bool = False) -> Any:
+        """Every (key, value) pair, read ``chunk`` elements per syscall (a list), or
+        with ``numpy=True`` a structured array as :meth:`to_numpy` returns (read with
+        as many elements per syscall as it holds).
 
         Requires Linux >= 5.6."""
-        return self._batch("bpf_map_lookup_batch", chunk)
+        return self._batch("bpf_map_lookup_batch", chunk, numpy)
 
-    def lookup_and_delete_batch(self, *, chunk: int = 256) -> list[tuple[Any, Any]]:
-        """Every (key, value) pair, removing each as it is read.  Requires Linux >= 5.6."""
-        return self._batch("bpf_map_lookup_and_delete_batch", chunk)
+    def lookup_and_delete_batch(self, *, chunk: int = 4096, numpy: bool = False) -> Any:
+        """Every (key, value) pair, removing each as it is read; a list, or with
+        ``numpy=True`` a structured array (see :meth:`lookup_batch`).
+        Requires Linux >= 5.6."""
+        return self._batch("bpf_map_lookup_and_delete_batch", chunk, numpy)
 
-    def update_batch(self, items: Iterable[tuple[Any, Any]] | dict[Any, Any], *,
+    def update_batch(self, items: Any, values: Any = None, *,
                      flags: int = UpdateFlags.ANY) -> int:
-        """Write many (key, value) pairs in one syscall; return how many were written."""
+        """Write many entries in one syscall; return how many were written.
+
+        ``items`` is a dict or (key, value) pairs; or numpy data passed to the kernel
+        as is: one structured array with fields ``key`` and ``value`` (as
+        :meth:`to_numpy` returns), or ``update_batch(keys, values)`` with two arrays
+        (per-CPU maps: ``(n, ncpu)`` values, or ``(n,)`` for the same value on every
+        CPU).  Requires Linux >= 5.6."""
+        if values is not None or _bulk.is_array(items):
+            if values is not None and not _bulk.is_array(items):
+                import numpy
+                items = numpy.asarray(items)
+            return _bulk.update_arrays(self, items, values, flags)
         pairs = list(items.items() if isinstance(items, dict) else items)
         if not pairs:
             self._check()
             return 0
-        ncpu_vals = [self._value_buf(v) for _, v in pairs]
-        keys = b"".join(self._encode(self.key_codec, k, "key") for k, _ in pairs)
-        values = b"".join(bytes(b) for b in ncpu_vals)
+        keys = self._encode_many(self.key_codec, [k for k, _ in pairs], "key")
+        if self.is_percpu or self.type in MAP_IN_MAP_TYPES:
+            vals = b"".join(bytes(self._value_buf(v)) for _, v in pairs)
+        else:
+            vals = self._encode_many(self.value_codec, [v for _, v in pairs], "value")
         count = ctypes.c_uint32(len(pairs))
         options = opts("bpf_map_batch_opts", elem_flags=int(flags))
-        kb = ctypes.create_string_buffer(keys, len(keys))
-        vb = ctypes.create_string_buffer(values, len(values))
-        ret = lib.bpf_map_update_batch(self.fd, kb, vb, ctypes.byref(count),
+        ret = lib.bpf_map_update_batch(self.fd, keys, vals, ctypes.byref(count),
                                        ctypes.byref(options))
         if ret < 0:
             raise self._fail(ret, "bpf_map_update_batch")
         return count.value
 
+    def _encode_many(self, codec: _codec.Codec, values: list[Any], part: str) -> bytes:
+        try:
+            return _codec.encode_many(codec, values)
+        except (TypeError, ValueError, OverflowError):
+            # one at a time, for the error message naming the culprit
+            return b"".join([self._encode(codec, v, part) for v in values])
+
     def delete_batch(self, keys: Iterable[Any]) -> int:
-        """Delete many keys in one syscall; return how many were deleted."""
+        """Delete many keys in one syscall (an iterable of keys, or a numpy array
+        passed as is); return how many were deleted.  Requires Linux >= 5.6."""
+        if _bulk.is_array(keys):
+            return _bulk.delete_array(self, keys)
         ks = list(keys)
         if not ks:
             self._check()
             return 0
-        raw = b"".join(self._encode(self.key_codec, k, "key") for k in ks)
-        kb = ctypes.create_string_buffer(raw, len(raw))
+        raw = self._encode_many(self.key_codec, ks, "key")
         count = ctypes.c_uint32(len(ks))
         options = opts("bpf_map_batch_opts")
-        ret = lib.bpf_map_delete_batch(self.fd, kb, ctypes.byref(count),
+        ret = lib.bpf_map_delete_batch(self.fd, raw, ctypes.byref(count),
                                        ctypes.byref(options))
         if ret < 0 and -ret != errno.ENOENT:
             raise self._fail(ret, "bpf_map_delete_batch")
@@ -545,25 +620,32 @@ class MapAPI(MutableMapping[Any, Any]):
         return True
 
 
-class _Items:
-    """Live (key, value) view: each iteration walks the map anew."""
+class _Items(ItemsView[Any, Any]):
+    """Live (key, value) view: each iteration reads the map anew, a chunk at a time."""
 
-    def __init__(self, m: MapAPI) -> None:
-        self._m = m
+    _mapping: MapAPI
 
     def __iter__(self) -> Iterator[tuple[Any, Any]]:
-        m = self._m
-        for raw in list(m._raw_keys()):
-            key = m._decode_key(raw)
-            value = m.lookup(key)
-            if value is not None:  # deleted meanwhile
-                yield key, value
-
-    def __len__(self) -> int:
-        return len(self._m)
+        m = self._mapping
+        m._keyed()
+        for keys, values, n, walk in _bulk.chunks(m):
+            yield from zip(_bulk.decode_keys(m, keys, n),
+                           _bulk.decode_values(m, values, n, walk), strict=True)
 
     def __repr__(self) -> str:
         return f"ItemsView({list(self)!r})"
+
+
+class _Values(ValuesView[Any]):
+    """Live view of the values: each iteration reads the map anew, a chunk at a time."""
+
+    _mapping: MapAPI
+
+    def __iter__(self) -> Iterator[Any]:
+        m = self._mapping
+        m._keyed()
+        for _keys, values, n, walk in _bulk.chunks(m):
+            yield from _bulk.decode_values(m, values, n, walk)
 
 
 class Map(MapAPI):
@@ -617,7 +699,7 @@ class Map(MapAPI):
         ret = getattr(lib, call)(self._ptr, *args)
         if ret is not None and ret < 0:
             check_int(ret, call, f"map {self.name!r}")
-        self._key_codec_cache = self._value_codec_cache = None
+        self._layout_cache = None
 
     def _guard_layout(self, what: str) -> None:
         # libbpf holds memory sized from these for its internal maps (the mmap'ed
