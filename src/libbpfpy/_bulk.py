@@ -272,10 +272,14 @@ def to_numpy(m: MapAPI, call: str = "bpf_map_lookup_batch", *, fallback: bool = 
             continue
         if b.done or not got:
             break
+    # Interleave as bytes (two strided copies): padding inside keys and values is
+    # kept as the kernel wrote it, as element lookups return it.
     out = np.empty(n, rec)
-    out["key"] = keys[:n]
-    v = vals["v"][:n]
-    out["value"] = v if m._layout().percpu else v[:, 0]
+    ks, vs = b.key_size, m._layout().value_size
+    dst = out.view(np.uint8).reshape(n, rec.itemsize)
+    dst[:, :ks] = keys.view(np.uint8).reshape(cap, ks)[:n]
+    dst[:, ks:ks + b.ncpu * vs].reshape(n, b.ncpu, vs)[...] = \
+        vals.view(np.uint8).reshape(cap, b.ncpu, b.slot)[:n, :, :vs]
     return out
 
 

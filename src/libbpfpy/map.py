@@ -392,8 +392,8 @@ class MapAPI(MutableMapping[Any, Any]):
 
     def __len__(self) -> int:
         self._check()
-        if self.type in ARRAY_TYPES:
-            return self.max_entries
+        if self.type in (MapType.ARRAY, MapType.PERCPU_ARRAY):
+            return self.max_entries     # every index always holds a value
         self._keyed()
         return sum(n for _k, _v, n, _w in _bulk.chunks(self))
 
