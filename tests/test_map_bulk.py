@@ -9,8 +9,7 @@ import tracemalloc
 
 import pytest
 
-from libbpfpy import MapFlags, MapHandle, MapType, NotSupportedError, Object, possible_cpus
-from libbpfpy import _bulk
+from libbpfpy import MapFlags, MapHandle, MapType, Object, _bulk, possible_cpus
 
 np = pytest.importorskip("numpy")
 
