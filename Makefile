@@ -36,7 +36,10 @@ deps:
 
 venv: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+# The optional C accelerator of the ring buffer reader (setup.py) needs Python's headers.
+APT_PACKAGES += python3-dev
+
+$(VENV)/.installed: pyproject.toml setup.py src/libbpfpy/_accel.c
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[dev]'

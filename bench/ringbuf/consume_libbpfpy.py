@@ -3,7 +3,15 @@
 
 usage: consume_libbpfpy.py OBJ LOOP SECONDS MODE STYLE
   MODE 0: fixed-size records ({int pid; char comm[100]}), 1: variable (16..4000 bytes,
-  typed by their 16-byte head).  STYLE: callback | iterator | batch | batch-wakeup.
+  typed by their 16-byte head).  STYLE, each the plain loop a user would write:
+
+  callback      while ...: rb.poll(0.1)                  (callback per event)
+  iterator      for ev in rb: ...
+  read          while ...: ev = rb.read(0.1)
+  batch         while ...: rb.read_batch(timeout=1)
+  select        while ...: select([rb], [], [], 1); rb.read_batch()
+  lease         while ...: with rb.lease(timeout=1) as arr: ...   (zero-copy views)
+
 Prints one JSON line: consumed, produced, dropped, elapsed_s, cpu_s, maxrss_kb.
 """
 from __future__ import annotations
@@ -11,6 +19,7 @@ from __future__ import annotations
 import ctypes
 import json
 import resource
+import select
 import subprocess
 import sys
 import threading
@@ -48,11 +57,10 @@ def main() -> int:
 
         etype = Event if mode == 0 else VarHead
         rb = RingBuffer(obj.maps["events"], lambda ev: None, event_type=etype)
-        if style.startswith("batch"):
+        if style in ("batch", "select", "lease"):
             rb.read_batch()  # imports numpy now, not while the producer runs
         n = 0
-        cpu0 = time.monotonic(), cpu_seconds()
-        t0, c0 = cpu0
+        t0, c0 = time.monotonic(), cpu_seconds()
         assert child.stdin is not None
         child.stdin.write(b"g")
         child.stdin.close()
@@ -66,29 +74,30 @@ def main() -> int:
         if style == "callback":
             while not finished():
                 n += rb.poll(0.1)
-            t_end = time.monotonic()
+        elif style == "read":
+            while not finished():
+                if rb.read(0.1) is not None:
+                    n += 1
         elif style == "batch":
-            # Bulk reading: up to 32768 events per call (arrays of that size reuse
-            # freed memory instead of faulting in fresh pages), pausing 1 ms whenever
-            # little was waiting so that the next call has a worthwhile batch.
             while not finished():
-                got = len(rb.read_batch(max_events=32768))
-                n += got
-                if got < 1024:
-                    time.sleep(0.001)
-            t_end = time.monotonic()
-        elif style == "batch-wakeup":
+                n += len(rb.read_batch(timeout=1))
+        elif style == "select":
             while not finished():
-                n += len(rb.read_batch(max_events=32768, timeout=0.1))
-            t_end = time.monotonic()
+                if select.select([rb], [], [], 1)[0]:
+                    n += len(rb.read_batch())
+        elif style == "lease":
+            while not finished():
+                with rb.lease(timeout=1) as arr:
+                    n += len(arr)
         elif style == "iterator":
             end = [0.0]
 
             def watcher() -> None:
-                # Once the producer is gone and nothing is left to read, stop the loop.
+                # Once the producer is gone and everything it made was read, stop.
                 child.wait()
-                while rb.wait(0.05):
-                    time.sleep(0.005)
+                produced, dropped = totals()
+                while n < produced - dropped and time.monotonic() - t0 < 60:
+                    time.sleep(0.002)
                 end[0] = time.monotonic()
                 rb.close()
 
@@ -100,9 +109,9 @@ def main() -> int:
             except ClosedError:
                 pass
             w.join()
-            t_end = end[0] - 0.05   # the watcher's final idle wait
         else:
             raise SystemExit(f"unknown style {style!r}")
+        t_end = end[0] if style == "iterator" else time.monotonic()
         cpu = cpu_seconds() - c0
         produced, dropped = totals()
         rb.close()

@@ -32,6 +32,7 @@ from .errors import ClosedError
 log = logging.getLogger("libbpfpy.events")
 
 _NOTHING: Any = object()
+_EXP_BACKOFF = float(os.environ.get("LIBBPFPY_RB_BACKOFF", "0"))
 _length_hint = operator.length_hint
 # Exhausting a list iterator in O(1) (list_iterator.__setstate__ clamps to the end).
 _END = 1 << 62
@@ -251,6 +252,13 @@ class Reader(Owner):
             return True
         if timeout is not None and timeout <= 0:
             return False
+        if _EXP_BACKOFF:
+            t = _EXP_BACKOFF if timeout is None else min(_EXP_BACKOFF, timeout)
+            time.sleep(t)
+            if self._ready():
+                return True
+            if timeout is not None:
+                timeout -= t
         # select.epoll.poll retries on EINTR after running signal handlers (PEP 475),
         # so SIGINT surfaces here as KeyboardInterrupt with nothing half-done.
         events = self._epoll.poll(-1 if timeout is None else timeout)

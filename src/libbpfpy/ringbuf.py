@@ -22,11 +22,13 @@ fetched through libbpf's ``ring_buffer__consume`` instead; the API is the same.
 """
 from __future__ import annotations
 
+import array
 import collections
 import ctypes
 import errno
 import mmap
 import operator
+import os
 import platform
 import threading
 import time
@@ -70,8 +72,25 @@ def _numpy() -> Any:
     try:
         import numpy
     except ImportError:
-        raise ImportError("read_batch() needs numpy: pip install numpy") from None
+        raise ImportError("read_batch() and lease() need numpy: pip install numpy") from None
     return numpy
+
+
+def _load_accel() -> Any:
+    """The compiled walker (``libbpfpy._accel``), unless absent or LIBBPFPY_ACCEL=0."""
+    if os.environ.get("LIBBPFPY_ACCEL", "1") == "0":
+        return None
+    try:
+        from . import _accel
+    except ImportError:
+        return None
+    return _accel
+
+
+#: The compiled ring walker in use (None: the pure-Python walk).  Chosen at import
+#: from LIBBPFPY_ACCEL (``0`` forces pure Python); read per ring when it is added.
+ACCEL: Any = _load_accel()
+_WALK_ROOM = 32768          # records per compiled walk
 
 
 class _Ring(Source):
@@ -94,6 +113,12 @@ class _Ring(Source):
         self._rb_ptr: Any = None
         self._owner = owner
         self.raw: Any = None
+        self.ro: Any = None         # read-only view of the mapping (lease() arrays)
+        self.leases: list[int] = []  # positions of records lent out (not yet released)
+        self.accel = ACCEL
+        if self.accel is not None:
+            self._offs = array.array("q", bytes(8 * _WALK_ROOM))
+            self._lens = array.array("I", bytes(4 * _WALK_ROOM))
 
     # -- direct access -------------------------------------------------------------------
     def map_direct(self) -> None:
@@ -115,7 +140,8 @@ class _Ring(Source):
         self.cons = cmv[:8].cast("Q")
         self.prod = dmv[:8].cast("Q")
         self.hdr = dmv.cast("I")
-        self._views = [self.cons, self.prod, self.hdr, cmv, dmv]
+        self.ro = dmv.toreadonly()
+        self._views = [self.cons, self.prod, self.hdr, self.ro, cmv, dmv]
         self.raw = data_mm
         self.cursor = self.cons[0]
 
@@ -133,6 +159,7 @@ class _Ring(Source):
                 pass
         self._maps = []
         self.raw = None
+        self.ro = None
 
     def repair(self, pending: collections.deque[Batch]) -> None:
         """Move the cursor past batches already queued (an interrupt may have come
@@ -238,7 +265,37 @@ class _Ring(Source):
 
     def advance(self, new: int) -> None:
         self.cursor = new
-        self.cons[0] = new  # release-store: x86 keeps stores in order
+        self.publish()
+
+    def publish(self) -> None:
+        """Store the consumer position: the cursor, or the first record lent out by a
+        lease still running (the kernel must not reuse that space yet)."""
+        pos = min(self.cursor, *self.leases) if self.leases else self.cursor
+        if self.cons[0] != pos:
+            self.cons[0] = pos  # release-store: x86 keeps stores in order
+
+    def walk_accel(self, limit: int, max_records: int = -1
+                   ) -> tuple[int, int, int, int]:
+        """The compiled walk: ``(n, length, shortest, longest)``; the ``n`` records'
+        offsets in ``self.raw`` and lengths are in ``self._offs``/``self._lens``."""
+        prod = self.prod[0]
+        n, length, bad, bad_len, shortest, longest = self.accel.walk(
+            self.raw, _PAGE, self.cursor, prod, self.mask, limit, max_records,
+            self._offs, self._lens)
+        if bad >= 0:
+            self._corrupt(bad, bad_len, prod)
+        return n, length, shortest, longest
+
+    def rel(self, i: int) -> int:
+        """Position of the compiled walk's record ``i`` (its header) from the cursor."""
+        return int(self._offs[i]) - _HDR - (_PAGE + (self.cursor & self.mask))
+
+    def heads(self, n: int, size: int) -> bytearray:
+        """The first ``size`` bytes of each of the ``n`` records the compiled walk found
+        (zero padded), back to back."""
+        buf = bytearray(n * size)
+        self.accel.gather(self.raw, self._offs, self._lens, n, size, buf)
+        return buf
 
     # -- libbpf fallback ------------------------------------------------------------------
     def map_libbpf(self, resources: Any) -> None:
@@ -402,8 +459,7 @@ class RingBuffer(Reader):
         with self._mutex:  # another thread may be moving the cursors
             for ring in self._rings:
                 ring.repair(self._pending)
-                if ring.cons[0] != ring.cursor:
-                    ring.cons[0] = ring.cursor
+                ring.publish()
             # Our consumer_pos store must be visible before we conclude from
             # producer_pos that the ring is empty: the kernel wakes us only for a
             # record committed at the consumer_pos it sees.  (Store-then-load needs a
@@ -419,33 +475,59 @@ class RingBuffer(Reader):
                 got = ring.fill_libbpf(pending, limit) or got
                 continue
             ring.repair(pending)
-            start, length, runs = ring.walk(limit)
-            if not length:
-                continue
-            end = ring.cursor + length
-            if runs:
-                # One bulk copy, after every header it covers was seen committed.
-                buf = ring.raw[start:start + length]
-                if len(runs) == 1:
-                    off, step, k, ln = runs[0]
-                    batch = Batch(ring, buf, range(off, off + k * step, step), ln, end=end)
-                else:
-                    offs: list[int] = []
-                    lens: list[int] = []
-                    for off, step, k, ln in runs:
-                        if k == 1:
-                            offs.append(off)
-                            lens.append(ln)
-                        else:
-                            offs.extend(range(off, off + k * step, step))
-                            lens.extend([ln] * k)
-                    same = lens.count(lens[0]) == len(lens)
-                    batch = Batch(ring, buf, offs, lens[0] if same else lens, end=end)
+            if ring.accel is not None:
+                batch, length = self._fill_accel(ring, limit)
+            else:
+                batch, length = self._fill_walk(ring, limit)
+            if batch is not None:
                 pending.append(batch)
+            if length:
+                ring.advance(ring.cursor + length)
                 got = True
-            ring.advance(end)
-            got = got or bool(length)
         return got
+
+    @staticmethod
+    def _fill_walk(ring: _Ring, limit: int) -> tuple[Batch | None, int]:
+        """Pure Python: runs of same-size records, then one bulk copy."""
+        start, length, runs = ring.walk(limit)
+        if not runs:
+            return None, length
+        end = ring.cursor + length
+        # One bulk copy, after every header it covers was seen committed.
+        buf = ring.raw[start:start + length]
+        if len(runs) == 1:
+            off, step, k, ln = runs[0]
+            return Batch(ring, buf, range(off, off + k * step, step), ln, end=end), length
+        offs: list[int] = []
+        lens: list[int] = []
+        for off, step, k, ln in runs:
+            if k == 1:
+                offs.append(off)
+                lens.append(ln)
+            else:
+                offs.extend(range(off, off + k * step, step))
+                lens.extend([ln] * k)
+        same = lens.count(lens[0]) == len(lens)
+        return Batch(ring, buf, offs, lens[0] if same else lens, end=end), length
+
+    @staticmethod
+    def _fill_accel(ring: _Ring, limit: int) -> tuple[Batch | None, int]:
+        """Compiled walk; typed events copy only the head of each record (all that
+        decoding reads), untyped ones the whole span."""
+        n, length, shortest, longest = ring.walk_accel(limit)
+        if not n:
+            return None, length
+        end = ring.cursor + length
+        lens: Any = shortest if shortest == longest else ring._lens[:n].tolist()
+        size = ring.decoder.size
+        if size:
+            buf: Any = ring.heads(n, size)
+            offs: Any = range(0, n * size, size)
+        else:
+            start = _PAGE + (ring.cursor & ring.mask)
+            buf = ring.raw[start:start + length]
+            offs = [o - start for o in ring._offs[:n]]
+        return Batch(ring, buf, offs, lens, end=end), length
 
     # -- numpy ------------------------------------------------------------------------------
     def read_batch(self, max_events: int | None = None, *, map: MapAPI | None = None,
@@ -520,7 +602,36 @@ class RingBuffer(Reader):
                 if left == 0:
                     break
                 ring.repair(self._pending)
-                left = self._batch_direct(np, ring, dtype, left, parts)
+                if ring.accel is not None:
+                    left = self._batch_accel(np, ring, dtype, left, parts)
+                else:
+                    left = self._batch_direct(np, ring, dtype, left, parts)
+
+    def _batch_accel(self, np: Any, ring: _Ring, dtype: Any, left: int,
+                     parts: list[Any]) -> int:
+        """read_batch() with the compiled walk: one pass over the records copies the
+        head of each into the array (sized for the most records that can be there)."""
+        itemsize = dtype.itemsize
+        cursor = ring.cursor
+        prod = ring.prod[0]
+        room = (prod - cursor) // ((itemsize + _HDR + 7) & -8) + 1
+        if left >= 0:
+            room = min(room, left)
+        out = np.empty(room, dtype)
+        n, length, bad, bad_len, short = ring.accel.read(
+            ring.raw, _PAGE, cursor, prod, ring.mask, self._poll_limit, left, itemsize, out)
+        if bad >= 0 and not n:
+            ring._corrupt(bad, bad_len, prod)
+        if n:
+            if n < room:
+                out.resize(n, refcheck=False)   # gives back the untouched tail
+            parts.append(out)
+        if length:
+            ring.advance(cursor + length)
+        if short and not n:
+            raise ValueError(f"ring {ring.name!r}: a record of {short} bytes is shorter "
+                             f"than the event type ({itemsize} bytes); it was skipped")
+        return left - n if left > 0 else left
 
     def _batch_direct(self, np: Any, ring: _Ring, dtype: Any, left: int,
                       parts: list[Any]) -> int:
