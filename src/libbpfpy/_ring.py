@@ -32,7 +32,6 @@ from .errors import ClosedError
 log = logging.getLogger("libbpfpy.events")
 
 _NOTHING: Any = object()
-_EXP_BACKOFF = float(os.environ.get("LIBBPFPY_RB_BACKOFF", "0"))
 _length_hint = operator.length_hint
 # Exhausting a list iterator in O(1) (list_iterator.__setstate__ clamps to the end).
 _END = 1 << 62
@@ -185,6 +184,7 @@ class Reader(Owner):
         self._thread: threading.Thread | None = None
         self._thread_error: BaseException | None = None
         self._stopping = False
+        self._streaming = False     # the last wait ended because events were there
         self._epoll = select.epoll()
         self._resources.add(self._epoll.close)
         try:
@@ -195,6 +195,13 @@ class Reader(Owner):
         wakefd = self._wakefd
         self._resources.add(lambda: os.close(wakefd))
         self._epoll.register(self._wakefd, select.EPOLLIN)
+        # Readable while events are queued (fetched, not yet delivered): select() on
+        # the buffer then sees them too, not only what is still in the kernel.
+        self._queuedfd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
+        queuedfd = self._queuedfd
+        self._resources.add(lambda: os.close(queuedfd))
+        self._epoll.register(self._queuedfd, select.EPOLLIN)
+        self._queued_on = False
         self._arm(self._resources.free)
 
     # -- to implement ----------------------------------------------------------------
@@ -238,10 +245,42 @@ class Reader(Owner):
         if not busy:
             self._resources.free()
 
+    def _fetch(self, limit: int) -> bool:
+        """Fetch (``_fill``) and keep the queued-events fd up to date; mutex held."""
+        got = self._fill(limit)
+        self._sync_queued()
+        return got
+
+    def _retire(self) -> None:
+        """Drop delivered batches from the head of the queue (so that the queued-events
+        fd says no more than the truth)."""
+        with self._mutex:
+            pending = self._pending
+            while pending and pending[0].it is not None and not _length_hint(pending[0].it):
+                pending.popleft()
+            self._sync_queued()
+
+    def _sync_queued(self) -> None:
+        """Make the queued-events fd readable exactly while events are queued."""
+        want = bool(self._pending)
+        if want is not self._queued_on:
+            self._queued_on = want
+            try:
+                if want:
+                    os.eventfd_write(self._queuedfd, 1)
+                else:
+                    os.eventfd_read(self._queuedfd)
+            except OSError:  # already in that state; or closed meanwhile
+                pass
+
     def _closed_error(self) -> ClosedError:
         return ClosedError(self._describe())
 
     # -- waiting ------------------------------------------------------------------------
+    #: Seconds to pause and look again before sleeping in the kernel's wakeup, while
+    #: events keep coming (0: wake up for every record that finds the reader idle).
+    _backoff = 0.0
+
     def _wait(self, timeout: float | None) -> bool:
         """Block until records may be available (True) or ``timeout`` passes (False).
 
@@ -249,16 +288,21 @@ class Reader(Owner):
         use, outside the mutex.
         """
         if self._ready():
+            self._streaming = True
             return True
         if timeout is not None and timeout <= 0:
             return False
-        if _EXP_BACKOFF:
-            t = _EXP_BACKOFF if timeout is None else min(_EXP_BACKOFF, timeout)
-            time.sleep(t)
+        if self._streaming and self._backoff:
+            # Events came lately: look again after a short pause before asking the
+            # kernel for a wakeup, so that a busy stream is read in batches (one per
+            # pause) instead of one wakeup per record.  See docs/DESIGN.md.
+            pause = self._backoff if timeout is None else min(self._backoff, timeout)
+            time.sleep(pause)
             if self._ready():
                 return True
+            self._streaming = False
             if timeout is not None:
-                timeout -= t
+                timeout -= pause
         # select.epoll.poll retries on EINTR after running signal handlers (PEP 475),
         # so SIGINT surfaces here as KeyboardInterrupt with nothing half-done.
         events = self._epoll.poll(-1 if timeout is None else timeout)
@@ -266,7 +310,9 @@ class Reader(Owner):
             raise self._closed_error()
         if self._stopping:
             return False
-        return any(fd != self._wakefd for fd, _ in events)
+        woken = any(fd != self._wakefd for fd, _ in events)
+        self._streaming = woken
+        return woken
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until events are available or ``timeout`` seconds pass (None: forever).
@@ -314,24 +360,24 @@ class Reader(Owner):
             n += before
             if pending and pending[0] is batch:
                 pending.popleft()
+        self._sync_queued()
         if self._closed:
             raise self._closed_error()
         return n
 
     def _drain(self, limit: int) -> int:
-        """Deliver what is queued, then fetch and deliver until ``limit`` bytes or the
-        data available now is exhausted."""
+        """Deliver what is queued, then fetch everything available now (up to
+        ``limit`` bytes) and deliver that."""
         with self._mutex:
             if self._closed:
                 raise self._closed_error()
             n = self._deliver_pending()
-            budget = limit
-            while budget > 0 and self._fill(min(budget, self._chunk)):
-                budget -= self._chunk
+            if self._fetch(limit):
                 n += self._deliver_pending()
             return n
 
-    _chunk = 256 * 1024
+    #: bytes one fetch takes at most: a fetch empties the ring ("drain to empty"), so
+    #: the kernel gets all the space back at once and the wakeup is re-armed
     _poll_limit = 64 * 1024 * 1024
 
     def consume(self) -> int:
@@ -376,18 +422,33 @@ class Reader(Owner):
         while True:
             while pending:
                 batch = pending[0]
-                ev = next(batch.iterator(), _NOTHING)
+                it = batch.iterator()
+                ev = next(it, _NOTHING)
                 if ev is not _NOTHING:
+                    if not _length_hint(it):
+                        self._retire()
                     return ev
                 if pending and pending[0] is batch:
                     pending.popleft()
-            if fetched or not self._fill(self._chunk):
+            if fetched or not self._fetch(self._poll_limit):
+                self._sync_queued()
                 return _NOTHING
             fetched = True
 
     def read(self, timeout: float | None = None) -> Any:
         """The next event, waiting up to ``timeout`` seconds (None: forever); None if
         none arrived in time."""
+        # Fast path: the next event of a batch already fetched and decoded (a list
+        # iterator shared by every consumption style; next() on it is atomic).
+        pending = self._pending
+        if pending:
+            it = pending[0].it
+            if it is not None:
+                ev = next(it, _NOTHING)
+                if ev is not _NOTHING:
+                    if not _length_hint(it):
+                        self._retire()
+                    return ev
         with self._use():
             self._consumable()
             deadline = None if timeout is None else time.monotonic() + timeout
@@ -423,10 +484,12 @@ class Reader(Owner):
                 yield from it
                 if pending and pending[0] is batch:
                     pending.popleft()
+                    if not pending:
+                        self._sync_queued()
                 continue
             with self._use():
                 with self._mutex:
-                    fetched = self._fill(self._chunk)
+                    fetched = self._fetch(self._poll_limit)
                 if not fetched:
                     self._wait(None)
 
@@ -450,10 +513,12 @@ class Reader(Owner):
                     yield ev
                 if pending and pending[0] is batch:
                     pending.popleft()
+                    if not pending:
+                        self._sync_queued()
                 continue
             with self._use():
                 with self._mutex:
-                    fetched = self._fill(self._chunk)
+                    fetched = self._fetch(self._poll_limit)
                 if not fetched and not self._ready():
                     fut = loop.create_future()
                     fd = self._epoll.fileno()

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import array
 import collections
+import contextlib
 import ctypes
 import errno
 import mmap
@@ -32,11 +33,11 @@ import os
 import platform
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from operator import itemgetter
 from typing import Any
 
-from ._raw import CALLBACKS, CONSTANTS, check_ptr, lib
+from ._raw import CALLBACKS, CONSTANTS, check_ptr, lib, libc
 from ._ring import Batch, Reader, Source
 from ._ring_types import Decoder, numpy_dtype, resolve_event_type
 from .enums import MapType
@@ -58,6 +59,12 @@ _STOP = -errno.ENOBUFS  # our sample callback's "batch is full" return code
 # so reading producer_pos, then a header, then the data it covers (and storing
 # consumer_pos after copying) needs no barriers.  Elsewhere libbpf does the reading.
 _DIRECT = platform.machine().lower() in ("x86_64", "amd64", "i386", "i686", "x86")
+
+_MAP_FIXED = 0x10
+_libc_mmap = libc.mmap
+_libc_mmap.restype = ctypes.c_void_p
+_libc_mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int,
+                       ctypes.c_int, ctypes.c_long]
 
 # A full barrier (lock-prefixed instruction): taking an uncontended lock does one.
 _barrier_lock = threading.Lock()
@@ -91,6 +98,19 @@ def _load_accel() -> Any:
 #: from LIBBPFPY_ACCEL (``0`` forces pure Python); read per ring when it is added.
 ACCEL: Any = _load_accel()
 _WALK_ROOM = 32768          # records per compiled walk
+_SLICE = 4096               # events decoded at a time
+
+
+def _slices(ring: _Ring, buf: Any, offs: Any, lens: Any, end: int) -> list[Batch]:
+    """The records of one fetch as batches of at most _SLICE events: each is decoded
+    when delivery reaches it, so a large fetch never holds more than a slice of
+    decoded events at a time."""
+    n = len(offs)
+    if n <= _SLICE:
+        return [Batch(ring, buf, offs, lens, end=end)]
+    per = isinstance(lens, list)
+    return [Batch(ring, buf, offs[i:i + _SLICE], lens[i:i + _SLICE] if per else lens,
+                  end=end) for i in range(0, n, _SLICE)]
 
 
 class _Ring(Source):
@@ -367,6 +387,44 @@ class _Ring(Source):
         return self._dtype
 
 
+class _Lease:
+    """Records lent out by :meth:`RingBuffer.lease`: a numpy view of them over a
+    mapping of their own, and the consumer position held at their start."""
+
+    def __init__(self, np: Any, ring: _Ring, dtype: Any, at: int, step: int, k: int) -> None:
+        # at: offset of the first record's data in ring.raw (the data area mapped
+        # twice: a run that wraps around is contiguous there)
+        first = at - _PAGE          # from the start of the first data copy
+        lo = first & ~(_PAGE - 1)
+        hi = first + (k - 1) * step + dtype.itemsize
+        self.ring = ring
+        self.pos = ring.cursor + (at - _HDR - (_PAGE + (ring.cursor & ring.mask)))
+        self.size = ((hi - lo) + _PAGE - 1) & ~(_PAGE - 1)
+        # The ring's data pages start at file offset 2 pages (consumer, producer).
+        self.mm = mmap.mmap(ring.fd, self.size, mmap.MAP_SHARED, mmap.PROT_READ,
+                            offset=2 * _PAGE + lo)
+        # The array keeps the mapping (read-only: it cannot be made writable) alive
+        # as its base; numpy holds no buffer export, so it is never closed here.
+        self.array = np.ndarray((k,), dtype, buffer=self.mm, offset=first - lo,
+                                strides=(step,))
+        self.addr = self.array.__array_interface__["data"][0] - (first - lo)
+        ring.leases.append(self.pos)
+        ring.advance(self.pos + k * step)
+
+    def end(self, closed: bool) -> None:
+        """Give the records back: blank the view's memory, let the kernel reuse it."""
+        ring = self.ring
+        del self.array
+        # Anonymous zero pages over the mapping: a view kept past the block reads
+        # zeros from now on; the mapping object goes (munmap) with its last view.
+        _libc_mmap(self.addr, self.size, mmap.PROT_READ,
+                   mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | _MAP_FIXED, -1, 0)
+        del self.mm
+        ring.leases.remove(self.pos)
+        if not closed:
+            ring.publish()
+
+
 class RingBuffer(Reader):
     """Events from one or more ring buffer maps (``BPF_MAP_TYPE_RINGBUF``).
 
@@ -385,6 +443,7 @@ class RingBuffer(Reader):
     """
 
     _kind = "ring buffer"
+    _backoff = float(os.environ.get("LIBBPFPY_RINGBUF_BACKOFF", "0.0002"))
 
     def __init__(self, map: MapAPI | None = None, callback: Callable[[Any], Any] | None = None,
                  *, event_type: Any = None) -> None:
@@ -476,28 +535,27 @@ class RingBuffer(Reader):
                 continue
             ring.repair(pending)
             if ring.accel is not None:
-                batch, length = self._fill_accel(ring, limit)
+                batches, length = self._fill_accel(ring, limit)
             else:
-                batch, length = self._fill_walk(ring, limit)
-            if batch is not None:
-                pending.append(batch)
+                batches, length = self._fill_walk(ring, limit)
+            pending.extend(batches)
             if length:
                 ring.advance(ring.cursor + length)
                 got = True
         return got
 
     @staticmethod
-    def _fill_walk(ring: _Ring, limit: int) -> tuple[Batch | None, int]:
+    def _fill_walk(ring: _Ring, limit: int) -> tuple[list[Batch], int]:
         """Pure Python: runs of same-size records, then one bulk copy."""
         start, length, runs = ring.walk(limit)
         if not runs:
-            return None, length
+            return [], length
         end = ring.cursor + length
         # One bulk copy, after every header it covers was seen committed.
         buf = ring.raw[start:start + length]
         if len(runs) == 1:
             off, step, k, ln = runs[0]
-            return Batch(ring, buf, range(off, off + k * step, step), ln, end=end), length
+            return _slices(ring, buf, range(off, off + k * step, step), ln, end), length
         offs: list[int] = []
         lens: list[int] = []
         for off, step, k, ln in runs:
@@ -508,15 +566,15 @@ class RingBuffer(Reader):
                 offs.extend(range(off, off + k * step, step))
                 lens.extend([ln] * k)
         same = lens.count(lens[0]) == len(lens)
-        return Batch(ring, buf, offs, lens[0] if same else lens, end=end), length
+        return _slices(ring, buf, offs, lens[0] if same else lens, end), length
 
     @staticmethod
-    def _fill_accel(ring: _Ring, limit: int) -> tuple[Batch | None, int]:
+    def _fill_accel(ring: _Ring, limit: int) -> tuple[list[Batch], int]:
         """Compiled walk; typed events copy only the head of each record (all that
         decoding reads), untyped ones the whole span."""
         n, length, shortest, longest = ring.walk_accel(limit)
         if not n:
-            return None, length
+            return [], length
         end = ring.cursor + length
         lens: Any = shortest if shortest == longest else ring._lens[:n].tolist()
         size = ring.decoder.size
@@ -527,7 +585,7 @@ class RingBuffer(Reader):
             start = _PAGE + (ring.cursor & ring.mask)
             buf = ring.raw[start:start + length]
             offs = [o - start for o in ring._offs[:n]]
-        return Batch(ring, buf, offs, lens, end=end), length
+        return _slices(ring, buf, offs, lens, end), length
 
     # -- numpy ------------------------------------------------------------------------------
     def read_batch(self, max_events: int | None = None, *, map: MapAPI | None = None,
@@ -536,52 +594,28 @@ class RingBuffer(Reader):
 
         Needs a fixed-size ``event_type`` (its dtype: ``char[N]`` fields become
         ``S{N}``); with several rings, all must have the same type, or pass ``map``
-        to read one.  Each run of records is copied with one bulk copy into a new
-        array (never a view into the ring); nothing is returned twice, and what
-        another consumption style left queued comes first.  Records longer than the
-        type are truncated to it; a record shorter than it raises ValueError (and is
-        skipped).  If nothing is available, waits up to ``timeout`` seconds (default:
-        don't wait) for something to arrive.
+        to read one.  The records are copied into a new array (one strided copy per
+        run of same-size records, or one pass of the compiled walker); nothing is
+        returned twice, and what another consumption style left queued comes first.
+        Records longer than the type are truncated to it; a record shorter than it
+        raises ValueError (and is skipped).  If nothing is available, waits up to
+        ``timeout`` seconds (default: don't wait) for something to arrive.
 
-        Each call has a fixed cost of a few microseconds, so the fewer, larger
-        batches, the less CPU per event: e.g. call it in a loop with
-        ``max_events=32768`` (arrays of bounded size reuse freed memory instead of
-        faulting in new pages) and sleep a millisecond when little came, with a
-        ring large enough to hold what arrives meanwhile.
+        A plain ``while True: events = rb.read_batch(timeout=1)`` loop, or
+        ``select()`` on the buffer then ``read_batch()``, reads in batches: each
+        call takes everything available (see docs/DESIGN.md on waking up).
         """
         np = _numpy()
         if max_events is not None and max_events < 0:
             raise ValueError("max_events must be >= 0")
         with self._use():
-            self._consumable()
-            rings = self._rings
-            if map is not None:
-                rings = [r for r in rings if r.map is map or r.fd == map.fd]
-                if not rings:
-                    raise ValueError(f"map {map.name!r} is not in this ring buffer")
-            dtype = rings[0].dtype()
-            for r in rings[1:]:
-                if r.dtype() != dtype:
-                    raise TypeError("read_batch(): the rings have different event types; "
-                                    "pass map= to read one of them")
+            rings, dtype = self._typed_rings(map, "read_batch")
             deadline = None if timeout is None else time.monotonic() + timeout
             while True:
-                parts: list[Any] = []
                 with self._mutex:
                     if self._closed:
                         raise self._closed_error()
-                    try:
-                        self._read_batch(np, rings, dtype, max_events, parts)
-                        out = parts[0] if len(parts) == 1 else (
-                            np.concatenate(parts) if parts else np.empty(0, dtype))
-                    except BaseException:
-                        # Whatever was already taken from the rings is queued again
-                        # (first in line), so an interrupt or an error loses nothing.
-                        for arr in reversed(parts):
-                            self._pending.appendleft(Batch(
-                                rings[0], items=[bytes(r) for r in arr.view(
-                                    np.dtype((np.void, arr.dtype.itemsize)))]))
-                        raise
+                    out = self._take(np, rings, dtype, max_events)
                 if len(out) or max_events == 0:
                     return out
                 remaining = None if deadline is None else deadline - time.monotonic()
@@ -589,13 +623,114 @@ class RingBuffer(Reader):
                     return out
                 self._wait(remaining)
 
+    def _typed_rings(self, map: MapAPI | None, what: str) -> tuple[list[_Ring], Any]:
+        """The rings to read (all, or the one of ``map``) and their common dtype."""
+        self._consumable()
+        rings = self._rings
+        if map is not None:
+            rings = [r for r in rings if r.map is map or r.fd == map.fd]
+            if not rings:
+                raise ValueError(f"map {map.name!r} is not in this ring buffer")
+        dtype = rings[0].dtype()
+        for r in rings[1:]:
+            if r.dtype() != dtype:
+                raise TypeError(f"{what}(): the rings have different event types; "
+                                "pass map= to read one of them")
+        return rings, dtype
+
+    def _take(self, np: Any, rings: list[_Ring], dtype: Any, max_events: int | None) -> Any:
+        """Copy out up to ``max_events`` events as one array; mutex held."""
+        parts: list[Any] = []
+        try:
+            self._read_batch(np, rings, dtype, max_events, parts)
+            self._sync_queued()
+            return parts[0] if len(parts) == 1 else (
+                np.concatenate(parts) if parts else np.empty(0, dtype))
+        except BaseException:
+            # Whatever was already taken from the rings is queued again (first in
+            # line), so an interrupt or an error loses nothing.
+            for arr in reversed(parts):
+                self._pending.appendleft(Batch(
+                    rings[0], items=[bytes(r) for r in arr.view(
+                        np.dtype((np.void, arr.dtype.itemsize)))]))
+            raise
+
+    # -- zero copy --------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def lease(self, max_events: int | None = None, *, map: MapAPI | None = None,
+              timeout: float | None = 0.0) -> Iterator[Any]:
+        """Zero-copy reading: ``with rb.lease() as events:`` gives available events as
+        a read-only numpy structured array that views the ring's memory.
+
+        The records stay in the ring (the kernel cannot reuse their space) until
+        the block ends; then the consumer position moves past them and the array's
+        memory is replaced by zeros, so a view kept after the block (or after
+        :meth:`close`) reads zeros, never records the kernel is rewriting, and never
+        crashes.  Copy what you keep (``events.copy()``).  Consuming in other ways
+        inside the block continues after the lent records.
+
+        A lease views one run of records of the same size (a ring of fixed-size
+        events); records of varying sizes, or events another consumption style left
+        queued, come as a copy, as :meth:`read_batch` makes it.  Arguments are as for
+        :meth:`read_batch`; an empty array when nothing came within ``timeout``.
+        Exceptions in the block propagate; its records count as consumed.
+        """
+        np = _numpy()
+        if max_events is not None and max_events < 0:
+            raise ValueError("max_events must be >= 0")
+        with self._use():
+            rings, dtype = self._typed_rings(map, "lease")
+            deadline = None if timeout is None else time.monotonic() + timeout
+            while True:
+                with self._mutex:
+                    if self._closed:
+                        raise self._closed_error()
+                    lent = self._lend(np, rings, dtype, max_events)
+                    if lent is None:
+                        out = self._take(np, rings, dtype, max_events)
+                if lent is not None or len(out) or max_events == 0:
+                    break
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    break
+                self._wait(remaining)
+            if lent is None:
+                yield out
+                return
+            try:
+                yield lent.array
+            finally:
+                with self._mutex:
+                    lent.end(self._closed)
+
+    def _lend(self, np: Any, rings: list[_Ring], dtype: Any, max_events: int | None
+              ) -> _Lease | None:
+        """A lease of the first run of same-size records, or None where a copy is
+        due (events queued, records of varying or too short sizes, nothing there,
+        libbpf fallback); mutex held."""
+        if not self._direct or max_events == 0 or any(
+                b.source in rings and b.remaining() for b in self._pending):
+            return None
+        itemsize = dtype.itemsize
+        for ring in rings:
+            ring.repair(self._pending)
+            start, length, runs = ring.walk(self._poll_limit,
+                                            -1 if max_events is None else max_events)
+            if not runs:
+                continue
+            off, step, k, ln = runs[0]
+            if ln < itemsize or (k == 1 and len(runs) > 1):
+                return None
+            return _Lease(np, ring, dtype, start + off, step, k)
+        return None
+
     def _read_batch(self, np: Any, rings: list[_Ring], dtype: Any,
                     max_events: int | None, parts: list[Any]) -> None:
         left = max_events if max_events is not None else -1
         if self._pending:
             left = self._batch_pending(np, rings, dtype, left, parts)
         if not self._direct:
-            while left != 0 and self._fill(self._chunk):
+            while left != 0 and self._fetch(self._poll_limit):
                 left = self._batch_pending(np, rings, dtype, left, parts)
         else:
             for ring in rings:
