@@ -321,3 +321,21 @@ def test_record_bytes_are_exact_for_every_walker(obj, walker):
             while rb.consume():
                 pass
     assert got == want
+
+
+def test_one_call_drains_the_ring(obj, walker):
+    """consume() (and a first read) take everything there is, even more records
+    than the compiled walk takes at once (drain to empty)."""
+    a = Args(ring=RINGS["big"], count=40000, size=8, seq=0)
+    assert obj.programs["produce"].test_run(ctx=a).retval == 0
+    assert a.produced == 40000
+    got: list[bytes] = []
+    with RingBuffer(obj.maps["big"], got.append) as rb:
+        assert rb.consume() == 40000
+        assert [int.from_bytes(g[:4], "little") for g in got] == list(range(40000))
+        assert obj.programs["produce"].test_run(ctx=a).retval == 0
+        del got[:]
+        first = rb.read(0)                  # fetches all 40000, hands out one
+        assert int.from_bytes(first[:4], "little") == 0
+        assert rb.consume() == 39999
+        assert [int.from_bytes(g[:4], "little") for g in got] == list(range(1, 40000))

@@ -534,14 +534,21 @@ class RingBuffer(Reader):
                 got = ring.fill_libbpf(pending, limit) or got
                 continue
             ring.repair(pending)
-            if ring.accel is not None:
-                batches, length = self._fill_accel(ring, limit)
-            else:
-                batches, length = self._fill_walk(ring, limit)
-            pending.extend(batches)
-            if length:
+            budget = limit
+            while budget > 0:
+                if ring.accel is not None:
+                    batches, length, more = self._fill_accel(ring, budget)
+                else:
+                    batches, length = self._fill_walk(ring, budget)
+                    more = False
+                pending.extend(batches)
+                if not length:
+                    break
                 ring.advance(ring.cursor + length)
                 got = True
+                if not more:
+                    break
+                budget -= length
         return got
 
     @staticmethod
@@ -569,12 +576,13 @@ class RingBuffer(Reader):
         return _slices(ring, buf, offs, lens[0] if same else lens, end), length
 
     @staticmethod
-    def _fill_accel(ring: _Ring, limit: int) -> tuple[list[Batch], int]:
+    def _fill_accel(ring: _Ring, limit: int) -> tuple[list[Batch], int, bool]:
         """Compiled walk; typed events copy only the head of each record (all that
-        decoding reads), untyped ones the whole span."""
+        decoding reads), untyped ones the whole span.  ``more``: the walk stopped
+        for lack of room, not for lack of records."""
         n, length, shortest, longest = ring.walk_accel(limit)
         if not n:
-            return [], length
+            return [], length, False
         end = ring.cursor + length
         lens: Any = shortest if shortest == longest else ring._lens[:n].tolist()
         size = ring.decoder.size
@@ -585,7 +593,7 @@ class RingBuffer(Reader):
             start = _PAGE + (ring.cursor & ring.mask)
             buf = ring.raw[start:start + length]
             offs = [o - start for o in ring._offs[:n]]
-        return _slices(ring, buf, offs, lens, end), length
+        return _slices(ring, buf, offs, lens, end), length, n == _WALK_ROOM
 
     # -- numpy ------------------------------------------------------------------------------
     def read_batch(self, max_events: int | None = None, *, map: MapAPI | None = None,
