@@ -8,9 +8,9 @@ headers and a ``vmlinux.h`` generated from the running kernel's BTF (no bpftool)
 
 Both are cached in a private directory: ``/var/cache/libbpfpy`` for root,
 ``$XDG_CACHE_HOME/libbpfpy`` (``~/.cache/libbpfpy``) otherwise, or
-``$LIBBPFPY_CACHE_DIR``.  The directory must be owned by the caller and not writable
-by group or others (it is created 0700); anything else is refused.  Files are written
-to a temporary name and renamed into place, never through symlinks.
+``$LIBBPFPY_CACHE_DIR`` (see :mod:`._cache`): owned by the caller, not writable by
+group or others; files written to a temporary name and renamed into place, never
+through symlinks.
 
 Objects are cached by a hash of the source, the flags, the clang binary and the
 kernel's ``vmlinux.h``; the headers the source included (clang's ``-MD`` list) are
@@ -29,7 +29,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from .errors import BPFError, CompileError
+from . import _cache
+from .errors import CompileError
 
 # subprocess, tempfile, shlex and sysconfig are imported where a compilation (or a
 # vmlinux.h) is actually produced: a cache hit, the common case at a tool's start,
@@ -54,59 +55,21 @@ def target_arch(machine: str | None = None) -> str:
     return _ARCHES.get(m, m)
 
 
-# -- the cache directory -----------------------------------------------------------------
+# -- the cache directory (see ._cache) -------------------------------------------------
 
 def cache_dir(path: str | os.PathLike[str] | None = None) -> Path:
     """The cache directory (created 0700 if missing), after checking that it is a real
     directory owned by the caller and not writable by group or others."""
-    if path is None:
-        env = os.environ.get("LIBBPFPY_CACHE_DIR")
-        if env:
-            path = env
-        elif os.geteuid() == 0:
-            path = "/var/cache/libbpfpy"
-        else:
-            base = os.environ.get("XDG_CACHE_HOME") or os.path.join(
-                os.path.expanduser("~"), ".cache")
-            path = os.path.join(base, "libbpfpy")
-    p = Path(os.path.abspath(path))
-    _private_dir(p, create_parents=True)
-    return p
+    return Path(_cache.cache_dir(path))
 
 
-def _private_dir(p: Path, *, create_parents: bool = False) -> None:
-    if create_parents:
-        p.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        os.mkdir(p, 0o700)
-    except FileExistsError:
-        pass
-    st = os.lstat(p)
-    if stat.S_ISLNK(st.st_mode) or not stat.S_ISDIR(st.st_mode):
-        raise BPFError(20, f"refusing cache directory {p}: not a directory (or a symlink)",
-                       call="cache", target=str(p))
-    if st.st_uid != os.geteuid():
-        raise BPFError(1, f"refusing cache directory {p}: owned by uid {st.st_uid}, not "
-                       f"by this user (uid {os.geteuid()})", call="cache", target=str(p))
-    if st.st_mode & 0o022:
-        raise BPFError(1, f"refusing cache directory {p}: writable by group or others "
-                       f"(mode {stat.S_IMODE(st.st_mode):o}); chmod go-w it",
-                       call="cache", target=str(p))
+def _private_dir(p: Path) -> None:
+    _cache.private_dir(str(p))
 
 
-def _atomic_write(dest: Path, data: bytes, mode: int = 0o644) -> None:
-    """Write ``data`` to ``dest`` through a temporary file in the same directory and a
-    rename (which replaces a symlink at ``dest`` rather than following it)."""
-    import tempfile
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            os.fchmod(f.fileno(), mode)
-        os.replace(tmp, dest)
-    except BaseException:
-        _unlink(tmp)
-        raise
+_atomic_write = _cache.atomic_write
+_read_nofollow = _cache.read_nofollow
+_unlink = _cache.unlink
 
 
 def _atomic_copy(src: Path, dest: Path) -> None:
@@ -125,21 +88,6 @@ def _atomic_copy(src: Path, dest: Path) -> None:
 def _open_nofollow(path: Path) -> Any:
     fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
     return os.fdopen(fd, "rb")
-
-
-def _read_nofollow(path: Path) -> bytes | None:
-    try:
-        with _open_nofollow(path) as f:
-            return f.read()  # type: ignore[no-any-return]
-    except OSError:
-        return None
-
-
-def _unlink(path: str | Path) -> None:
-    try:
-        os.unlink(path)
-    except OSError:
-        pass
 
 
 # -- vmlinux.h ------------------------------------------------------------------------------

@@ -16,7 +16,6 @@ actual release to the last use that ends, so nothing is ever unmapped under a re
 from __future__ import annotations
 
 import collections
-import logging
 import operator
 import os
 import select
@@ -29,7 +28,11 @@ from ._lifetime import Owner
 from ._ring_types import Decoder, ShortRecord
 from .errors import ClosedError
 
-log = logging.getLogger("libbpfpy.events")
+
+def _log() -> Any:
+    import logging  # only when something goes wrong: tools do not import it at start
+    return logging.getLogger("libbpfpy.events")
+
 
 _NOTHING: Any = object()
 _length_hint = operator.length_hint
@@ -161,7 +164,7 @@ class Resources:
             try:
                 step()
             except Exception:  # keep releasing the rest
-                log.exception("libbpfpy: error while releasing an event buffer")
+                _log().exception("libbpfpy: error while releasing an event buffer")
 
 
 class Reader(Owner):
@@ -559,7 +562,7 @@ class Reader(Owner):
             if not self._closed:
                 raise
         except BaseException as exc:
-            log.error("libbpfpy: callback of %s raised %r; background thread stopped",
+            _log().error("libbpfpy: callback of %s raised %r; background thread stopped",
                       self._describe(), exc)
             self._thread_error = exc
 

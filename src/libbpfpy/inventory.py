@@ -18,8 +18,7 @@ import ctypes
 import errno
 import os
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from ._fd import FdHandle, c_string, fd_by_id, obj_info
 from ._lifetime import close_fd, dup_fd, fd_kind
@@ -37,8 +36,7 @@ __all__ = ["ProgramInfo", "BTFInfo", "ProgramHandle", "BTFHandle", "Stats",
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
-class ProgramInfo:
+class ProgramInfo(NamedTuple):
     """What the kernel reports of a loaded program (``bpf_prog_info``).
 
     ``load_time_ns`` is nanoseconds since boot (CLOCK_BOOTTIME); ``run_count`` and
@@ -92,8 +90,7 @@ class ProgramInfo:
                    attach_btf_obj_id=info.attach_btf_obj_id)
 
 
-@dataclass(frozen=True)
-class BTFInfo:
+class BTFInfo(NamedTuple):
     """What the kernel reports of a loaded BTF object (``bpf_btf_info``): its id,
     name (``vmlinux`` or a module's name for kernel BTF, usually empty for a
     program's), size in bytes, and whether it is the kernel's."""

@@ -11,8 +11,7 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ._fd import fd_by_id, obj_info
 from ._lifetime import Owner, close_fd
@@ -27,8 +26,7 @@ if TYPE_CHECKING:
 __all__ = ["Link", "LinkInfo"]
 
 
-@dataclass(frozen=True)
-class LinkInfo:
+class LinkInfo(NamedTuple):
     """What the kernel reports of a link (``bpf_link_info``): its id, type, the id of
     the program it attaches, the attach type where the kernel reports one, and
     type-specific details in ``target``: ``tp_name`` (raw tracepoint),

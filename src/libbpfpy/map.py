@@ -25,8 +25,7 @@ from collections.abc import (
     MutableMapping,
     ValuesView,
 )
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from . import _bulk, _codec
 from ._fd import FdHandle, c_string, fd_by_id, obj_info
@@ -58,8 +57,7 @@ def possible_cpus() -> int:
     return check_int(lib.libbpf_num_possible_cpus(), "libbpf_num_possible_cpus")
 
 
-@dataclass(frozen=True)
-class MapInfo:
+class MapInfo(NamedTuple):
     """What the kernel reports of a map (``bpf_map_info``)."""
 
     id: int

@@ -29,9 +29,9 @@ __all__ = ["Object"]
 
 V = TypeVar("V")
 
-_LOG_BLOCK = re.compile(r"prog '([^']+)': -- BEGIN PROG LOAD LOG --\n(.*?)"
-                        r"-- END PROG LOAD LOG --", re.S)
-_FAILED_PROG = re.compile(r"prog '([^']+)': (?:BPF program load failed|failed to load)")
+# Parsing libbpf's messages after a failed load (compiled then, not at every start).
+_LOG_BLOCK = r"prog '([^']+)': -- BEGIN PROG LOAD LOG --\n(.*?)-- END PROG LOAD LOG --"
+_FAILED_PROG = r"prog '([^']+)': (?:BPF program load failed|failed to load)"
 
 
 class _Named(Mapping[str, V]):
@@ -238,8 +238,8 @@ class Object(Owner):
 
     def _load_error(self, err: int, lines: list[str]) -> BPFError:
         text = "".join(lines)
-        block = _LOG_BLOCK.search(text)
-        failed = _FAILED_PROG.search(text)
+        block = re.search(_LOG_BLOCK, text, re.S)
+        failed = re.search(_FAILED_PROG, text)
         prog_name = block.group(1) if block else (failed.group(1) if failed else None)
         prog = self._programs._items.get(prog_name or "")
         log = block.group(2) if block else ""

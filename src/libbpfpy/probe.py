@@ -4,6 +4,13 @@ Each probe returns a :class:`Feature`: true or false, with ``reason`` saying wha
 was checked and what was found, so that a skipped test or a refused attach can
 quote it.  Probes load tiny programs, so most need BPF privileges; without them a
 probe answers false with a reason that says so.
+
+Answers are kept for the process, and on disk for the rest of the boot: a file in
+libbpfpy's cache directory (see :mod:`._cache`) holds the answers obtained with BPF
+privileges, valid while ``/proc/sys/kernel/random/boot_id`` and the libbpf in use
+are the same, so a tool started again loads no probe program (and no kernel BTF).
+A process that cannot make the bpf() syscall (seccomp) neither reads nor writes it.
+``LIBBPFPY_PROBE_CACHE=0`` turns the file off; :func:`clear_cache` empties it.
 """
 from __future__ import annotations
 
@@ -11,11 +18,13 @@ import ctypes
 import errno
 import functools
 import os
-from dataclasses import dataclass
+import threading
+from collections.abc import Callable
+from typing import NamedTuple
 
-from . import fs
+from . import _cache, fs
 from ._caps import has_bpf_privileges
-from ._raw import ENUMS, RECORDS, lib, opts
+from ._raw import ENUMS, RECORDS, lib, library_path, opts
 from ._raw import version as libbpf_version_str
 from .enums import AttachType, MapType, ProgType, parse_enum
 
@@ -24,8 +33,7 @@ __all__ = ["Feature", "prog_type", "for_program", "kernel_btf_id", "map_type", "
            "privileges", "libbpf_version", "attach_kinds", "clear_cache"]
 
 
-@dataclass(frozen=True)
-class Feature:
+class Feature(NamedTuple):
     """A probe's answer: truthy when supported; ``reason`` explains either way."""
 
     name: str
@@ -51,6 +59,96 @@ def _libbpf_answer(name: str, ret: int, yes: str, no: str) -> Feature:
     if ret == 0:
         return Feature(name, False, no)
     return Feature(name, False, f"probe failed: {os.strerror(-ret)}")
+
+
+# -- answers kept for the boot ------------------------------------------------------------
+
+_BOOT_ID = "/proc/sys/kernel/random/boot_id"
+_STORE_HEADER = "libbpfpy-probes-1"
+
+
+class _Store:
+    """Probe answers of this boot on disk: ``key<TAB>value<TAB>reason`` lines after a
+    header naming the format, the boot and the libbpf they were obtained with."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._answers: dict[str, tuple[str, str]] | None = None
+        self._path: str | None = None
+        self._header = ""
+
+    def _load(self) -> dict[str, tuple[str, str]]:
+        answers = self._answers
+        if answers is not None:
+            return answers
+        answers = {}
+        if os.environ.get("LIBBPFPY_PROBE_CACHE", "1") != "0" and _bpf_syscall_works():
+            try:
+                with open(_BOOT_ID) as f:
+                    boot = f.read().strip()
+                self._path = os.path.join(_cache.cache_dir(), "probes")
+            except (OSError, ValueError):  # no boot id, or an untrusted cache dir
+                boot = ""
+            if boot and self._path:
+                self._header = (f"{_STORE_HEADER}\nboot {boot}\nlibbpf "
+                                f"{libbpf_version_str} {library_path}\n")
+                raw = _cache.read_nofollow(self._path)
+                text = raw.decode(errors="replace") if raw else ""
+                if text.startswith(self._header):
+                    for line in text[len(self._header):].splitlines():
+                        parts = line.split("\t")
+                        if len(parts) == 3:
+                            answers[parts[0]] = (parts[1], parts[2])
+            else:
+                self._path = None
+        self._answers = answers
+        return answers
+
+    def get(self, key: str) -> tuple[str, str] | None:
+        with self._lock:
+            return self._load().get(key)
+
+    def put(self, key: str, value: str, reason: str) -> None:
+        with self._lock:
+            answers = self._load()
+            answers[key] = (value, " ".join(reason.split()))
+            if self._path is None:
+                return
+            body = "".join(f"{k}\t{v}\t{r}\n" for k, (v, r) in answers.items())
+            try:
+                _cache.atomic_write(self._path, (self._header + body).encode(), 0o600)
+            except OSError:
+                pass  # a read-only cache: answers stay for this process only
+
+    def clear(self) -> None:
+        with self._lock:
+            if self._answers is not None and self._path is not None:
+                _cache.unlink(self._path)
+            self._answers = None
+
+
+_store = _Store()
+
+
+def _bpf_syscall_works() -> bool:
+    """Whether this process can make the bpf() syscall at all (a seccomp filter or a
+    sandbox may deny it where the kernel has it): the kept answers are the kernel's,
+    and say nothing of a process the syscall is closed to."""
+    nxt = ctypes.c_uint32()
+    ret = lib.bpf_prog_get_next_id(0, ctypes.byref(nxt))
+    return ret == 0 or ret == -errno.ENOENT
+
+
+def _remembered(key: str, name: str, compute: Callable[[], Feature]) -> Feature:
+    """The kept answer for ``key``, or ``compute()``'s, kept if it is a definitive
+    answer about the kernel (obtained with privileges, not a failed probe)."""
+    hit = _store.get(key)
+    if hit is not None:
+        return Feature(name, hit[0] == "1", hit[1])
+    f = compute()
+    if has_bpf_privileges() and not f.reason.startswith("probe failed"):
+        _store.put(key, "1" if f.supported else "0", f.reason)
+    return f
 
 
 def _no_privileges(name: str) -> Feature | None:
@@ -79,9 +177,10 @@ def prog_type(ptype: ProgType | int | str) -> Feature:
     denied = _no_privileges(name)
     if denied is not None:  # a Feature, falsy by design
         return denied
-    return _libbpf_answer(name, lib.libbpf_probe_bpf_prog_type(int(t), None),
-                          f"a trivial {t.libbpf_name} program loaded",
-                          f"the kernel refuses {t.libbpf_name} programs")
+    return _remembered(name, name, lambda: _libbpf_answer(
+        name, lib.libbpf_probe_bpf_prog_type(int(t), None),
+        f"a trivial {t.libbpf_name} program loaded",
+        f"the kernel refuses {t.libbpf_name} programs"))
 
 
 def for_program(ptype: ProgType | int | str, attach: AttachType | int | None = None
@@ -110,9 +209,9 @@ def map_type(mtype: MapType | int | str) -> Feature:
     denied = _no_privileges(name)
     if denied is not None:  # a Feature, falsy by design
         return denied
-    return _libbpf_answer(name, lib.libbpf_probe_bpf_map_type(int(t), None),
-                          f"a {t.libbpf_name} map was created",
-                          f"the kernel refuses {t.libbpf_name} maps")
+    return _remembered(name, name, lambda: _libbpf_answer(
+        name, lib.libbpf_probe_bpf_map_type(int(t), None),
+        f"a {t.libbpf_name} map was created", f"the kernel refuses {t.libbpf_name} maps"))
 
 
 def _helper_id(helper_ref: int | str) -> int:
@@ -159,6 +258,11 @@ def helper(ptype: ProgType | int | str, helper_ref: int | str) -> Feature:
     base = prog_type(t)
     if not base:
         return Feature(name, False, base.reason)
+    return _remembered(f"helper {hid} in {t.libbpf_name}", name,
+                       lambda: _probe_helper(t, hid, name))
+
+
+def _probe_helper(t: ProgType, hid: int, name: str) -> Feature:
     if t in (ProgType.TRACING, ProgType.EXT, ProgType.LSM, ProgType.STRUCT_OPS):
         return _libbpf_answer(name, lib.libbpf_probe_bpf_helper(int(t), hid, None),
                               "libbpf's probe accepted it", "libbpf's probe rejected it")
@@ -220,16 +324,24 @@ def uprobes() -> Feature:
 def kernel_btf_id(name: str, kind: int | None = None) -> int:
     """The id of type ``name`` of BTF kind ``kind`` (default: a function) in the
     running kernel's BTF, or -1 when it has none (or no BTF)."""
-    from .btf import Kind  # only here: btf is a large module
+    kind = _BTF_FUNC if kind is None else int(kind)
+    key = f"kernel_btf_id {kind} {name}"
+    hit = _store.get(key)
+    if hit is not None:
+        return int(hit[0])
     btf = lib.btf__load_vmlinux_btf()
     if not btf:
         return -1
     try:
-        found = lib.btf__find_by_name_kind(btf, name.encode(),
-                                           int(Kind.FUNC if kind is None else kind))
-        return max(int(found), -1)
+        found = max(int(lib.btf__find_by_name_kind(btf, name.encode(), kind)), -1)
     finally:
         lib.btf__free(btf)
+    _store.put(key, str(found), "")
+    return found
+
+
+_BTF_FUNC = 12      # BTF_KIND_FUNC (btf.Kind.FUNC, without importing the btf module)
+_BTF_TYPEDEF = 8    # BTF_KIND_TYPEDEF
 
 
 def _load_tracing(kind: str, ptype: ProgType, attach: AttachType, target: str,
@@ -237,6 +349,12 @@ def _load_tracing(kind: str, ptype: ProgType, attach: AttachType, target: str,
     denied = _no_privileges(kind)
     if denied is not None:  # a Feature, falsy by design
         return denied
+    return _remembered(kind, kind, lambda: _try_tracing(kind, ptype, attach, target,
+                                                        btf_kind))
+
+
+def _try_tracing(kind: str, ptype: ProgType, attach: AttachType, target: str,
+                 btf_kind: int | None) -> Feature:
     btf_id = kernel_btf_id(target, btf_kind)
     if btf_id < 0:
         return Feature(kind, False, f"no kernel BTF function {target!r} to attach to "
@@ -274,9 +392,8 @@ def iterators() -> Feature:
 @functools.cache
 def tp_btf() -> Feature:
     """Whether BTF-enabled raw tracepoint (tp_btf) programs load (Linux >= 5.5)."""
-    from .btf import Kind
     return _load_tracing("tp_btf", ProgType.TRACING, AttachType.TRACE_RAW_TP,
-                         "btf_trace_sched_switch", Kind.TYPEDEF)
+                         "btf_trace_sched_switch", _BTF_TYPEDEF)
 
 
 @functools.cache
@@ -335,7 +452,8 @@ def attach_kinds() -> list[Feature]:
 
 
 def clear_cache() -> None:
-    """Forget cached probe results."""
+    """Forget cached probe results (this process's and those kept for the boot)."""
     for fn in (prog_type, map_type, helper, kprobes, uprobes, fentry, lsm, iterators,
                tp_btf):
         fn.cache_clear()
+    _store.clear()

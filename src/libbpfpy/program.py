@@ -12,8 +12,7 @@ import ctypes
 import errno
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from . import fs
 from ._lifetime import dup_fd
@@ -35,8 +34,7 @@ _KPROBE_PREFIXES = ("kprobe", "kretprobe", "ksyscall", "kretsyscall")
 _TRACING_TYPES = (ProgType.TRACING, ProgType.LSM, ProgType.EXT)
 
 
-@dataclass(frozen=True)
-class TestRunResult:
+class TestRunResult(NamedTuple):
     """Result of :meth:`Program.test_run` (``BPF_PROG_TEST_RUN``): the program's
     return value (signed), the packet and context after the run, and the average
     run time."""
@@ -51,7 +49,8 @@ class TestRunResult:
         """Average run time in seconds."""
         return self.duration_ns / 1e9
 
-    __test__ = False  # not a pytest test class
+
+setattr(TestRunResult, "__test__", False)  # noqa: B010  (not a pytest test class)
 
 
 class Program:

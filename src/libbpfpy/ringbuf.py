@@ -30,7 +30,6 @@ import errno
 import mmap
 import operator
 import os
-import platform
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -58,7 +57,7 @@ _STOP = -errno.ENOBUFS  # our sample callback's "batch is full" return code
 # x86 is TSO: loads are not reordered with other loads nor stores with other stores,
 # so reading producer_pos, then a header, then the data it covers (and storing
 # consumer_pos after copying) needs no barriers.  Elsewhere libbpf does the reading.
-_DIRECT = platform.machine().lower() in ("x86_64", "amd64", "i386", "i686", "x86")
+_DIRECT = os.uname().machine.lower() in ("x86_64", "amd64", "i386", "i686", "x86")
 
 _MAP_FIXED = 0x10
 _libc_mmap = libc.mmap
@@ -97,7 +96,7 @@ def _load_accel() -> Any:
 #: The compiled ring walker in use (None: the pure-Python walk).  Chosen at import
 #: from LIBBPFPY_ACCEL (``0`` forces pure Python); read per ring when it is added.
 ACCEL: Any = _load_accel()
-_WALK_ROOM = 32768          # records per compiled walk
+_WALK_ROOM = 4096           # records per compiled walk
 _SLICE = 4096               # events decoded at a time
 
 
@@ -137,8 +136,8 @@ class _Ring(Source):
         self.leases: list[int] = []  # positions of records lent out (not yet released)
         self.accel = ACCEL
         if self.accel is not None:
-            self._offs = array.array("q", bytes(8 * _WALK_ROOM))
-            self._lens = array.array("I", bytes(4 * _WALK_ROOM))
+            self._offs = array.array("q", [0]) * _WALK_ROOM
+            self._lens = array.array("I", [0]) * _WALK_ROOM
 
     # -- direct access -------------------------------------------------------------------
     def map_direct(self) -> None:

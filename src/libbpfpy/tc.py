@@ -18,8 +18,7 @@ from __future__ import annotations
 import ctypes
 import errno
 import socket
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ._lifetime import Owner
 from ._raw import ENUMS, capture_log, check_int, lib, opts
@@ -34,8 +33,7 @@ __all__ = ["TcHook", "TcFilter"]
 _F_REPLACE = ENUMS["bpf_tc_flags"]["BPF_TC_F_REPLACE"]
 
 
-@dataclass(frozen=True)
-class TcFilter:
+class TcFilter(NamedTuple):
     """A BPF filter on a TC hook: where it is (``handle``, ``priority``) and which
     program it runs (``prog_id``)."""
 

@@ -15,8 +15,8 @@ Set ``LIBBPFPY_LIBBPF=/path/to/libbpf.so`` to use a library other than the syste
 from __future__ import annotations
 
 import ctypes
-import logging
 import os
+import sys
 import threading
 from typing import Any
 
@@ -187,9 +187,30 @@ def opts(struct_name: str, **fields: Any) -> Any:
 
 # -- libbpf's log into logging ------------------------------------------------------
 
-log = logging.getLogger("libbpfpy.libbpf")
-_LEVELS = {0: logging.WARNING, 1: logging.INFO, 2: logging.DEBUG}
+_LEVELS = {0: 30, 1: 20, 2: 10}     # libbpf's WARN, INFO, DEBUG as logging levels
+_WARNING = 30
 _capture = threading.local()
+_log: Any = None                    # the "libbpfpy.libbpf" logger, once logging is in use
+_silenced = False
+
+
+def silence() -> None:
+    """Drop libbpf's messages instead of logging them (those collected by
+    :class:`capture_log` for errors are kept): for tools that report errors themselves
+    and would rather not import :mod:`logging` at start."""
+    global _silenced
+    _silenced = True
+
+
+def _logger() -> Any:
+    """The logger for libbpf's messages, or None while :mod:`logging` is not imported:
+    nothing can have configured it then, so only warnings would reach its default
+    (stderr) handler."""
+    global _log
+    if _log is None and "logging" in sys.modules:
+        import logging
+        _log = logging.getLogger("libbpfpy.libbpf")
+    return _log
 
 _vsnprintf = libc.vsnprintf
 _vsnprintf.restype = ctypes.c_int
@@ -225,15 +246,19 @@ def _format(fmt: bytes, args: Any) -> str:
 def _print(level: int, fmt: bytes, args: Any) -> int:
     try:
         sink = getattr(_capture, "lines", None)
-        quiet = getattr(_capture, "quiet", False)
-        pylevel = _LEVELS.get(level, logging.DEBUG)
-        loud = not quiet and log.isEnabledFor(pylevel)
+        quiet = _silenced or getattr(_capture, "quiet", False)
+        pylevel = _LEVELS.get(level, 10)
+        log = None if quiet else _logger()
+        if log is None and not quiet and pylevel >= _WARNING:
+            import logging  # noqa: F401  (unconfigured, it still shows warnings)
+            log = _logger()
+        loud = log is not None and log.isEnabledFor(pylevel)
         if sink is None and not loud:
             return 0
         text = _format(fmt, args)
         if sink is not None:
             sink.append(text)
-        if loud:
+        if loud and log is not None:
             log.log(pylevel, "%s", text.rstrip("\n"))
     except Exception:  # never let an exception cross into C
         pass

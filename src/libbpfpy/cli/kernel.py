@@ -12,7 +12,6 @@ Everything here needs CAP_SYS_ADMIN (walking ids, opening objects by id).
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import errno
 import json
 import time
@@ -32,7 +31,7 @@ def _fmt_time(epoch: float) -> str:
 
 # -- programs --------------------------------------------------------------------------------
 def _prog_dict(info: Any) -> dict[str, Any]:
-    d: dict[str, Any] = jsonable(dataclasses.asdict(info))
+    d: dict[str, Any] = jsonable(info._asdict())
     d["type"] = info.type.libbpf_name
     d["loaded_at"] = _fmt_time(_boot_to_wall(info.load_time_ns))
     return d
@@ -83,7 +82,7 @@ def cmd_prog_show(args: argparse.Namespace) -> int:
 # -- maps ----------------------------------------------------------------------------------
 def _map_dict(info: Any) -> dict[str, Any]:
     from ..enums import MapFlags
-    d: dict[str, Any] = jsonable(dataclasses.asdict(info))
+    d: dict[str, Any] = jsonable(info._asdict())
     d["type"] = info.type.libbpf_name
     d["flags"] = flag_names(info.flags, MapFlags)
     return d

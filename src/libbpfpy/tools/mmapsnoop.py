@@ -572,13 +572,16 @@ def _loop(rb: Any, printer: _Printer, counters: Callable[[], tuple[int, int]],
 
 def _route_libbpf_log(verbose: bool) -> None:
     # libbpf's messages reach the "libbpfpy.libbpf" logger.  Errors raised to us
-    # already quote the relevant one, so show them all only with -v.
+    # already quote the relevant one, so show them all only with -v (and otherwise
+    # do not even import logging).
+    if not verbose:
+        from .._raw import silence
+        silence()
+        return
     import logging
     log = logging.getLogger("libbpfpy.libbpf")
-    handler: logging.Handler = logging.NullHandler()
-    if verbose:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter(f"{PROG}: %(message)s"))
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(f"{PROG}: %(message)s"))
     log.addHandler(handler)
     log.propagate = False
 
