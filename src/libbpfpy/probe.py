@@ -135,7 +135,7 @@ def _bpf_syscall_works() -> bool:
     sandbox may deny it where the kernel has it): the kept answers are the kernel's,
     and say nothing of a process the syscall is closed to."""
     nxt = ctypes.c_uint32()
-    ret = lib.bpf_prog_get_next_id(0, ctypes.byref(nxt))
+    ret = int(lib.bpf_prog_get_next_id(0, ctypes.byref(nxt)))
     return ret == 0 or ret == -errno.ENOENT
 
 
