@@ -18,7 +18,10 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <stdarg.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define BUSY_BIT (1u << 31)
@@ -247,10 +250,458 @@ static PyObject *gather(PyObject *self, PyObject *args)
 	Py_RETURN_NONE;
 }
 
+
+/* ---- BTF ---------------------------------------------------------------------- */
+
+enum {
+	K_UNKN, K_INT, K_PTR, K_ARRAY, K_STRUCT, K_UNION, K_ENUM, K_FWD, K_TYPEDEF,
+	K_VOLATILE, K_CONST, K_RESTRICT, K_FUNC, K_FUNC_PROTO, K_VAR, K_DATASEC, K_FLOAT,
+	K_DECL_TAG, K_TYPE_TAG, K_ENUM64, K_COUNT
+};
+
+static const char *const kind_names[K_COUNT] = {
+	"UNKN", "INT", "PTR", "ARRAY", "STRUCT", "UNION", "ENUM", "FWD", "TYPEDEF",
+	"VOLATILE", "CONST", "RESTRICT", "FUNC", "FUNC_PROTO", "VAR", "DATASEC", "FLOAT",
+	"DECL_TAG", "TYPE_TAG", "ENUM64",
+};
+
+/* bytes after the 12-byte header: fixed, and per vlen item */
+static unsigned extra_size(unsigned kind, unsigned vlen)
+{
+	switch (kind) {
+	case K_INT: case K_VAR: case K_DECL_TAG: return 4;
+	case K_ARRAY: return 12;
+	case K_STRUCT: case K_UNION: case K_DATASEC: case K_ENUM64: return 12 * vlen;
+	case K_ENUM: case K_FUNC_PROTO: return 8 * vlen;
+	default: return 0;
+	}
+}
+
+struct btf_view {
+	const unsigned char *types;
+	Py_ssize_t types_len;
+	const uint32_t *offsets;
+	Py_ssize_t count;
+	const char *strings;
+	Py_ssize_t strings_len;
+	unsigned long long str_base;    /* string offsets below this are the base's */
+	unsigned long long start_id;
+	int swap;
+};
+
+static uint32_t rd32(const struct btf_view *b, Py_ssize_t at)
+{
+	uint32_t v;
+
+	if (at < 0 || at + 4 > b->types_len)
+		return 0;
+	memcpy(&v, b->types + at, 4);
+	return b->swap ? __builtin_bswap32(v) : v;
+}
+
+/*
+ * btf_offsets(types, swap) -> (offsets, kinds): the offset of each type record in
+ * `types` (the raw type section) as native uint32s, and each one's kind (a byte).
+ * Raises ValueError if a record runs past the end.
+ */
+static PyObject *btf_offsets(PyObject *self, PyObject *args)
+{
+	Py_buffer types;
+	int swap;
+	PyObject *result = NULL;
+	uint32_t *out = NULL;
+	unsigned char *kinds = NULL;
+	Py_ssize_t n = 0, cap = 1024, off = 0;
+
+	(void)self;
+	if (!PyArg_ParseTuple(args, "y*p", &types, &swap))
+		return NULL;
+	out = malloc(cap * sizeof(*out));
+	kinds = malloc(cap);
+	if (!out || !kinds) {
+		free(out);
+		free(kinds);
+		PyBuffer_Release(&types);
+		return PyErr_NoMemory();
+	}
+	{
+		struct btf_view b = { .types = types.buf, .types_len = types.len, .swap = swap };
+
+		while (off < types.len) {
+			uint32_t info;
+
+			if (off + 12 > types.len)
+				goto bad;
+			info = rd32(&b, off + 4);
+			if (n == cap) {
+				uint32_t *grown = realloc(out, 2 * cap * sizeof(*out));
+				unsigned char *kgrown;
+
+				if (grown)
+					out = grown;
+				kgrown = grown ? realloc(kinds, 2 * cap) : NULL;
+				if (!kgrown) {
+					free(out);
+					free(kinds);
+					PyBuffer_Release(&types);
+					return PyErr_NoMemory();
+				}
+				kinds = kgrown;
+				cap *= 2;
+			}
+			kinds[n] = (info >> 24) & 0x1f;
+			out[n++] = (uint32_t)off;
+			off += 12 + extra_size((info >> 24) & 0x1f, info & 0xffff);
+		}
+		if (off != types.len)
+			goto bad;
+	}
+	result = Py_BuildValue("y#y#", (const char *)out, n * (Py_ssize_t)sizeof(*out),
+			       (const char *)kinds, n);
+	free(out);
+	free(kinds);
+	PyBuffer_Release(&types);
+	return result;
+bad:
+	free(out);
+	free(kinds);
+	PyBuffer_Release(&types);
+	PyErr_SetString(PyExc_ValueError, "BTF type section: a record runs past its end");
+	return NULL;
+}
+
+struct text {
+	char *buf;
+	size_t len, cap;
+	int failed;
+};
+
+static void put(struct text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void put(struct text *t, const char *fmt, ...)
+{
+	va_list ap;
+	int need;
+
+	if (t->failed)
+		return;
+	for (;;) {
+		va_start(ap, fmt);
+		need = vsnprintf(t->buf + t->len, t->cap - t->len, fmt, ap);
+		va_end(ap);
+		if (need < 0) {
+			t->failed = 1;
+			return;
+		}
+		if ((size_t)need < t->cap - t->len) {
+			t->len += (size_t)need;
+			return;
+		}
+		{
+			size_t cap = t->cap * 2 + (size_t)need + 1;
+			char *grown = realloc(t->buf, cap);
+
+			if (!grown) {
+				t->failed = 1;
+				return;
+			}
+			t->buf = grown;
+			t->cap = cap;
+		}
+	}
+}
+
+/* the name at string offset `off` ("" when out of range or unterminated) */
+static const char *name_at(const struct btf_view *b, const struct btf_view *base,
+			   unsigned long long off)
+{
+	const struct btf_view *v = b;
+
+	if (off < b->str_base) {
+		if (!base)
+			return "";
+		v = base;
+	} else {
+		off -= b->str_base;
+	}
+	if (off >= (unsigned long long)v->strings_len)
+		return "";
+	if (!memchr(v->strings + off, 0, (size_t)(v->strings_len - (Py_ssize_t)off)))
+		return "";
+	return v->strings + off;
+}
+
+static const char *anon(const char *s)
+{
+	return *s ? s : "(anon)";
+}
+
+static const char *linkage(uint32_t l)
+{
+	return l == 0 ? "static" : l == 1 ? "global" : l == 2 ? "extern" : "(unknown)";
+}
+
+/* "KIND 'name'" of type `id` (for DATASEC entries) */
+static void put_kind_name(struct text *t, const struct btf_view *b,
+			  const struct btf_view *base, unsigned long long id)
+{
+	const struct btf_view *v = b;
+	unsigned long long idx;
+	uint32_t info, kind;
+
+	if (id == 0) {
+		put(t, "UNKN 'void'");
+		return;
+	}
+	if (id < b->start_id) {
+		if (!base) {
+			put(t, "UNKN '(anon)'");
+			return;
+		}
+		v = base;
+	}
+	idx = id - v->start_id;
+	if (idx >= (unsigned long long)v->count) {
+		put(t, "UNKN '(anon)'");
+		return;
+	}
+	info = rd32(v, v->offsets[idx] + 4);
+	kind = (info >> 24) & 0x1f;
+	put(t, "%s '%s'", kind < K_COUNT ? kind_names[kind] : "UNKN",
+	    anon(name_at(v, base, rd32(v, v->offsets[idx]))));
+}
+
+static int view_from(struct btf_view *v, Py_buffer *types, Py_buffer *offsets,
+		      Py_buffer *strings, unsigned long long str_base,
+		      unsigned long long start_id, int swap)
+{
+	v->types = types->buf;
+	v->types_len = types->len;
+	v->offsets = offsets->buf;
+	v->count = offsets->len / (Py_ssize_t)sizeof(uint32_t);
+	v->strings = strings->buf;
+	v->strings_len = strings->len;
+	v->str_base = str_base;
+	v->start_id = start_id;
+	v->swap = swap;
+	for (Py_ssize_t i = 0; i < v->count; i++)
+		if ((Py_ssize_t)v->offsets[i] + 12 > v->types_len)
+			return -1;
+	return 0;
+}
+
+static void list_type(struct text *t, const struct btf_view *b, const struct btf_view *base,
+		      unsigned long long id)
+{
+	Py_ssize_t off, x;
+	uint32_t name_off, info, st, vlen, kind, kflag;
+	const char *n;
+
+	if (id < b->start_id || id - b->start_id >= (unsigned long long)b->count)
+		return;
+	off = b->offsets[id - b->start_id];
+	name_off = rd32(b, off);
+	info = rd32(b, off + 4);
+	st = rd32(b, off + 8);
+	kind = (info >> 24) & 0x1f;
+	vlen = info & 0xffff;
+	kflag = info >> 31;
+	n = anon(name_at(b, base, name_off));
+	x = off + 12;
+	if (x + (Py_ssize_t)extra_size(kind, vlen) > b->types_len) {
+		put(t, "[%llu] %s '%s'\n", id, kind < K_COUNT ? kind_names[kind] : "UNKN", n);
+		return;
+	}
+	switch (kind) {
+	case K_PTR: case K_TYPEDEF: case K_VOLATILE: case K_CONST: case K_RESTRICT:
+	case K_TYPE_TAG:
+		put(t, "[%llu] %s '%s' type_id=%u\n", id, kind_names[kind], n, st);
+		break;
+	case K_FUNC:
+		put(t, "[%llu] FUNC '%s' type_id=%u linkage=%s\n", id, n, st, linkage(vlen));
+		break;
+	case K_STRUCT: case K_UNION:
+		put(t, "[%llu] %s '%s' size=%u vlen=%u\n", id, kind_names[kind], n, st, vlen);
+		for (uint32_t i = 0; i < vlen; i++) {
+			Py_ssize_t m = x + 12 * (Py_ssize_t)i;
+			uint32_t mo = rd32(b, m + 8);
+			const char *mn = anon(name_at(b, base, rd32(b, m)));
+
+			if (kflag && mo >> 24)
+				put(t, "\t'%s' type_id=%u bits_offset=%u bitfield_size=%u\n", mn,
+				    rd32(b, m + 4), mo & 0xffffff, mo >> 24);
+			else
+				put(t, "\t'%s' type_id=%u bits_offset=%u\n", mn, rd32(b, m + 4),
+				    kflag ? mo & 0xffffff : mo);
+		}
+		break;
+	case K_FUNC_PROTO:
+		put(t, "[%llu] FUNC_PROTO '%s' ret_type_id=%u vlen=%u\n", id, n, st, vlen);
+		for (uint32_t i = 0; i < vlen; i++) {
+			Py_ssize_t m = x + 8 * (Py_ssize_t)i;
+
+			put(t, "\t'%s' type_id=%u\n", anon(name_at(b, base, rd32(b, m))),
+			    rd32(b, m + 4));
+		}
+		break;
+	case K_INT: {
+		uint32_t w = rd32(b, x), enc = (w >> 24) & 0x0f;
+
+		put(t, "[%llu] INT '%s' size=%u bits_offset=%u nr_bits=%u encoding=%s\n", id, n,
+		    st, (w >> 16) & 0xff, w & 0xff,
+		    enc == 0 ? "(none)" : enc == 1 ? "SIGNED" : enc == 2 ? "CHAR" :
+		    enc == 4 ? "BOOL" : "UNKN");
+		break;
+	}
+	case K_ARRAY:
+		put(t, "[%llu] ARRAY '%s' type_id=%u index_type_id=%u nr_elems=%u\n", id, n,
+		    rd32(b, x), rd32(b, x + 4), rd32(b, x + 8));
+		break;
+	case K_ENUM:
+		put(t, "[%llu] ENUM '%s' encoding=%s size=%u vlen=%u\n", id, n,
+		    kflag ? "SIGNED" : "UNSIGNED", st, vlen);
+		for (uint32_t i = 0; i < vlen; i++) {
+			Py_ssize_t m = x + 8 * (Py_ssize_t)i;
+			uint32_t v = rd32(b, m + 4);
+
+			if (kflag)
+				put(t, "\t'%s' val=%d\n", name_at(b, base, rd32(b, m)), (int32_t)v);
+			else
+				put(t, "\t'%s' val=%u\n", name_at(b, base, rd32(b, m)), v);
+		}
+		break;
+	case K_ENUM64:
+		put(t, "[%llu] ENUM64 '%s' encoding=%s size=%u vlen=%u\n", id, n,
+		    kflag ? "SIGNED" : "UNSIGNED", st, vlen);
+		for (uint32_t i = 0; i < vlen; i++) {
+			Py_ssize_t m = x + 12 * (Py_ssize_t)i;
+			uint64_t v = ((uint64_t)rd32(b, m + 8) << 32) | rd32(b, m + 4);
+
+			if (kflag)
+				put(t, "\t'%s' val=%lldLL\n", name_at(b, base, rd32(b, m)),
+				    (long long)v);
+			else
+				put(t, "\t'%s' val=%lluULL\n", name_at(b, base, rd32(b, m)),
+				    (unsigned long long)v);
+		}
+		break;
+	case K_FWD:
+		put(t, "[%llu] FWD '%s' fwd_kind=%s\n", id, n, kflag ? "union" : "struct");
+		break;
+	case K_VAR:
+		put(t, "[%llu] VAR '%s' type_id=%u, linkage=%s\n", id, n, st,
+		    linkage(rd32(b, x)));
+		break;
+	case K_DATASEC:
+		put(t, "[%llu] DATASEC '%s' size=%u vlen=%u\n", id, n, st, vlen);
+		for (uint32_t i = 0; i < vlen; i++) {
+			Py_ssize_t m = x + 12 * (Py_ssize_t)i;
+
+			put(t, "\ttype_id=%u offset=%u size=%u (", rd32(b, m), rd32(b, m + 4),
+			    rd32(b, m + 8));
+			put_kind_name(t, b, base, rd32(b, m));
+			put(t, ")\n");
+		}
+		break;
+	case K_FLOAT:
+		put(t, "[%llu] FLOAT '%s' size=%u\n", id, n, st);
+		break;
+	case K_DECL_TAG:
+		put(t, "[%llu] DECL_TAG '%s' type_id=%u component_idx=%d\n", id, n, st,
+		    (int32_t)rd32(b, x));
+		break;
+	default:
+		put(t, "[%llu] %s '%s'\n", id, kind < K_COUNT ? kind_names[kind] : "UNKN", n);
+	}
+}
+
+/*
+ * btf_listing(types, offsets, strings, str_base, start_id, swap, ids,
+ *             base_types, base_offsets, base_strings) -> str
+ *
+ * `bpftool btf dump` raw text of the types `ids` (uint32 buffer; None: all), one
+ * BTF's raw type section, its offsets (btf_offsets()) and string section; `base_*`
+ * (or None) is the base BTF of a split BTF.
+ */
+static PyObject *btf_listing(PyObject *self, PyObject *args)
+{
+	Py_buffer types, offsets, strings, bt = {0}, bo = {0}, bs = {0}, idbuf = {0};
+	unsigned long long str_base, start_id;
+	int swap, have_base = 0, have_ids = 0;
+	PyObject *ids, *btypes, *boffsets, *bstrings, *result = NULL;
+	struct btf_view b, base;
+	struct text t = { 0 };
+
+	(void)self;
+	if (!PyArg_ParseTuple(args, "y*y*y*KKpOOOO", &types, &offsets, &strings, &str_base,
+			      &start_id, &swap, &ids, &btypes, &boffsets, &bstrings))
+		return NULL;
+	if (ids != Py_None) {
+		if (PyObject_GetBuffer(ids, &idbuf, PyBUF_SIMPLE) < 0)
+			goto out;
+		have_ids = 1;
+	}
+	if (btypes != Py_None) {
+		if (PyObject_GetBuffer(btypes, &bt, PyBUF_SIMPLE) < 0)
+			goto out;
+		if (PyObject_GetBuffer(boffsets, &bo, PyBUF_SIMPLE) < 0) {
+			PyBuffer_Release(&bt);
+			goto out;
+		}
+		if (PyObject_GetBuffer(bstrings, &bs, PyBUF_SIMPLE) < 0) {
+			PyBuffer_Release(&bt);
+			PyBuffer_Release(&bo);
+			goto out;
+		}
+		have_base = 1;
+	}
+	if (view_from(&b, &types, &offsets, &strings, str_base, start_id, swap) < 0 ||
+	    (have_base && view_from(&base, &bt, &bo, &bs, 0, 1, swap) < 0)) {
+		PyErr_SetString(PyExc_ValueError, "btf_listing(): offsets past the types");
+		goto release;
+	}
+	t.cap = 1 << 20;
+	t.buf = malloc(t.cap);
+	if (!t.buf) {
+		PyErr_NoMemory();
+		goto release;
+	}
+	if (have_ids) {
+		const uint32_t *idv = idbuf.buf;
+		Py_ssize_t nid = idbuf.len / (Py_ssize_t)sizeof(uint32_t);
+
+		for (Py_ssize_t i = 0; i < nid && !t.failed; i++)
+			list_type(&t, &b, have_base ? &base : NULL, idv[i]);
+	} else {
+		for (Py_ssize_t i = 0; i < b.count && !t.failed; i++)
+			list_type(&t, &b, have_base ? &base : NULL, start_id + (unsigned long long)i);
+	}
+	if (t.failed)
+		PyErr_NoMemory();
+	else
+		result = PyUnicode_DecodeUTF8(t.buf, (Py_ssize_t)t.len, "replace");
+	free(t.buf);
+release:
+	if (have_base) {
+		PyBuffer_Release(&bt);
+		PyBuffer_Release(&bo);
+		PyBuffer_Release(&bs);
+	}
+out:
+	if (have_ids)
+		PyBuffer_Release(&idbuf);
+	PyBuffer_Release(&types);
+	PyBuffer_Release(&offsets);
+	PyBuffer_Release(&strings);
+	return result;
+}
+
 static PyMethodDef methods[] = {
 	{"walk", walk, METH_VARARGS, "Walk ring buffer records (see _accel.c)."},
 	{"gather", gather, METH_VARARGS, "Copy the head of each record (see _accel.c)."},
 	{"read", read_records, METH_VARARGS, "Walk and copy record heads (see _accel.c)."},
+	{"btf_offsets", btf_offsets, METH_VARARGS, "Offsets of BTF type records."},
+	{"btf_listing", btf_listing, METH_VARARGS, "BTF types as bpftool's raw text."},
 	{NULL, NULL, 0, NULL},
 };
 

@@ -20,11 +20,13 @@ import enum
 import errno
 import os
 import struct
+import sys
 import threading
 from array import array
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from . import _native
 from ._btf_types import Struct, TypeBuilder, Union
 from ._lifetime import Owner
 from ._raw import CALLBACKS, check_int, check_ptr, lib, libc, opts
@@ -227,17 +229,24 @@ class _Parsed:
         offsets = array("I")
         kinds = array("B")
         types = self.types
-        unpack = struct.Struct(endian + "I").unpack_from
-        off = 0
-        end = len(types)
-        fixed = {int(k): v for k, v in _EXTRA_FIXED.items()}
-        per = {int(k): v for k, v in _EXTRA_PER_VLEN.items()}
-        while off < end:
-            offsets.append(off)
-            info = unpack(types, off + 4)[0]
-            kind = (info >> 24) & 0x1F
-            kinds.append(kind)
-            off += 12 + fixed.get(kind, 0) + per.get(kind, 0) * (info & 0xFFFF)
+        self.swap = (endian == "<") != (sys.byteorder == "little")
+        accel = _native.ACCEL
+        if accel is not None:
+            offs, knds = accel.btf_offsets(types, self.swap)
+            offsets.frombytes(offs)
+            kinds.frombytes(knds)
+        else:
+            unpack = struct.Struct(endian + "I").unpack_from
+            off = 0
+            end = len(types)
+            fixed = {int(k): v for k, v in _EXTRA_FIXED.items()}
+            per = {int(k): v for k, v in _EXTRA_PER_VLEN.items()}
+            while off < end:
+                offsets.append(off)
+                info = unpack(types, off + 4)[0]
+                kind = (info >> 24) & 0x1F
+                kinds.append(kind)
+                off += 12 + fixed.get(kind, 0) + per.get(kind, 0) * (info & 0xFFFF)
         self.offsets = offsets
         self.kinds = kinds
 
@@ -717,7 +726,30 @@ class BTF(Owner):
     # -- listings ----------------------------------------------------------------------
     def describe(self, t: str | int | BTFType) -> str:
         """One type in ``bpftool btf dump`` raw text format (members on extra lines)."""
-        return _describe(self, self.type(t))
+        return self.dump_raw([t])[:-1]
+
+    def dump_raw(self, types: Iterable[str | int | BTFType] | None = None) -> str:
+        """Types (default: all of this BTF's own) as ``bpftool btf dump`` prints them
+        in its raw format, one line per type plus one per member, ending in a
+        newline.  The compiled lister (libbpfpy._accel) formats a kernel's ~300k
+        lines in bpftool's time; the pure-Python one gives the same text."""
+        ids = None if types is None else [self.type_id(t) for t in types]
+        p = self._p()
+        if ids is not None and any(i < p.start_id for i in ids):
+            # void, or types of the base BTF (of a split BTF such as a module's)
+            return "".join("[0] UNKN 'void'\n" if i == 0 else
+                           (self._base.dump_raw([i]) if self._base is not None else "")
+                           if i < p.start_id else self.dump_raw([i]) for i in ids)
+        accel = _native.ACCEL
+        if accel is None:
+            from . import _btf_raw
+            return _btf_raw.listing(self, ids)
+        base = p.base
+        return str(accel.btf_listing(
+            p.types, p.offsets, p.strings, p.base_str_len, p.start_id, p.swap,
+            None if ids is None else array("I", ids),
+            None if base is None else base.types, None if base is None else base.offsets,
+            None if base is None else base.strings))
 
     def as_dict(self, t: str | int | BTFType) -> dict[str, Any]:
         """One type as ``bpftool -j btf dump`` represents it."""
@@ -897,54 +929,6 @@ def _as_dict(btf: BTF, t: BTFType) -> dict[str, Any]:
     elif k == Kind.DECL_TAG:
         d.update(type_id=t.type_id, component_idx=t.component_idx)
     return d
-
-
-def _describe(btf: BTF, t: BTFType) -> str:
-    d = _as_dict(btf, t)
-    head = f"[{t.id}] {d['kind']} '{d['name']}'"
-    k = t.kind
-    lines: list[str] = []
-    if k == Kind.INT:
-        head += (f" size={t.size} bits_offset={t.bit_offset} nr_bits={t.bits} "
-                 f"encoding={d['encoding']}")
-    elif k in (Kind.PTR, Kind.CONST, Kind.VOLATILE, Kind.RESTRICT, Kind.TYPEDEF,
-               Kind.TYPE_TAG):
-        head += f" type_id={t.type_id}"
-    elif k == Kind.ARRAY:
-        head += f" type_id={t.type_id} index_type_id={t.index_type_id} nr_elems={t.nelems}"
-    elif k in (Kind.STRUCT, Kind.UNION):
-        head += f" size={t.size} vlen={t.vlen}"
-        for m in d["members"]:
-            line = f"\t'{m['name']}' type_id={m['type_id']} bits_offset={m['bits_offset']}"
-            if "bitfield_size" in m:
-                line += f" bitfield_size={m['bitfield_size']}"
-            lines.append(line)
-    elif k in (Kind.ENUM, Kind.ENUM64):
-        head += f" encoding={d['encoding']} size={t.size} vlen={t.vlen}"
-        suffix = "" if k == Kind.ENUM else ("LL" if t.kflag else "ULL")
-        for v in d["values"]:
-            lines.append(f"\t'{v['name']}' val={v['val']}{suffix}")
-    elif k == Kind.FWD:
-        head += f" fwd_kind={d['fwd_kind']}"
-    elif k == Kind.FUNC:
-        head += f" type_id={t.type_id} linkage={d['linkage']}"
-    elif k == Kind.FUNC_PROTO:
-        head += f" ret_type_id={t.type_id} vlen={t.vlen}"
-        for p in d["params"]:
-            lines.append(f"\t'{p['name']}' type_id={p['type_id']}")
-    elif k == Kind.VAR:
-        head += f" type_id={t.type_id}, linkage={d['linkage']}"
-    elif k == Kind.DATASEC:
-        head += f" size={t.size} vlen={t.vlen}"
-        for v in t.vars:
-            target = btf[v.type_id]
-            lines.append(f"\ttype_id={v.type_id} offset={v.offset} size={v.size} "
-                         f"({target.kind.name} '{target.name or '(anon)'}')")
-    elif k == Kind.FLOAT:
-        head += f" size={t.size}"
-    elif k == Kind.DECL_TAG:
-        head += f" type_id={t.type_id} component_idx={t.component_idx}"
-    return "\n".join([head, *lines])
 
 
 def _internal_section(m: Any) -> str | None:

@@ -36,6 +36,7 @@ from collections.abc import Callable, Iterator
 from operator import itemgetter
 from typing import Any
 
+from . import _native
 from ._raw import CALLBACKS, CONSTANTS, check_ptr, lib, libc
 from ._ring import Batch, Reader, Source
 from ._ring_types import Decoder, numpy_dtype, resolve_event_type
@@ -82,20 +83,10 @@ def _numpy() -> Any:
     return numpy
 
 
-def _load_accel() -> Any:
-    """The compiled walker (``libbpfpy._accel``), unless absent or LIBBPFPY_ACCEL=0."""
-    if os.environ.get("LIBBPFPY_ACCEL", "1") == "0":
-        return None
-    try:
-        from . import _accel
-    except ImportError:
-        return None
-    return _accel
-
-
-#: The compiled ring walker in use (None: the pure-Python walk).  Chosen at import
-#: from LIBBPFPY_ACCEL (``0`` forces pure Python); read per ring when it is added.
-ACCEL: Any = _load_accel()
+_load_accel = _native.load
+#: The compiled ring walker in use (None: the pure-Python walk); read per ring when
+#: it is added.
+ACCEL: Any = _native.ACCEL
 _WALK_ROOM = 4096           # records per compiled walk
 _SLICE = 4096               # events decoded at a time
 

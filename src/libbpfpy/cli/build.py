@@ -131,11 +131,11 @@ def cmd_btf_dump(args: argparse.Namespace) -> int:
             else:
                 sys.stdout.write(btf.to_c(ids))
             return 0
-        types = [btf[i] for i in ids] if ids is not None else list(btf)
         if args.format == "json":
+            types = [btf[i] for i in ids] if ids is not None else list(btf)
             text = json.dumps({"types": [btf.as_dict(t) for t in types]}) + "\n"
         else:
-            text = "".join(btf.describe(t) + "\n" for t in types)
+            text = btf.dump_raw(ids)
         _write_text(args.output, text)
     return 0
 
