@@ -13,7 +13,7 @@ import functools
 import itertools
 import struct
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ._codec import INT_FORMATS, pack_ints, scalars, to_bytes
@@ -101,7 +101,7 @@ class _Record:
     #: bitfield name -> (storage field, bit offset in storage, bits, signed)
     _btf_bitfields_: ClassVar[dict[str, tuple[str, int, int, bool]]] = {}
     #: member name -> IntEnum class, for members of enum type
-    _btf_enums_: ClassVar[dict[str, type[enum.IntEnum]]] = {}
+    _btf_enums_: ClassVar[Mapping[str, type[enum.IntEnum]]] = {}
     #: the C name of the type (``struct foo``)
     _btf_cname_: ClassVar[str] = ""
     _btf_names_cache: ClassVar[frozenset[str] | None] = None
@@ -111,21 +111,26 @@ class _Record:
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         d = cls.__dict__
+        cls._btf_names_cache = None
+        cls._btf_conv_cache = None
+        bitfields = d.get("_btf_bitfields_")
+        anonymous = d.get("_anonymous_")
+        if not bitfields and not anonymous:
+            cls._btf_forwarded_ = frozenset()
+            return
         fields = dict((f[0], f[1]) for f in d.get("_fields_", ()))
         forwarded: set[str] = set()
-        for bname, (storage, shift, nbits, signed) in d.get("_btf_bitfields_", {}).items():
+        for bname, (storage, shift, nbits, signed) in (bitfields or {}).items():
             nbytes = ctypes.sizeof(fields[storage])
             setattr(cls, bname, _bitfield_property(storage, shift, nbits, signed, nbytes,
                                                    bname))
             forwarded.add(bname)
-        for anon in d.get("_anonymous_", ()):
+        for anon in anonymous or ():
             inner = fields.get(anon)
             for name in getattr(inner, "_btf_forwarded_", ()):
                 setattr(cls, name, _forward_property(anon, name))
                 forwarded.add(name)
         cls._btf_forwarded_ = frozenset(forwarded)
-        cls._btf_names_cache = None
-        cls._btf_conv_cache = None
 
     # -- names and conversion -------------------------------------------------------
     @classmethod
@@ -475,6 +480,25 @@ class _Bits:
         self.members: list[tuple[str, int, int, bool, int, int]] = []
 
 
+class _EnumMap(Mapping[str, "type[enum.IntEnum]"]):
+    """``_btf_enums_`` of a record built from BTF: member name -> IntEnum class, each
+    class made on first use (from values kept when the record was built, so this
+    works after the BTF is closed)."""
+
+    def __init__(self, builder: TypeBuilder, ids: dict[str, int]) -> None:
+        self._builder = builder
+        self._ids = ids
+
+    def __getitem__(self, name: str) -> type[enum.IntEnum]:
+        return self._builder.enum(self._ids[name])
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._ids)
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+
 class TypeBuilder:
     """Builds (and caches) the Python types of one BTF."""
 
@@ -485,6 +509,12 @@ class TypeBuilder:
         self._ct: dict[int, Any] = {}
         self._dt: dict[int, Any] = {}
         self._enums: dict[int, type[enum.IntEnum]] = {}
+        # enums of members, not made yet: type id -> (class name, values)
+        self._enum_recipes: dict[int, tuple[str, Any]] = {}
+        self._resolved: dict[int, BTFType] = {}
+        self._sizes: dict[int, int] = {}
+        self._bits: dict[int, tuple[int, int]] = {}
+        self._enum_of: dict[int, int | None] = {}
         self._codecs: dict[int, Any] = {}
         self._typedef_names: dict[int, str] | None = None
         self._class_names: set[str] = set()
@@ -514,7 +544,16 @@ class TypeBuilder:
 
     # -- helpers ---------------------------------------------------------------------------
     def _resolve(self, tid: int) -> BTFType:
-        return self.btf.resolve(tid)
+        t = self._resolved.get(tid)
+        if t is None:
+            t = self._resolved[tid] = self.btf.resolve(tid)
+        return t
+
+    def _size(self, tid: int) -> int:
+        n = self._sizes.get(tid)
+        if n is None:
+            n = self._sizes[tid] = self.btf.size_of(tid)
+        return n
 
     def _name_of(self, t: BTFType) -> str:
         if t.name:
@@ -544,11 +583,20 @@ class TypeBuilder:
         ct = _INT_CTYPES.get((size, signed))
         return ct if ct is not None else ctypes.c_uint8 * size
 
-    def _member_enum(self, tid: int) -> type[enum.IntEnum] | None:
+    def _member_enum(self, tid: int) -> int | None:
+        """The enum type id of a member's type (None if not an enum); its IntEnum class
+        is made when first needed (most members' values are never read as enums)."""
+        got = self._enum_of.get(tid, -1)
+        if got != -1:
+            return got
         t = self._resolve(tid)
+        got = None
         if t.kind in (self.K.ENUM, self.K.ENUM64):
-            return self.enum(t.id)
-        return None
+            if t.id not in self._enums and t.id not in self._enum_recipes:
+                self._enum_recipes[t.id] = (_identifier(self._name_of(t)), t.values)
+            got = int(t.id)
+        self._enum_of[tid] = got
+        return got
 
     # -- ctypes --------------------------------------------------------------------------
     def ctype(self, tid: int) -> Any:
@@ -599,19 +647,39 @@ class TypeBuilder:
                 out.append((var.name, var.type_id, vi.offset * 8, 0))
             return out
         out = []
+        if t.kflag:
+            for m in t.members:
+                out.append((m.name, m.type_id, m.bit_offset, m.bitfield_size))
+            return out
         for m in t.members:
-            bits = m.bitfield_size
+            # Old-style BTF: bitfields are INTs whose encoding carries bits/offset.
+            bits, int_off = self._int_bits(m.type_id)
             bit_off = m.bit_offset
-            if not bits and not t.kflag:
-                # Old-style BTF: bitfields are INTs whose encoding carries bits/offset.
-                it = self._resolve(m.type_id)
-                if it.kind == K.INT and (it.bits != it.size * 8 or it.bit_offset):
-                    bits = it.bits
-                    bit_off += it.bit_offset
-                elif bit_off % 8 and it.kind in (K.INT, K.ENUM, K.ENUM64):
-                    bits = it.bits if it.kind == K.INT else it.size * 8
+            if bits:
+                bit_off += int_off
+            elif bit_off % 8 and int_off >= 0:
+                bits = self._resolve(m.type_id).size * 8 if int_off else \
+                    self._resolve(m.type_id).bits
             out.append((m.name, m.type_id, bit_off, bits))
         return out
+
+    def _int_bits(self, tid: int) -> tuple[int, int]:
+        """For an old-style bitfield member type: (bits, bit offset) when it is an INT
+        narrower than its size or offset in it; else (0, -1) for non-integers, (0, 0)
+        for plain INTs and (0, 1) for enums."""
+        got = self._bits.get(tid)
+        if got is None:
+            K = self.K
+            it = self._resolve(tid)
+            if it.kind == K.INT:
+                narrow = it.bits != it.size * 8 or it.bit_offset
+                got = (it.bits, it.bit_offset) if narrow else (0, 0)
+            elif it.kind in (K.ENUM, K.ENUM64):
+                got = (0, 1)
+            else:
+                got = (0, -1)
+            self._bits[tid] = got
+        return got
 
     def plan(self, t: BTFType) -> tuple[list[Any], int]:
         """The layout of a record: entries ("field", name, tid, off) /
@@ -622,7 +690,7 @@ class TypeBuilder:
         members = [(*m, i) for i, m in enumerate(self._members(t))]
         size = t.size
         if t.kind == K.DATASEC and not size:
-            size = max((m[2] // 8 + self.btf.size_of(m[1]) for m in members), default=0)
+            size = max((m[2] // 8 + self._size(m[1]) for m in members), default=0)
         entries: list[Any] = []
         if is_union:
             for name, tid, bit_off, bits, idx in members:
@@ -670,7 +738,7 @@ class TypeBuilder:
             elif off < cur:
                 raise ValueError(f"{self.btf.type_name(t)}: member {name!r} at offset "
                                  f"{off} overlaps the previous member (ends at {cur})")
-            msize = self.btf.size_of(tid)
+            msize = self._size(tid)
             entries.append(("anon" if not name else "field", name or None, tid, off, idx))
             cur = off + msize
         if run is not None:
@@ -691,7 +759,8 @@ class TypeBuilder:
         K = self.K
         entries, size = self.plan(t)
         is_union = t.kind == K.UNION
-        taken = {_py_member(e[1]) for e in entries if e[0] == "field"}
+        py_names = {e[4]: _py_member(e[1]) for e in entries if e[0] == "field"}
+        taken = set(py_names.values())
         for e in entries:
             if e[0] == "bits":
                 taken.update(_py_member(m[0]) for m in e[1].members)
@@ -712,18 +781,22 @@ class TypeBuilder:
         members: list[tuple[int, tuple[str, str]]] = []
         bitfields: dict[str, tuple[str, int, int, bool]] = {}
         anonymous: list[str] = []
-        enums: dict[str, type[enum.IntEnum]] = {}
+        enums: dict[str, int] = {}
+        ct_of, enum_of = self._ct.get, self._enum_of.get
         for e in entries:
             tag = e[0]
             if tag == "pad":
                 fields.append((private(f"_pad_{e[3]}"), ctypes.c_uint8 * e[2]))
                 planned.append((fields[-1][0], e[3]))
             elif tag == "field":
-                name = _py_member(e[1])
-                fields.append((name, self.ctype(e[2])))
+                name = py_names[e[4]]
+                tid = e[2]
+                fields.append((name, ct_of(tid) or self.ctype(tid)))
                 planned.append((name, e[3]))
                 members.append((e[4], (name, "f")))
-                ec = self._member_enum(e[2])
+                ec = enum_of(tid, -1)
+                if ec == -1:
+                    ec = self._member_enum(tid)
                 if ec is not None:
                     enums[name] = ec
             elif tag == "anon":
@@ -758,27 +831,28 @@ class TypeBuilder:
             pyname = f"{cname}_{n}"
             n += 1
         self._class_names.add(pyname)
+        cname_c = self.btf.type_name(t)
         ns: dict[str, Any] = {
             "__module__": "libbpfpy.btf",
             "__qualname__": pyname,
-            "__doc__": f"{self.btf.type_name(t)} (BTF type [{t.id}], {size} bytes)",
+            "__doc__": f"{cname_c} (BTF type [{t.id}], {size} bytes)",
             "_pack_": 1,
             "_fields_": fields,
             "_btf_members_": tuple(m for _, m in members),
             "_btf_bitfields_": bitfields,
-            "_btf_enums_": enums,
-            "_btf_cname_": self.btf.type_name(t),
+            "_btf_enums_": _EnumMap(self, enums) if enums else {},
+            "_btf_cname_": cname_c,
         }
         if anonymous:
             ns["_anonymous_"] = tuple(anonymous)
         cls = type(pyname, (Union if is_union else Struct,), ns)
         if ctypes.sizeof(cls) != size:
-            raise AssertionError(f"layout of {self.btf.type_name(t)}: ctypes size "
+            raise AssertionError(f"layout of {cname_c}: ctypes size "
                                  f"{ctypes.sizeof(cls)} != BTF size {size}")
         for fname, off in planned:
             got = getattr(cls, fname).offset
             if got != off:
-                raise AssertionError(f"layout of {self.btf.type_name(t)}: field {fname} "
+                raise AssertionError(f"layout of {cname_c}: field {fname} "
                                      f"at {got}, BTF says {off}")
         self.order.append(t.id)
         return cls
@@ -788,12 +862,16 @@ class TypeBuilder:
         known = self._enums.get(tid)
         if known is not None:
             return known
-        t = self.btf[tid]
-        if t.kind not in (self.K.ENUM, self.K.ENUM64):
-            raise TypeError(f"{self.btf.type_name(t)} is not an enum")
-        values = [(_identifier(v.name), v.value) for v in t.values]
+        recipe = self._enum_recipes.pop(tid, None)
+        if recipe is None:
+            t = self.btf[tid]
+            if t.kind not in (self.K.ENUM, self.K.ENUM64):
+                raise TypeError(f"{self.btf.type_name(t)} is not an enum")
+            recipe = (_identifier(self._name_of(t)), t.values)
+        name, tvalues = recipe
+        values = [(_identifier(v.name), v.value) for v in tvalues]
         cls: type[enum.IntEnum] = enum.IntEnum(  # type: ignore[misc]
-            _identifier(self._name_of(t)), values, module="libbpfpy.btf")
+            name, values, module="libbpfpy.btf")
         self._enums[tid] = cls
         return cls
 
@@ -911,13 +989,22 @@ def _exposed_names(cls: Any) -> set[str]:
 
 
 def _identifier(name: str) -> str:
-    out = "".join(c if c.isalnum() or c == "_" else "_" for c in name) or "_"
-    if out[0].isdigit():
-        out = "_" + out
-    import keyword
-    if keyword.iskeyword(out):
+    if name.isidentifier() and name.isascii():
+        out = name
+    else:
+        out = "".join(c if c.isalnum() or c == "_" else "_" for c in name) or "_"
+        if out[0].isdigit():
+            out = "_" + out
+    if out in _KEYWORDS:
         out += "_"
     return out
+
+
+_KEYWORDS = frozenset({
+    "False", "None", "True", "and", "as", "assert", "async", "await", "break", "class",
+    "continue", "def", "del", "elif", "else", "except", "finally", "for", "from",
+    "global", "if", "import", "in", "is", "lambda", "nonlocal", "not", "or", "pass",
+    "raise", "return", "try", "while", "with", "yield"})
 
 
 _RESERVED = frozenset(dir(Struct)) | frozenset(dir(Union))
