@@ -286,8 +286,8 @@ def test_netns_sk_lookup_counts_lookups(net_obj, netns_factory):
 # -- iterators -------------------------------------------------------------------------------------
 
 def test_task_iterator_lists_a_known_pid(bpf_object_path):
-    skip_unless(probe.iterators())
-    with Object.open(bpf_object_path("core_iter")) as obj:
+    skip_unless(probe.iterator("task"))
+    with Object.open(bpf_object_path("iter_task")) as obj:
         obj.load()
         with obj.programs["dump_task"].attach_iter() as link:
             child = subprocess.Popen(["sleep", "30"])
@@ -313,8 +313,8 @@ def test_task_iterator_lists_a_known_pid(bpf_object_path):
 
 
 def test_map_element_iterator(bpf_object_path):
-    skip_unless(probe.iterators())
-    with Object.open(bpf_object_path("core_iter")) as obj:
+    skip_unless(probe.iterator("bpf_map_elem"))
+    with Object.open(bpf_object_path("iter_map_elem")) as obj:
         obj.load()
         elems = obj.maps["elems"]
         for k in range(5):

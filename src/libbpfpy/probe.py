@@ -20,7 +20,8 @@ from ._raw import version as libbpf_version_str
 from .enums import AttachType, MapType, ProgType, parse_enum
 
 __all__ = ["Feature", "prog_type", "for_program", "kernel_btf_id", "map_type", "helper", "kprobes",
-           "uprobes", "fentry", "lsm", "iterators", "tp_btf", "tracefs", "bpffs",
+           "uprobes", "fentry", "lsm", "iterators", "iterator", "iterator_targets", "tp_btf",
+           "tracefs", "bpffs", "kernel_version",
            "privileges", "libbpf_version", "attach_kinds", "clear_cache"]
 
 
@@ -84,14 +85,19 @@ def prog_type(ptype: ProgType | int | str) -> Feature:
                           f"the kernel refuses {t.libbpf_name} programs")
 
 
-def for_program(ptype: ProgType | int | str, attach: AttachType | int | None = None
-                ) -> Feature:
+def for_program(ptype: ProgType | int | str, attach: AttachType | int | None = None,
+                section: str | None = None) -> Feature:
     """The probe that says whether a program of type ``ptype`` (with expected attach
-    type ``attach``) can run here: tracing programs split by attach kind (iterators
-    and tp_btf load where fentry/fexit may be refused), LSM and freplace (``ext``)
-    by their own probes, everything else by :func:`prog_type`."""
+    type ``attach``, from ELF section ``section``) can run here: tracing programs split
+    by attach kind (iterators -- per target, since a kernel may allow ``iter/task``
+    and refuse ``iter/bpf_map_elem`` -- and tp_btf load where fentry/fexit may be
+    refused), LSM and freplace (``ext``) by their own probes, everything else by
+    :func:`prog_type`."""
     t = parse_enum(ProgType, ptype)
     if t == ProgType.TRACING and attach == AttachType.TRACE_ITER:
+        prefix, _, target = (section or "").partition("/")
+        if prefix in ("iter", "iter.s") and target:
+            return iterator(target)
         return iterators()
     if t == ProgType.TRACING and attach == AttachType.TRACE_RAW_TP:
         return tp_btf()
@@ -187,10 +193,45 @@ def helper(ptype: ProgType | int | str, helper_ref: int | str) -> Feature:
                    f"rejected only the probe's arguments: {last})")
 
 
+def kernel_version(release: str | None = None, version: str | None = None,
+                   libbpf: str | None = None) -> tuple[int, int, int] | None:
+    """The running kernel's version as libbpf computes it for ``kern_version`` and
+    ``LINUX_KERNEL_VERSION``.
+
+    In libbpf's order: Ubuntu's ``/proc/version_signature`` (third field); since
+    libbpf 1.2 the ``Debian X.Y.Z`` in ``uname -v`` (Debian's stable kernels keep
+    ``6.1.0`` in their release); else ``uname -r`` read like ``sscanf("%u.%u.%u")``,
+    leading digits of each part, so ``6.12.95+deb12-amd64`` is 6.12.95.  A release with
+    fewer than three numbers (``6.18-rc1``) gives None (libbpf then uses 0).
+    ``release``, ``version`` (``uname -v``) and ``libbpf`` (``"1.7"``) default to this
+    machine's; given a ``release``, Ubuntu's file is not read.
+    """
+    import re
+    uts = os.uname()
+    if release is None:
+        try:
+            with open("/proc/version_signature") as f:  # "Ubuntu 5.4.0-12.15-generic 5.4.8"
+                fields = f.read().split()
+            found = re.match(r"(\d+)\.(\d+)\.(\d+)", fields[2]) if len(fields) > 2 else None
+            if found:
+                return (int(found[1]), int(found[2]), int(found[3]))
+        except OSError:
+            pass
+    lib_ver = tuple(int(x) for x in (libbpf or libbpf_version_str).split(".")[:2])
+    if lib_ver >= (1, 2):
+        found = re.search(r"Debian (\d+)\.(\d+)\.(\d+)",
+                          uts.version if version is None else version)
+        if found:
+            return (int(found[1]), int(found[2]), int(found[3]))
+    found = re.match(r"(\d+)\.(\d+)\.(\d+)", uts.release if release is None else release)
+    return (int(found[1]), int(found[2]), int(found[3])) if found else None
+
+
 def _kernel_version_code() -> int:
-    parts = os.uname().release.split("-")[0].split(".")
-    nums = [int(p) if p.isdigit() else 0 for p in (parts + ["0", "0"])[:3]]
-    return (nums[0] << 16) + (nums[1] << 8) + min(nums[2], 255)
+    v = kernel_version()
+    if v is None:
+        return 0
+    return (v[0] << 16) + (v[1] << 8) + min(v[2], 255)
 
 
 @functools.cache
@@ -232,6 +273,10 @@ def kernel_btf_id(name: str, kind: int | None = None) -> int:
         lib.btf__free(btf)
 
 
+def _article(word: str) -> str:
+    return "an" if word[:1] in "aeiou" else "a"
+
+
 def _load_tracing(kind: str, ptype: ProgType, attach: AttachType, target: str,
                   btf_kind: int | None = None) -> Feature:
     denied = _no_privileges(kind)
@@ -249,12 +294,12 @@ def _load_tracing(kind: str, ptype: ProgType, attach: AttachType, target: str,
     fd = lib.bpf_prog_load(int(ptype), b"probe", b"GPL", insns, 2, ctypes.byref(o))
     if fd >= 0:
         os.close(fd)
-        return Feature(kind, True, f"a {kind} program on {target} loaded")
+        return Feature(kind, True, f"{_article(kind)} {kind} program on {target} loaded")
     err = -fd
     if err == errno.EPERM:
         return Feature(kind, False, f"the kernel refuses {kind} programs: loading one on "
                        f"{target} failed with EPERM despite BPF privileges")
-    return Feature(kind, False, f"loading a {kind} program on {target} failed: "
+    return Feature(kind, False, f"loading {_article(kind)} {kind} program on {target} failed: "
                    f"{os.strerror(err)} [errno {err}]")
 
 
@@ -267,8 +312,36 @@ def fentry() -> Feature:
 
 @functools.cache
 def iterators() -> Feature:
-    """Whether BPF iterator programs load (Linux >= 5.8)."""
-    return _load_tracing("iter", ProgType.TRACING, AttachType.TRACE_ITER, "bpf_iter_task")
+    """Whether BPF iterator programs load at all (Linux >= 5.8), tried on the
+    ``task`` target; a kernel may still refuse other targets: see :func:`iterator`."""
+    f = iterator("task")
+    return Feature("iter", f.supported, f.reason)
+
+
+@functools.cache
+def iterator(target: str) -> Feature:
+    """Whether iterator programs for ``target`` (``SEC("iter/<target>")``: ``task``,
+    ``bpf_map_elem``, ``tcp`` ...) load on this kernel.  Requires Linux >= 5.8; each
+    target has its own minimum, and a kernel may refuse some targets and allow
+    others (one of ours allows ``task`` and refuses ``bpf_map_elem`` with EPERM)."""
+    return _load_tracing(f"iter/{target}", ProgType.TRACING, AttachType.TRACE_ITER,
+                         f"bpf_iter_{target}")
+
+
+def iterator_targets() -> list[str]:
+    """Every iterator target the running kernel's BTF declares (a ``bpf_iter_<t>``
+    function with its ``struct bpf_iter__<t>`` context), sorted."""
+    from .btf import BTF, Kind
+    try:
+        btf = BTF.vmlinux()
+    except OSError:
+        return []
+    with btf:
+        funcs = {t.name.removeprefix("bpf_iter_") for t in btf.types(Kind.FUNC)
+                 if t.name.startswith("bpf_iter_")}
+        contexts = {t.name.removeprefix("bpf_iter__") for t in btf.types(Kind.STRUCT)
+                    if t.name.startswith("bpf_iter__")}
+    return sorted(funcs & contexts)
 
 
 @functools.cache
@@ -337,5 +410,5 @@ def attach_kinds() -> list[Feature]:
 def clear_cache() -> None:
     """Forget cached probe results."""
     for fn in (prog_type, map_type, helper, kprobes, uprobes, fentry, lsm, iterators,
-               tp_btf):
+               iterator, tp_btf):
         fn.cache_clear()
