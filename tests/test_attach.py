@@ -18,6 +18,7 @@ from libbpfpy import (
     LinkType,
     NotSupportedError,
     Object,
+    fs,
     probe,
 )
 from libbpfpy._raw import RECORDS
@@ -360,8 +361,23 @@ def test_kprobe_family_without_kprobes(unsup, how):
         with pytest.raises(NotSupportedError) as info:
             attach()
         assert "CONFIG_KPROBES" in str(info.value)
-        assert "use a tracepoint" in str(info.value)
         assert info.value.feature == "kprobe"
+        check_alternative(info.value.hint, syscall=how in ("ksyscall", "kretsyscall"))
+
+
+def check_alternative(hint: str, *, syscall: bool) -> None:
+    """The hint of a refused kprobe names only ways this kernel allows: a syscall's
+    tracepoint when tracefs lists it, fentry only where it loads."""
+    import re
+    tracepoints = re.findall(r"tracepoint syscalls:(\w+)", hint)
+    for tp in tracepoints:
+        assert fs.tracepoint_exists("syscalls", tp), hint
+    if syscall and probe.tracefs():
+        assert tracepoints, hint
+    if not probe.fentry():
+        assert "SEC(\"fentry" not in hint and "SEC(\"fexit" not in hint, hint
+    if not tracepoints and not probe.fentry():
+        assert "refuses fentry" in hint, hint
 
 
 def test_kprobe_multi_argument_checks(unsup):

@@ -19,10 +19,11 @@ from ._raw import ENUMS, RECORDS, lib, opts
 from ._raw import version as libbpf_version_str
 from .enums import AttachType, MapType, ProgType, parse_enum
 
-__all__ = ["Feature", "prog_type", "for_program", "kernel_btf_id", "map_type", "helper", "kprobes",
-           "uprobes", "fentry", "lsm", "iterators", "iterator", "iterator_targets", "tp_btf",
-           "tracefs", "bpffs", "kernel_version",
-           "privileges", "libbpf_version", "attach_kinds", "clear_cache"]
+__all__ = ["Feature", "prog_type", "for_program", "kernel_btf_id", "map_type", "helper",
+           "kprobes", "uprobes", "kprobe_multi", "fentry", "fmod_ret", "lsm", "iterators",
+           "iterator", "iterator_targets", "syscall_symbol", "kprobe_alternative", "tp_btf",
+           "tracefs", "bpffs", "kernel_version", "privileges", "libbpf_version",
+           "attach_kinds", "clear_cache"]
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,9 @@ def for_program(ptype: ProgType | int | str, attach: AttachType | int | None = N
         return iterators()
     if t == ProgType.TRACING and attach == AttachType.TRACE_RAW_TP:
         return tp_btf()
+    if t == ProgType.TRACING and attach == AttachType.MODIFY_RETURN:
+        prefix, _, target = (section or "").partition("/")
+        return fmod_ret(target or None)
     if t in (ProgType.TRACING, ProgType.EXT):
         return fentry()
     if t == ProgType.LSM:
@@ -250,6 +254,42 @@ def kprobes() -> Feature:
 
 
 @functools.cache
+def kprobe_multi() -> Feature:
+    """Whether kprobe_multi links (fprobe: many functions in one link) attach:
+    Linux >= 5.18 built with CONFIG_FPROBE (Debian's 6.1 is not).  Tried for real: a
+    trivial program attached to ``bpf_fentry_test1`` and detached at once."""
+    name = "kprobe_multi"
+    denied = _no_privileges(name)
+    if denied is not None:  # a Feature, falsy by design
+        return denied
+    insns = (RECORDS["bpf_insn"] * 2)()
+    insns[0].code = 0xB7   # r0 = 0
+    insns[1].code = 0x95   # exit
+    o = opts("bpf_prog_load_opts", expected_attach_type=int(AttachType.TRACE_KPROBE_MULTI))
+    fd = lib.bpf_prog_load(int(ProgType.KPROBE), b"probe", b"GPL", insns, 2, ctypes.byref(o))
+    if fd < 0:
+        return Feature(name, False, "the kernel refuses kprobe_multi programs: "
+                       f"{os.strerror(-fd)} [errno {-fd}]")
+    try:
+        syms = (ctypes.c_char_p * 1)(b"bpf_fentry_test1")
+        lo = opts("bpf_link_create_opts")
+        lo.kprobe_multi.syms = ctypes.cast(syms, ctypes.POINTER(ctypes.c_char_p))
+        lo.kprobe_multi.cnt = 1
+        link = lib.bpf_link_create(fd, 0, int(AttachType.TRACE_KPROBE_MULTI), ctypes.byref(lo))
+    finally:
+        os.close(fd)
+    if link >= 0:
+        os.close(link)
+        return Feature(name, True, "a kprobe_multi link on bpf_fentry_test1 attached")
+    err = -link
+    if err == errno.EOPNOTSUPP:
+        return Feature(name, False, "kernel built without CONFIG_FPROBE: creating a "
+                       "kprobe_multi link failed with EOPNOTSUPP")
+    return Feature(name, False, "creating a kprobe_multi link on bpf_fentry_test1 failed: "
+                   f"{os.strerror(err)} [errno {err}]")
+
+
+@functools.cache
 def uprobes() -> Feature:
     """Whether uprobes can be attached (the uprobe PMU)."""
     pmu = "/sys/bus/event_source/devices/uprobe"
@@ -308,6 +348,55 @@ def fentry() -> Feature:
     """Whether fentry/fexit (BPF trampoline) programs load on this kernel."""
     return _load_tracing("fentry", ProgType.TRACING, AttachType.TRACE_FENTRY,
                          "bpf_fentry_test1")
+
+
+_SYSCALL_FUNC = r"^(?:__(?:x64|ia32|arm64|s390x|riscv|se|do)_)?sys_(\w+)$"
+
+
+def kprobe_alternative(func: str | None, *, retprobe: bool = False) -> str:
+    """What to attach instead of a kprobe on kernel function ``func`` here, naming
+    only ways this kernel allows: for a system call its ``syscalls`` tracepoint (or the
+    raw ``sys_enter``/``sys_exit`` tracepoint), and fentry/fexit where the kernel
+    loads them and has ``func`` in its BTF."""
+    import re
+    options = []
+    syscall = re.match(_SYSCALL_FUNC, func or "")
+    if syscall:
+        tp = f"sys_{'exit' if retprobe else 'enter'}_{syscall[1]}"
+        if fs.tracefs_path() and fs.tracepoint_exists("syscalls", tp):
+            options.append(f"the tracepoint syscalls:{tp} (SEC(\"tracepoint/syscalls/{tp}\") "
+                           f"or attach_tracepoint(\"syscalls\", \"{tp}\"))")
+        elif prog_type(ProgType.RAW_TRACEPOINT):
+            raw = "sys_exit" if retprobe else "sys_enter"
+            options.append(f"the raw tracepoint {raw} (SEC(\"raw_tp/{raw}\")), filtering "
+                           f"on the {syscall[1]} system call's number")
+    if func:
+        target = syscall_symbol(syscall[1]) if syscall else func
+        kind = "fexit" if retprobe else "fentry"
+        if fentry() and kernel_btf_id(target) >= 0:
+            options.append(f"{kind} on {target} (SEC(\"{kind}/{target}\"))")
+    if not options:
+        return ("this kernel offers no tracepoint for it and refuses fentry "
+                f"({fentry().reason})")
+    return "use " + ", or ".join(options) + " instead"
+
+
+def syscall_symbol(name: str) -> str:
+    """The kernel function of system call ``name`` on this architecture
+    (``__x64_sys_getppid`` on x86_64), as fentry/fmod_ret programs name it."""
+    prefix = {"x86_64": "__x64_sys_", "aarch64": "__arm64_sys_", "s390x": "__s390x_sys_",
+              "riscv64": "__riscv_sys_"}.get(os.uname().machine, "sys_")
+    return prefix + name
+
+
+@functools.cache
+def fmod_ret(target: str | None = None) -> Feature:
+    """Whether fmod_ret programs (BPF trampolines that replace a function's return
+    value) load on ``target`` (default: the getppid system call, which like every
+    system call is on the kernel's error-injection list).  Requires Linux >= 5.7 with
+    CONFIG_FUNCTION_ERROR_INJECTION."""
+    return _load_tracing("fmod_ret", ProgType.TRACING, AttachType.MODIFY_RETURN,
+                         target or syscall_symbol("getppid"))
 
 
 @functools.cache
@@ -394,8 +483,10 @@ def attach_kinds() -> list[Feature]:
         via("tracepoint", ProgType.TRACEPOINT, tracefs()),
         via("raw_tracepoint", ProgType.RAW_TRACEPOINT),
         via("kprobe", ProgType.KPROBE, kprobes()),
+        kprobe_multi(),
         via("uprobe", ProgType.KPROBE, uprobes()),
         fentry(),
+        fmod_ret(),
         lsm(),
         via("perf_event", ProgType.PERF_EVENT),
         via("xdp", ProgType.XDP),
@@ -409,6 +500,6 @@ def attach_kinds() -> list[Feature]:
 
 def clear_cache() -> None:
     """Forget cached probe results."""
-    for fn in (prog_type, map_type, helper, kprobes, uprobes, fentry, lsm, iterators,
-               iterator, tp_btf):
+    for fn in (prog_type, map_type, helper, kprobes, kprobe_multi, uprobes, fentry,
+               fmod_ret, lsm, iterators, iterator, tp_btf):
         fn.cache_clear()
