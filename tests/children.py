@@ -17,7 +17,7 @@ sys.stdin.readline()
 #: A child that makes system calls on cue, so BPF programs filtering on its pid can
 #: count exactly: it prints "ready", then for each line "OP N [ARG]" makes N calls
 #: and answers "done RESULT" (RESULT: the last call's return value, or the errno
-#: name it failed with), until stdin closes.  OPs: nanosleep (1 us), getppid,
+#: name it failed with), until stdin closes.  OPs: nanosleep (1 us), getppid, getsid,
 #: open (ARG: a path, opened read-only and closed), mmap (anonymous, one page,
 #: unmapped again).
 CUE_CHILD = """
@@ -28,6 +28,8 @@ def call(op, arg):
         return 0
     if op == "getppid":
         return os.getppid()
+    if op == "getsid":
+        return os.getsid(os.getpid())  # not 0: the kernel checks only other pids
     if op == "open":
         os.close(os.open(arg, os.O_RDONLY))
         return 0

@@ -121,14 +121,15 @@ def test_fentry_and_fexit_count_each_call(counting, child):
         link.destroy()
 
 
-def test_fmod_ret_replaces_a_syscalls_return_value(counting, child):
+def test_fmod_ret_replaces_a_return_value(counting, child):
     skip_unless(probe.fmod_ret())
     obj = counting("fmod_ret", child.pid)
-    assert child.do("getppid") == str(os.getpid())
-    with obj.programs["fake_getppid"].attach():
-        assert child.do("getppid", 3) == "4242"
-        assert os.getppid() != 4242  # only the target process is fooled
-    assert child.do("getppid") == str(os.getpid())
+    real = child.do("getsid")
+    assert real == str(os.getsid(child.pid))
+    with obj.programs["fake_getsid"].attach():
+        assert child.do("getsid", 3) == "4242"
+        assert os.getsid(os.getpid()) != 4242  # only the target process is fooled
+    assert child.do("getsid") == real
     assert hits(obj)[0] == 3
 
 

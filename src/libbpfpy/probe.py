@@ -392,11 +392,12 @@ def syscall_symbol(name: str) -> str:
 @functools.cache
 def fmod_ret(target: str | None = None) -> Feature:
     """Whether fmod_ret programs (BPF trampolines that replace a function's return
-    value) load on ``target`` (default: the getppid system call, which like every
-    system call is on the kernel's error-injection list).  Requires Linux >= 5.7 with
-    CONFIG_FUNCTION_ERROR_INJECTION."""
+    value) load on ``target``, default ``security_task_getsid``: the kernel allows
+    them on its ``security_*`` hooks and, with CONFIG_FUNCTION_ERROR_INJECTION
+    (Debian's kernels have none), on functions of the error-injection list such as
+    system calls.  Requires Linux >= 5.7."""
     return _load_tracing("fmod_ret", ProgType.TRACING, AttachType.MODIFY_RETURN,
-                         target or syscall_symbol("getppid"))
+                         target or "security_task_getsid")
 
 
 @functools.cache

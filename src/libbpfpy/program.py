@@ -431,18 +431,17 @@ class Program:
                             what=what, diagnose=self._kprobe_multi_diagnosis(what))
 
     def _kprobe_multi_diagnosis(self, what: str) -> Callable[[int], BPFError | None]:
-        by_kprobes = self._kprobe_diagnosis(what)
-
+        # fprobe-based: needs CONFIG_FPROBE, not kprobes
         def diagnose(err: int) -> BPFError | None:
             from . import probe
-            better = by_kprobes(err)
             feature = probe.kprobe_multi()
-            if better is None and not feature:
+            if not feature:
                 return NotSupportedError(
                     f"cannot attach program {self.name!r} to {what}: {feature.reason}",
                     feature="kprobe_multi", err=err, target=self.name,
-                    hint="attach kprobes one function at a time (attach_kprobe)")
-            return better
+                    hint="attach kprobes one function at a time (attach_kprobe), or "
+                    "fentry programs, where the kernel allows them")
+            return None
         return diagnose
 
     def attach_uprobe(self, binary: str | os.PathLike[str], *, func_name: str | None = None,

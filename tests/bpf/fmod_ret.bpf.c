@@ -1,25 +1,19 @@
-// fmod_ret, one feature: getppid() of the target process returns 4242 without
-// running (system calls are on the kernel's error-injection list).
+// fmod_ret, one feature: getsid() of the target process returns 4242 without the
+// security check's verdict mattering.  Debian's kernels have no
+// CONFIG_FUNCTION_ERROR_INJECTION, so system calls are not on the error-injection
+// list; the kernel allows fmod_ret on its security_* hooks regardless.
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include "counting.h"
 
-#if defined(__TARGET_ARCH_x86)
-#define SYS_GETPPID "__x64_sys_getppid"
-#elif defined(__TARGET_ARCH_arm64)
-#define SYS_GETPPID "__arm64_sys_getppid"
-#else
-#error "fmod_ret fixture: no syscall symbol for this architecture"
-#endif
-
-SEC("fmod_ret/" SYS_GETPPID)
-int BPF_PROG(fake_getppid, struct pt_regs *regs, int ret)
+SEC("fmod_ret/security_task_getsid")
+int BPF_PROG(fake_getsid, struct task_struct *p, int ret)
 {
 	if (!is_target())
-		return 0;  // 0: run the real function
+		return 0;  // 0: the hook's own verdict stands
 	count(0);
-	return 4242;
+	return 4242;  // do_getsid() returns a non-zero verdict as is
 }
 
 char LICENSE[] SEC("license") = "GPL";
