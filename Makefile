@@ -17,10 +17,10 @@ SUDO := $(shell [ $$(id -u) -eq 0 ] || echo sudo)
 # What running from a checkout needs: Python with venv, libbpf, and clang with
 # libbpf's headers to compile the tools' BPF objects once (an installed wheel has
 # them compiled and needs only libbpf1).
-RUNTIME_APT_PACKAGES := python3 python3-venv libbpf1 clang libbpf-dev
+RUNTIME_APT_PACKAGES := python3 python3-venv ca-certificates libbpf1 clang libbpf-dev
 # Everything: the test, benchmark and example tool chain too.
 APT_PACKAGES := clang llvm libbpf-dev libbpf1 gcc make iproute2 bpftool systemtap-sdt-dev
-APT_PACKAGES += python3 python3-venv
+APT_PACKAGES += python3 python3-venv ca-certificates
 BPF_CFLAGS = -g -O2 -target bpf -D__TARGET_ARCH_$(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/') -Wall -Wno-unused-function \
 	-idirafter /usr/include/$(shell gcc -dumpmachine)
 
@@ -137,7 +137,7 @@ wheel-check: deps-run mounts
 # A minimal Debian 12 (debootstrap) with a clone of this repository, running the
 # README's commands (see the script for what it needs).
 fresh-machine-check:
-	$(PYTHON) scripts/fresh-machine-check $(ARGS)
+	python3 scripts/fresh-machine-check $(ARGS)
 
 clean:
 	rm -rf $(BUILD) $(TOOL_OBJS)
