@@ -15,6 +15,7 @@ from __future__ import annotations
 import time
 
 import common
+
 from libbpfpy import Object, RingBuffer
 
 

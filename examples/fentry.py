@@ -13,6 +13,7 @@ and do_unlinkat in kernel BTF; ring buffers (Linux >= 5.8).  Some kernels
 from __future__ import annotations
 
 import common
+
 from libbpfpy import Object, RingBuffer
 
 

@@ -11,7 +11,7 @@
 
 enum record_kind { REC_UNLINK = 1, REC_UNLINK_RET = 2, REC_KILL = 3 };
 
-struct record {
+struct kprobe_record {
 	int pid;
 	int kind;		/* enum record_kind */
 	long value;		/* UNLINK_RET: the result; KILL: the signal */
@@ -24,11 +24,11 @@ struct {
 	__uint(max_entries, 64 * 1024);
 } records SEC(".maps");
 
-struct record *unused_record __attribute__((unused));	/* struct record into BTF */
+struct kprobe_record *unused_record __attribute__((unused));	/* struct kprobe_record into BTF */
 
-static __always_inline struct record *start(int kind)
+static __always_inline struct kprobe_record *start(int kind)
 {
-	struct record *r = bpf_ringbuf_reserve(&records, sizeof(*r), 0);
+	struct kprobe_record *r = bpf_ringbuf_reserve(&records, sizeof(*r), 0);
 
 	if (r) {
 		r->pid = bpf_get_current_pid_tgid() >> 32;
@@ -43,7 +43,7 @@ static __always_inline struct record *start(int kind)
 SEC("kprobe/do_unlinkat")
 int BPF_KPROBE(unlink_entry, int dfd, struct filename *name)
 {
-	struct record *r = start(REC_UNLINK);
+	struct kprobe_record *r = start(REC_UNLINK);
 
 	if (!r)
 		return 0;
@@ -55,7 +55,7 @@ int BPF_KPROBE(unlink_entry, int dfd, struct filename *name)
 SEC("kretprobe/do_unlinkat")
 int BPF_KRETPROBE(unlink_exit, long ret)
 {
-	struct record *r = start(REC_UNLINK_RET);
+	struct kprobe_record *r = start(REC_UNLINK_RET);
 
 	if (!r)
 		return 0;
@@ -67,7 +67,7 @@ int BPF_KRETPROBE(unlink_exit, long ret)
 SEC("ksyscall/kill")
 int BPF_KSYSCALL(kill_entry, pid_t pid, int sig)
 {
-	struct record *r = start(REC_KILL);
+	struct kprobe_record *r = start(REC_KILL);
 
 	if (!r)
 		return 0;

@@ -12,6 +12,7 @@ Kernel: kprobes (CONFIG_KPROBES, CONFIG_KPROBE_EVENTS), ring buffers (Linux >=
 from __future__ import annotations
 
 import common
+
 from libbpfpy import Object, RingBuffer
 
 UNLINK, UNLINK_RET, KILL = 1, 2, 3
@@ -32,7 +33,7 @@ def main() -> int:
             elif r.kind == KILL:
                 print(f"pid {r.pid}: kill({r.target}, {r.value})", flush=True)
 
-        with RingBuffer(obj.maps["records"], show, event_type="record") as rb:
+        with RingBuffer(obj.maps["records"], show, event_type="kprobe_record") as rb:
             common.ready("tracing do_unlinkat() and kill(2)")
             common.run(rb.poll, args.duration)
     return 0

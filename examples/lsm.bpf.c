@@ -12,7 +12,7 @@
 
 const volatile int protected_pid = 0;	/* set before load */
 
-struct denial {
+struct kill_denial {
 	int sender;
 	int sig;
 	char comm[16];
@@ -23,13 +23,13 @@ struct {
 	__uint(max_entries, 64 * 1024);
 } denials SEC(".maps");
 
-struct denial *unused_denial __attribute__((unused));	/* struct denial into BTF */
+struct kill_denial *unused_denial __attribute__((unused));	/* struct kill_denial into BTF */
 
 SEC("lsm/task_kill")
 int BPF_PROG(deny_kill, struct task_struct *p, struct kernel_siginfo *info, int sig,
 	     const struct cred *cred, int ret)
 {
-	struct denial *d;
+	struct kill_denial *d;
 
 	if (ret)		/* an earlier LSM already said no */
 		return ret;

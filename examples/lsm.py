@@ -15,6 +15,7 @@ from __future__ import annotations
 import signal
 
 import common
+
 from libbpfpy import Object, RingBuffer
 
 
@@ -36,7 +37,7 @@ def main() -> int:
             print(f"denied {name} to pid {args.pid} from pid {d.sender} "
                   f"({d.as_str('comm')})", flush=True)
 
-        with RingBuffer(obj.maps["denials"], show, event_type="denial") as rb:
+        with RingBuffer(obj.maps["denials"], show, event_type="kill_denial") as rb:
             common.ready(f"protecting pid {args.pid} from signals")
             common.run(rb.poll, args.duration)
     return 0

@@ -18,6 +18,7 @@ import select
 import threading
 
 import common
+
 from libbpfpy import Object, fs
 
 

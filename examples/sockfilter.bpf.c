@@ -10,7 +10,7 @@
 #include <bpf/bpf_endian.h>
 #include "net.h"
 
-struct packet {
+struct packet_info {
 	__u32 src;		/* network byte order */
 	__u32 dst;
 	__u16 sport;		/* host byte order */
@@ -24,12 +24,12 @@ struct {
 	__uint(max_entries, 256 * 1024);
 } packets SEC(".maps");
 
-struct packet *unused_packet __attribute__((unused));	/* struct packet into BTF */
+struct packet_info *unused_packet __attribute__((unused));	/* struct packet_info into BTF */
 
 SEC("socket")
 int on_packet(struct __sk_buff *skb)
 {
-	struct packet *p;
+	struct packet_info *p;
 	__u16 proto;
 	__u8 verhlen;
 	__u32 ports;

@@ -14,6 +14,7 @@ from __future__ import annotations
 import socket
 
 import common
+
 from libbpfpy import Object, RingBuffer
 
 SO_ATTACH_BPF = 50
@@ -42,7 +43,7 @@ def main() -> int:
                            socket.htons(ETH_P_ALL)) as sock:
             sock.bind((args.interface, 0))
             sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_BPF, obj.programs["on_packet"].fd)
-            with RingBuffer(obj.maps["packets"], show, event_type="packet") as rb:
+            with RingBuffer(obj.maps["packets"], show, event_type="packet_info") as rb:
                 common.ready(f"watching IPv4 packets on {args.interface}")
                 common.run(rb.poll, args.duration)
     return 0

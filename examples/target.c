@@ -40,7 +40,7 @@ __attribute__((noinline)) unsigned long spin(double seconds)
 	while (now() < end) {
 		for (int i = 0; i < 100000; i++)
 			x += i * i;
-		for (int i = 0; i < 200; i++)
+		for (int i = 0; i < 5000; i++)
 			syscall(SYS_getppid);
 	}
 	return x;

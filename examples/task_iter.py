@@ -11,6 +11,7 @@ Kernel: BPF iterators (Linux >= 5.8) with BTF.  Run as root.
 from __future__ import annotations
 
 import common
+
 from libbpfpy import Object
 
 

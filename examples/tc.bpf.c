@@ -8,7 +8,7 @@
 #include <bpf/bpf_endian.h>
 #include "net.h"
 
-struct counter {
+struct proto_count {
 	__u64 packets;
 	__u64 bytes;
 };
@@ -18,7 +18,7 @@ struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 256);
 	__type(key, __u32);
-	__type(value, struct counter);
+	__type(value, struct proto_count);
 } ingress SEC(".maps");
 
 SEC("tc")
@@ -28,7 +28,7 @@ int count_ingress(struct __sk_buff *skb)
 	void *data_end = (void *)(long)skb->data_end;
 	struct ethhdr *eth = data;
 	struct iphdr *ip = data + sizeof(*eth);
-	struct counter *c, zero = {};
+	struct proto_count *c, zero = {};
 	__u32 proto = 0;
 
 	if ((void *)(ip + 1) <= data_end && eth->h_proto == bpf_htons(ETH_P_IP))

@@ -15,6 +15,7 @@ import socket
 import time
 
 import common
+
 from libbpfpy import Object, TcHook
 
 NAMES = {0: "non-IPv4", socket.IPPROTO_ICMP: "ICMP", socket.IPPROTO_TCP: "TCP",

@@ -8,7 +8,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 
-struct call {
+struct add_call {
 	int pid;
 	int is_return;
 	long a, b, ret;
@@ -19,11 +19,11 @@ struct {
 	__uint(max_entries, 64 * 1024);
 } calls SEC(".maps");
 
-struct call *unused_call __attribute__((unused));	/* struct call into BTF */
+struct add_call *unused_call __attribute__((unused));	/* struct add_call into BTF */
 
 static __always_inline void emit(int is_return, long a, long b, long ret)
 {
-	struct call *c = bpf_ringbuf_reserve(&calls, sizeof(*c), 0);
+	struct add_call *c = bpf_ringbuf_reserve(&calls, sizeof(*c), 0);
 
 	if (!c)
 		return;

@@ -13,6 +13,7 @@ Kernel: uprobes (CONFIG_UPROBE_EVENTS), ring buffers (Linux >= 5.8).  Run as roo
 from __future__ import annotations
 
 import common
+
 from libbpfpy import Object, RingBuffer
 
 
@@ -37,7 +38,7 @@ def main() -> int:
             else:
                 print(f"pid {c.pid}: {args.function}({c.a}, {c.b})", flush=True)
 
-        with RingBuffer(obj.maps["calls"], show, event_type="call") as rb:
+        with RingBuffer(obj.maps["calls"], show, event_type="add_call") as rb:
             common.ready(f"tracing {args.function}() in {binary}")
             common.run(rb.poll, args.duration)
     return 0

@@ -8,7 +8,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/usdt.bpf.h>
 
-struct tick {
+struct usdt_tick {
 	int pid;
 	long seq;
 	char label[16];
@@ -19,12 +19,12 @@ struct {
 	__uint(max_entries, 64 * 1024);
 } ticks SEC(".maps");
 
-struct tick *unused_tick __attribute__((unused));	/* struct tick into BTF */
+struct usdt_tick *unused_tick __attribute__((unused));	/* struct usdt_tick into BTF */
 
 SEC("usdt")
 int BPF_USDT(on_tick, long seq, const char *label)
 {
-	struct tick *t = bpf_ringbuf_reserve(&ticks, sizeof(*t), 0);
+	struct usdt_tick *t = bpf_ringbuf_reserve(&ticks, sizeof(*t), 0);
 
 	if (!t)
 		return 0;

@@ -14,6 +14,7 @@ Run as root.
 from __future__ import annotations
 
 import common
+
 from libbpfpy import Object, RingBuffer
 
 
@@ -34,7 +35,7 @@ def main() -> int:
             print(f"pid {t.pid}: {args.probe} seq={t.seq} label={t.as_str('label')!r}",
                   flush=True)
 
-        with RingBuffer(obj.maps["ticks"], show, event_type="tick") as rb:
+        with RingBuffer(obj.maps["ticks"], show, event_type="usdt_tick") as rb:
             common.ready(f"tracing USDT {args.probe} in {binary}")
             common.run(rb.poll, args.duration)
     return 0

@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 
 import common
+
 from libbpfpy import Object
 
 

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import textwrap
 import tokenize
+from pathlib import Path
 
 import pytest
 
@@ -18,6 +19,7 @@ from libbpfpy import Object
 from libbpfpy.tools import bpf_object, object_path
 
 SRC = os.path.dirname(libbpfpy.__file__)
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_version_everywhere_agrees():
@@ -162,3 +164,43 @@ def test_a_second_attach_says_the_program_is_already_attached(bpf_object_path):
 
 def test_object_path_is_beside_the_source():
     assert object_path("mmapsnoop").endswith("tools/mmapsnoop.bpf.o")
+
+
+def _readme_blocks() -> tuple[str, str]:
+    text = (ROOT / "README.md").read_text()
+    using = text[text.index("## Using it"):]
+    c = re.search(r"```c\n(.*?)```", using, re.S).group(1)
+    py = re.search(r"```python\n(.*?)```", using, re.S).group(1)
+    return c, py
+
+
+@pytest.mark.root
+def test_the_readme_snippet_runs_verbatim(tmp_path):
+    """README "Using it": its C as prog.bpf.c, its Python as is, in an empty dir."""
+    from conftest import need
+    need(subprocess.run(["which", "clang"], capture_output=True).returncode == 0,
+         "clang not installed")
+    c, py = _readme_blocks()
+    (tmp_path / "prog.bpf.c").write_text(c)
+    (tmp_path / "snippet.py").write_text(py)
+    proc = subprocess.Popen([sys.executable, "snippet.py"], cwd=tmp_path, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert proc.stdout is not None
+        lines = []
+        for _ in range(3):      # mmap() calls happen all the time: take a few
+            line = proc.stdout.readline()
+            assert line, proc.stderr.read() if proc.stderr else ""
+            lines.append(line)
+    finally:
+        proc.kill()
+        proc.wait()
+        proc.stdout.close()
+        proc.stderr.close()
+    for line in lines:          # "pid comm": a number and a decoded name
+        pid, _, comm = line.rstrip("\n").partition(" ")
+        assert pid.isdigit() and int(pid) != proc.pid and comm and not comm.startswith("b'")
+    assert (tmp_path / "prog.bpf.o").read_bytes()[:4] == b"\x7fELF"
+    with Object.open(tmp_path / "prog.bpf.o") as obj:
+        assert sorted(obj.maps) == ["events", "prog.bss", "prog.rodata"]
+        assert obj.maps[".rodata"].name == "prog.rodata"
