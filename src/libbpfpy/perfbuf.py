@@ -1,4 +1,4 @@
-"""Perf buffers (``BPF_MAP_TYPE_PERF_EVENT_ARRAY``): per-CPU event streams via libbpf.
+"""Perf buffers (``BPF_MAP_TYPE_PERF_EVENT_ARRAY``): per-CPU event streams via libbpf::
 
     def show(cpu, ev):
         print(cpu, ev.pid)

@@ -1,4 +1,4 @@
-"""User ring buffers (``BPF_MAP_TYPE_USER_RINGBUF``): records from Python to BPF.
+"""User ring buffers (``BPF_MAP_TYPE_USER_RINGBUF``): records from Python to BPF::
 
     with UserRingBuffer(obj.maps["requests"]) as urb:
         urb.write(bytes(request))                 # reserve, copy, submit
