@@ -6,6 +6,11 @@
 #   make lint         ruff + mypy (strict on src/)
 #   make docs         the API reference and guides (Sphinx, warnings as errors)
 #   make wheel-check  build the wheel, install it in a fresh venv, run it with no clang
+#   make vm KERNEL=bookworm|backports|sid CMD='...'
+#                     run a command as root inside that Debian kernel (qemu; host files
+#                     read-only at the same paths, a tmpfs overlay on top)
+#   make test-kernels the test suite inside each kernel (KERNELS=..., FULL_KERNELS=...),
+#                     with a summary table
 # On a machine without make, ./make installs it first (then runs make).
 
 SHELL := /bin/bash
@@ -32,31 +37,47 @@ EXAMPLE_BINS := $(patsubst examples/%.c,$(BUILD)/examples/%,$(filter-out %.bpf.c
 TOOL_DIR := src/libbpfpy/tools
 TOOL_OBJS := $(patsubst %.bpf.c,%.bpf.o,$(wildcard $(TOOL_DIR)/*.bpf.c))
 
-.PHONY: setup setup-run deps deps-run venv venv-run mounts bpf tools run test bench lint \
-	docs wheel-check fresh-machine-check clean
+# What the kernel matrix needs besides: qemu, a static busybox for the guests'
+# initramfs, depmod, and dpkg-source for Debian source packages.
+VM_PACKAGES := qemu-system-x86 busybox-static cpio kmod xz-utils dpkg-dev
+KERNEL ?= bookworm
+CMD ?= uname -a
+KERNELS ?= bookworm,backports,sid
+FULL_KERNELS ?= sid
+export CMD KERNEL KERNELS FULL_KERNELS
+
+.PHONY: setup setup-run deps deps-run vm-deps venv venv-run mounts bpf tools run test bench \
+	lint docs wheel-check fresh-machine-check clean kernels vm test-kernels
 
 setup: deps venv mounts bpf
 
 # Running needs less: no test/lint tool chain, no test fixtures.
 setup-run: deps-run venv-run mounts tools
 
-# System packages: install only what is missing (root on Debian; sudo otherwise).
-define apt_install
+# Install the Debian packages in $(1) that are missing (root; sudo otherwise); $(2) =
+# python also checks for venv/ensurepip; $(3) are extra apt-get options.
+define apt_ensure
 	@missing=""; for p in $(1); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
 	done; \
+	if [ "$(2)" = python ] && ! $(PYTHON) -c 'import venv, ensurepip' 2>/dev/null; then missing="$$missing python3-venv"; fi; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
-	  $(SUDO) apt-get -o DPkg::Lock::Timeout=300 update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends $$missing; \
+	  SUDO=$$([ $$(id -u) -eq 0 ] || echo sudo); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq \
+	    -o DPkg::Lock::Timeout=300 $(3) $$missing; \
 	fi
 endef
 
+# System packages: install only what is missing.
 deps:
-	$(call apt_install,$(APT_PACKAGES))
+	$(call apt_ensure,$(APT_PACKAGES),python)
 
 deps-run:
-	$(call apt_install,$(RUNTIME_APT_PACKAGES))
+	$(call apt_ensure,$(RUNTIME_APT_PACKAGES),python,--no-install-recommends)
+
+vm-deps:
+	$(call apt_ensure,$(VM_PACKAGES),,--no-install-recommends)
 
 # The runtime venv: the package alone (editable), no dependencies.
 venv-run: $(VENV)/.installed-run
@@ -138,6 +159,18 @@ wheel-check: deps-run mounts
 # README's commands (see the script for what it needs).
 fresh-machine-check:
 	python3 scripts/fresh-machine-check $(ARGS)
+
+# -- the kernel matrix (scripts/vm.py, scripts/test_kernels.py) -------------------------
+kernels: vm-deps
+	$(PYTHON) scripts/vm.py prepare $(subst $(comma), ,$(KERNELS))
+
+vm: setup vm-deps
+	$(PYTHON) scripts/vm.py run $(KERNEL) -- "$$CMD"
+
+test-kernels: setup vm-deps
+	$(PYTHON) scripts/test_kernels.py --kernels "$(KERNELS)" --full "$(FULL_KERNELS)"
+
+comma := ,
 
 clean:
 	rm -rf $(BUILD) $(TOOL_OBJS)

@@ -17,6 +17,7 @@ from libbpfpy import (
     LinkType,
     NotSupportedError,
     Object,
+    fs,
     probe,
 )
 from libbpfpy.perf_event import open_sampling_event
@@ -267,8 +268,8 @@ def test_netns_sk_lookup_counts_lookups(net_obj, netns_factory):
 # -- iterators -------------------------------------------------------------------------------------
 
 def test_task_iterator_lists_a_known_pid(bpf_object_path):
-    skip_unless(probe.iterators())
-    with Object.open(bpf_object_path("core_iter")) as obj:
+    skip_unless(probe.iterator("task"))
+    with Object.open(bpf_object_path("iter_task")) as obj:
         obj.load()
         with obj.programs["dump_task"].attach_iter() as link:
             child = subprocess.Popen(["sleep", "30"])
@@ -294,8 +295,8 @@ def test_task_iterator_lists_a_known_pid(bpf_object_path):
 
 
 def test_map_element_iterator(bpf_object_path):
-    skip_unless(probe.iterators())
-    with Object.open(bpf_object_path("core_iter")) as obj:
+    skip_unless(probe.iterator("bpf_map_elem"))
+    with Object.open(bpf_object_path("iter_map_elem")) as obj:
         obj.load()
         elems = obj.maps["elems"]
         for k in range(5):
@@ -341,8 +342,23 @@ def test_kprobe_family_without_kprobes(unsup, how):
         with pytest.raises(NotSupportedError) as info:
             attach()
         assert "CONFIG_KPROBES" in str(info.value)
-        assert "use a tracepoint" in str(info.value)
         assert info.value.feature == "kprobe"
+        check_alternative(info.value.hint, syscall=how in ("ksyscall", "kretsyscall"))
+
+
+def check_alternative(hint: str, *, syscall: bool) -> None:
+    """The hint of a refused kprobe names only ways this kernel allows: a syscall's
+    tracepoint when tracefs lists it, fentry only where it loads."""
+    import re
+    tracepoints = re.findall(r"tracepoint syscalls:(\w+)", hint)
+    for tp in tracepoints:
+        assert fs.tracepoint_exists("syscalls", tp), hint
+    if syscall and probe.tracefs():
+        assert tracepoints, hint
+    if not probe.fentry():
+        assert "SEC(\"fentry" not in hint and "SEC(\"fexit" not in hint, hint
+    if not tracepoints and not probe.fentry():
+        assert "refuses fentry" in hint, hint
 
 
 def test_kprobe_multi_argument_checks(unsup):
