@@ -230,7 +230,8 @@ def test_map_list_show_and_typed_dump(loaded, tmp_path):
     assert len(dump) == len(obj.maps["counts"])
     text = cli("map", "dump", str(counts_id)).stdout
     assert f'{child_pid}  {{"pid":{child_pid},"count":1}}' in text
-    assert text.splitlines()[-1] == f"{len(dump)} entries (map {counts_id} counts, " \
+    noun = "entry" if len(dump) == 1 else "entries"
+    assert text.splitlines()[-1] == f"{len(dump)} {noun} (map {counts_id} counts, " \
         "__u32 -> struct pair)"
     # By pin path, an array of __u64.
     pin = "/sys/fs/bpf/libbpfpy-test-cli-slots"
