@@ -150,6 +150,7 @@ def test_probe_reports_this_kernels_facts(bpf_object_path):
         "sched_cls"]
 
 
+@pytest.mark.slow
 @pytest.mark.root
 def test_probe_text_and_helper_listing():
     out = cli("probe").stdout
