@@ -1,12 +1,15 @@
 """``libbpfpy exporter``: serve BPF maps as Prometheus metrics.
 
     libbpfpy exporter [--config DIR] --names a,b [--listen HOST:PORT] [--namespace NS]
+    libbpfpy exporter --check [--config DIR] --names a,b
     libbpfpy exporter --list [--config DIR]
 
 Loads ``DIR/<name>.yaml`` with ``DIR/<name>.bpf.o`` (or ``.bpf.c``, compiled on first
 use) for each name, attaches the programs and serves ``/metrics`` until SIGTERM or
 SIGINT, which detach everything before exiting.  ``--config`` defaults to the
-example configs shipped with libbpfpy.
+example configs shipped with libbpfpy.  ``--check`` only reads the configs and
+binds them to their (compiled, opened, not loaded) objects: one line per config,
+errors naming the file and line.
 """
 from __future__ import annotations
 
@@ -40,6 +43,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="prefix of every metric name (default libbpfpy)")
     p.add_argument("--no-bpf-stats", action="store_true",
                    help="do not enable BPF run-time statistics (program run time/count)")
+    p.add_argument("--check", action="store_true",
+                   help="check the configs against their BPF objects (nothing is loaded)")
     p.add_argument("--list", action="store_true", help="list the configs in DIR and exit")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
 
@@ -79,6 +84,15 @@ def cmd_exporter(args: argparse.Namespace) -> int:
         return 2
     exporter = Exporter(args.config, names, namespace=args.namespace,
                         stats=not args.no_bpf_stats)
+    if args.check:
+        status = 0
+        for name, error in exporter.check().items():
+            if error:
+                print(f"libbpfpy exporter: {error}", file=sys.stderr)
+                status = 1
+            else:
+                print(f"{name}: ok")
+        return status
 
     def on_signal(signum: int, _frame: Any) -> None:
         logging.getLogger("libbpfpy.exporter").info(

@@ -363,7 +363,7 @@ class HistogramMetric(MapMetric):
         for labels, (counts, over, total) in groups.items():
             cumulative = 0
             buckets: list[tuple[str, float]] = []
-            for bound, count in zip(self.bounds, counts):
+            for bound, count in zip(self.bounds, counts, strict=True):
                 cumulative += count
                 buckets.append((bound, cumulative))
             buckets.append(("+Inf", cumulative + over))

@@ -122,6 +122,22 @@ class Exporter:
             log.info("BPF run-time statistics enabled while serving (BPF_ENABLE_STATS): "
                      "every BPF program on this machine is timed until the exporter stops")
 
+    def check(self) -> dict[str, str | None]:
+        """Read every config, open (compiling if needed) its BPF object and bind its
+        metrics, without loading anything into the kernel: config name -> the error,
+        or None when it is fine."""
+        out: dict[str, str | None] = {}
+        for name in self.names:
+            try:
+                config = load_config(self.config_dir, name)
+                with self._open_object(name) as obj:
+                    bind(config, obj, namespace=self.namespace)
+            except (BPFError, OSError, ValueError) as exc:
+                out[name] = _one_line(exc)
+            else:
+                out[name] = None
+        return out
+
     def _start_one(self, name: str) -> ConfigState:
         state = ConfigState(name)
         stage = "config"
