@@ -17,7 +17,8 @@ errno          bytes/int -> str        errno name (``ENOENT``); -errno is read a
 syscall        bytes/int -> str        system call name, from the running kernel
 ksym           bytes/int -> str        kernel symbol containing an address (kallsyms)
 cgroup         bytes/int -> str        cgroup v2 id -> path below the cgroup root
-inet_ip        bytes -> str            IPv4 (4 bytes) or IPv6 (16 bytes) address
+inet_ip        bytes -> str            IPv4 (4 bytes) or IPv6 (16 bytes; IPv4-mapped
+                                       ones shown as IPv4) address
 ifname         bytes/int -> str        network interface index -> name
 static_map     any -> str              a table in the config (``static_map``, ``default``)
 regexp         any -> str or drop      keep the series only if a pattern matches
@@ -220,7 +221,8 @@ class InetIp(Decoder):
         if len(value) == 4:
             return str(ipaddress.IPv4Address(value))
         if len(value) == 16:
-            return str(ipaddress.IPv6Address(value))
+            v6 = ipaddress.IPv6Address(value)
+            return str(v6.ipv4_mapped or v6)
         return value.hex()
 
 

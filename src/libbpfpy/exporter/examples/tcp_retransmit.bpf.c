@@ -3,7 +3,7 @@
  * TCP segments retransmitted, by source and destination address and
  * destination port, from the tcp:tcp_retransmit_skb tracepoint (no kprobes).
  * IPv4 addresses are stored IPv4-mapped (::ffff:a.b.c.d) so one 16-byte label
- * serves both families.
+ * serves both families (the inet_ip decoder shows them as a.b.c.d).
  *
  * The tracepoint's record was `trace_event_raw_tcp_event_sk_skb` up to Linux
  * 6.x and became `trace_event_raw_tcp_retransmit_skb` when it gained `err`;
