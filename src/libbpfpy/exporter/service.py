@@ -25,7 +25,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..errors import BPFError, CompileError
+from ..errors import BPFError, CompileError, VerifierError
 from .config import Config, ConfigError, Where, check_name, load_config
 from .files import check_trusted_dir, exists, read_trusted
 from .metrics import MapMetric, bind
@@ -264,6 +264,11 @@ class Exporter:
 
 
 def _one_line(exc: BaseException) -> str:
+    if isinstance(exc, VerifierError):
+        lines = [ln.strip() for ln in exc.log.splitlines() if ln.strip() and
+                 not ln.startswith(("processed ", "verification time", "stack depth"))]
+        log.debug("verifier log of %s:\n%s", exc.program, exc.log)
+        return f"{exc.message}: {' / '.join(lines[-2:])}" if lines else exc.message
     if isinstance(exc, CompileError):
         first = next((ln for ln in exc.diagnostics.splitlines() if "error" in ln), "")
         return f"{exc.message}: {first.strip()}" if first else exc.message
