@@ -370,3 +370,27 @@ def test_config_files_are_trusted_only(tmp_path):
     assert load_config(tmp_path, "real").counters[0].name == "c_total"
     with pytest.raises(ConfigError, match="not a plain name"):
         load_config(tmp_path, "../real")
+
+
+def test_dashboard_queries_name_served_metrics():
+    """The shipped Grafana dashboard only queries metrics the examples serve."""
+    import json
+    import re
+
+    from libbpfpy.exporter import Exporter, load_config
+    from libbpfpy.exporter.builtin import builtin_families
+
+    served = set()
+    for name in ("syscalls", "mmap", "latency", "tcp_retransmit"):
+        config = load_config(EXAMPLES, name)
+        served |= {f"libbpfpy_{c.name}" for c in config.counters}
+        served |= {f"libbpfpy_{h.name}{s}" for h in config.histograms
+                   for s in ("_bucket", "_sum", "_count")}
+    for family in builtin_families(Exporter(EXAMPLES, []), 0.0):
+        served.add(family.name + ("_total" if family.type == "counter" else ""))
+    with open(os.path.join(EXAMPLES, "grafana-dashboard.json")) as f:
+        dashboard = json.load(f)
+    exprs = [t["expr"] for p in dashboard["panels"] for t in p.get("targets", [])]
+    assert len(exprs) >= 10
+    used = {m for e in exprs for m in re.findall(r"\blibbpfpy_[a-z0-9_]+", e)}
+    assert used and used <= served, used - served
