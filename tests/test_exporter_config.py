@@ -114,7 +114,16 @@ def test_yaml_syntax_error_has_line():
     ("metrics:\n  counters:\n    - name: a_total\n      mapp: x\n", 4, "unknown setting 'mapp'"),
     ("metrics:\n  counters:\n    - name: a\n      map: x\n", 3, "end in '_total'"),
     ("metrics:\n  counters:\n    - name: 9a_total\n      map: x\n", 3, "not a valid"),
-    ("metrics:\n  counters:\n    - name: a_total\n", 3, "'map' is required"),
+    ("metrics:\n  counters:\n    - name: a_total\n", 3, "give 'map' (a map of counts) or "
+     "'events'"),
+    ("metrics:\n  counters:\n    - name: a_total\n      map: x\n      events: y\n", 3,
+     "give 'map'"),
+    ("metrics:\n  counters:\n    - name: a_total\n      map: x\n      event_type: e\n", 5,
+     "'event_type' is for 'events' counters"),
+    ("metrics:\n  counters:\n    - name: a_total\n      events: x\n      buffer_pages: 3\n",
+     5, "must be a power of two"),
+    ("metrics:\n  histograms:\n    - name: a\n      bucket_type: exp2\n      bucket_max: 3\n",
+     3, "'map' is required"),
     ("metrics:\n  counters:\n    - name: a_total\n      map: 3\n", 4, "must be a string"),
     ("metrics:\n  gauges: []\n", 2, "unknown setting 'gauges'"),
     ("metrics: {}\n", 1, "no counters or histograms"),
@@ -199,7 +208,9 @@ def test_size_past_the_key(maps_obj):
         - name: nr
           size: 16
         """), maps_obj)
-    assert err.line == 8 and "does not fit map 'by_comm''s 24-byte key" in err.reason
+    assert err.line == 8
+    assert "(16 bytes at offset 16) does not fit map 'by_comm''s key, which is 24 bytes" \
+        in err.reason
 
 
 def test_unknown_field_lists_fields(maps_obj):

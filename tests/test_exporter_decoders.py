@@ -13,6 +13,7 @@ import pytest
 
 pytest.importorskip("yaml", reason="the exporter extra is installed by make setup")
 
+from conftest import cgroup2_root, skip_unless, wait_for  # noqa: E402
 from libbpfpy.exporter import names  # noqa: E402
 from libbpfpy.exporter.decoders import (  # noqa: E402
     DECODERS,
@@ -21,8 +22,6 @@ from libbpfpy.exporter.decoders import (  # noqa: E402
     default_chain,
     run_chain,
 )
-
-from conftest import cgroup2_root, skip_unless, wait_for  # noqa: E402
 
 
 def decode(chain, raw: bytes):

@@ -13,6 +13,8 @@ from libbpfpy import Object, possible_cpus  # noqa: E402
 from libbpfpy.exporter import parse_config  # noqa: E402
 from libbpfpy.exporter.metrics import bind  # noqa: E402
 
+from conftest import wait_for  # noqa: E402
+
 pytestmark = pytest.mark.root
 
 
@@ -223,3 +225,90 @@ def test_read_error_is_counted(obj):
     assert metric.read_errors == 1
     metric.close()
 
+
+
+EVENTS = """\
+    metrics:
+      counters:
+        - name: ring_events_total
+          events: ring
+          event_type: event
+          lost_counter: dropped
+          labels:
+            - {{name: comm, field: comm}}
+            - {{name: kind, field: kind}}
+        - name: perf_events_total
+          events: perf_events
+          event_type: event
+          buffer_pages: {pages}
+          labels: [{{name: comm, field: comm}}]
+    """
+
+
+@pytest.fixture
+def events_obj(bpf_object_path):
+    with Object.open(bpf_object_path("exporter_events")) as o:
+        o.globals["targ_tgid"] = os.getpid()
+        yield o
+
+
+def bind_events(obj, pages: int):
+    config = parse_config(textwrap.dedent(EVENTS.format(pages=pages)), "ev.yaml", "ev")
+    return bind(config, obj, namespace="t")
+
+
+def test_event_counters_count_every_record(events_obj):
+    events_obj.maps["ring"].max_entries = 1 << 20  # room for every record
+    ring, perf = bind_events(events_obj, 64)
+    events_obj.load()
+    links = events_obj.attach()
+    ring.open()
+    perf.open()
+    try:
+        comm = open("/proc/self/comm").read().strip()
+        for _ in range(150):
+            os.getpgid(0)
+        assert wait_for(lambda: sum(ring.totals().values()) >= 150 and
+                        sum(perf.totals().values()) >= 150, 10)
+        assert ring.totals() == {(comm, "1"): 150}
+        assert perf.totals() == {(comm,): 150}
+        assert ring.events_lost() == 0 and perf.events_lost() == 0
+        got = samples(ring)
+        assert got[("t_ring_events_total", (("comm", comm), ("kind", "1")))] == 150
+    finally:
+        ring.close()
+        perf.close()
+        for link in links:
+            link.close()
+
+
+def test_event_losses_are_counted(events_obj):
+    """Nothing consumes while 60 records are written into buffers with room for a few:
+    the ring's failed reservations (the program's `dropped`) and the perf buffer's
+    lost samples (reported by the kernel) make up the difference."""
+    ring, perf = bind_events(events_obj, 1)
+    events_obj.load()
+    links = events_obj.attach()
+    ring.open(start=False)
+    perf.open(start=False)
+    cpus = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {min(cpus)})  # one CPU's perf buffer gets every record
+    try:
+        for _ in range(60):
+            os.getpgid(0)
+        ring.reader.consume()
+        perf.reader.consume()
+        os.getpgid(0)  # the kernel reports a perf buffer's losses with its next record
+        perf.reader.consume()
+        ring.reader.consume()
+        counted_ring = sum(ring.totals().values())
+        counted_perf = sum(perf.totals().values())
+        assert 0 < counted_ring < 10 and 0 < counted_perf < 10
+        assert counted_ring + ring.events_lost() == 61
+        assert counted_perf + perf.events_lost() == 61
+    finally:
+        os.sched_setaffinity(0, cpus)
+        ring.close()
+        perf.close()
+        for link in links:
+            link.close()

@@ -17,10 +17,9 @@ import pytest
 
 pytest.importorskip("prometheus_client", reason="the exporter extra is installed by make setup")
 
+from conftest import skip_unless, wait_for  # noqa: E402
 from libbpfpy import inventory, probe  # noqa: E402
 from libbpfpy.exporter import EXAMPLES, Exporter  # noqa: E402
-
-from conftest import skip_unless, wait_for  # noqa: E402
 
 pytestmark = pytest.mark.root
 

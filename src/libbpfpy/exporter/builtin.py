@@ -13,6 +13,10 @@ bpf_stats_enabled                      gauge      1 while run-time statistics ar
 map_read_errors_total                  counter    config, map, metric: failed map reads
 map_entries                            gauge      config, map, metric: entries at last read
 map_read_seconds                       gauge      config, map, metric: read + decode time
+events_lost_total                      counter    config, map, metric: ring/perf buffer
+                                                  records lost before the exporter read
+                                                  them (perf buffer losses, and the
+                                                  config's ``lost_counter``)
 collect_seconds                        gauge      time to read every map for this scrape
 =====================================  =========  ==========================================
 
@@ -57,6 +61,8 @@ def builtin_families(exporter: Exporter, collect_seconds: float) -> Iterator[Any
     read_time = GaugeMetricFamily(p + "map_read_seconds", "Time to read and decode a "
                                   "metric's map at the last scrape",
                                   labels=["config", "map", "metric"])
+    lost = CounterMetricFamily(p + "events_lost", "Ring or perf buffer records lost before "
+                               "the exporter read them", labels=["config", "map", "metric"])
     for name, state in exporter.configs.items():
         enabled.add_metric([name], 1 if state.enabled else 0)
         if not state.enabled and state.stage:
@@ -79,10 +85,13 @@ def builtin_families(exporter: Exporter, collect_seconds: float) -> Iterator[Any
             if state.enabled:
                 entries.add_metric(labels, metric.entries)
                 read_time.add_metric(labels, metric.read_seconds)
+                dropped = metric.events_lost()
+                if dropped is not None:
+                    lost.add_metric(labels, dropped)
     stats = GaugeMetricFamily(p + "bpf_stats_enabled", "Whether BPF run-time statistics "
                               "are enabled by this exporter",
                               value=1 if exporter.stats_enabled else 0)
     collect = GaugeMetricFamily(p + "collect_seconds", "Time to read every map for this "
                                 "scrape", value=collect_seconds)
     yield from (enabled, failed, attached, run_time, run_count, stats, errors, entries,
-                read_time, collect)
+                read_time, lost, collect)

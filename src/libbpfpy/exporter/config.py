@@ -187,13 +187,24 @@ class Label:
 @dataclass
 class Counter:
     """A counter read from a map: one series per distinct label set, valued by the
-    sum of the map values (per-CPU values summed) of the keys with those labels."""
+    sum of the map values (per-CPU values summed) of the keys with those labels.
+
+    With ``events`` instead of ``map``, a counter of the records of a ring buffer or
+    perf buffer, which the exporter consumes: labels are parts of each record
+    (fields of the BTF struct ``event_type``, or sizes), and each record adds 1.
+    ``lost_counter`` names a global variable in which the program counts records it
+    could not write (a failed ``bpf_ringbuf_reserve``); ``buffer_pages`` is the size
+    of each CPU's perf buffer."""
 
     name: str
     help: str
     map: str
     labels: list[Label]
     where: Where
+    events: bool = False
+    event_type: str | None = None
+    lost_counter: str | None = None
+    buffer_pages: int = 64
 
 
 @dataclass
@@ -374,14 +385,32 @@ def _metric_name(sec: Section, kind: str, names: set[str]) -> str:
     return name
 
 
+def _pages(v: int) -> str | None:
+    return None if v > 0 and v & (v - 1) == 0 else "must be a power of two"
+
+
 def _counter(sec: Section, names: set[str]) -> Counter:
-    _check_keys(sec, ("name", "help", "map", "labels"), "counter")
+    _check_keys(sec, ("name", "help", "map", "labels", "events", "event_type",
+                      "lost_counter", "buffer_pages"), "counter")
     name = _metric_name(sec, "counter", names)
     what = f"counter {name!r}"
     if not name.endswith("_total"):
         raise ConfigError(sec.at("name"), f"{what}: counter names end in '_total'")
+    if ("map" in sec) == ("events" in sec):
+        raise ConfigError(sec.where, f"{what}: give 'map' (a map of counts) or 'events' "
+                          "(a ring or perf buffer whose records it counts)")
+    if "events" not in sec:
+        for key in ("event_type", "lost_counter", "buffer_pages"):
+            if key in sec:
+                raise ConfigError(sec.at(key), f"{what}: {key!r} is for 'events' counters")
+    events = "events" in sec
     return Counter(name, _get(sec, "help", str, what, default=name),
-                   _get(sec, "map", str, what), _labels(sec, what), sec.where)
+                   _get(sec, "events" if events else "map", str, what),
+                   _labels(sec, what), sec.where, events=events,
+                   event_type=_get(sec, "event_type", str, what, default=None),
+                   lost_counter=_get(sec, "lost_counter", str, what, default=None),
+                   buffer_pages=_get(sec, "buffer_pages", int, what, default=64,
+                                     check=_pages))
 
 
 def _histogram(sec: Section, names: set[str]) -> Histogram:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import bisect
 import logging
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -34,7 +35,8 @@ if TYPE_CHECKING:
     from ..map import Map
     from ..object import Object
 
-__all__ = ["MapMetric", "CounterMetric", "HistogramMetric", "bind", "SUPPORTED_MAP_TYPES"]
+__all__ = ["Metric", "MapMetric", "CounterMetric", "HistogramMetric", "EventCounterMetric",
+           "bind", "SUPPORTED_MAP_TYPES"]
 
 log = logging.getLogger("libbpfpy.exporter")
 
@@ -100,16 +102,18 @@ def _find_member(btf: BTF, record: BTFType, path: str, base: int = 0
 
 
 class _Layout:
-    """Resolves key parts to slices of a map's key, in config order."""
+    """Resolves key parts to slices of a record (a map's key, or an event), in
+    config order.  ``desc`` names the record in messages; ``size`` is None when
+    it is not known (an event without an ``event_type``)."""
 
-    def __init__(self, what: str, m: Map, btf: BTF | None) -> None:
+    def __init__(self, what: str, desc: str, size: int | None, btf: BTF | None,
+                 record_type: BTFType | None) -> None:
         self.what = what
-        self.map = m
-        self.key_size = m.key_size
+        self.desc = desc
+        self.size = size
         self.btf = btf
-        key_t = btf.map_types(m)[0] if btf is not None else None
-        self.key_type = key_t
-        self.record = _struct_of(btf, key_t) if btf is not None else None
+        self.record_type = record_type
+        self.record = _struct_of(btf, record_type) if btf is not None else None
         self.cursor = 0
         self.by_size_only = True
 
@@ -122,14 +126,14 @@ class _Layout:
             self.by_size_only = False
             self.cursor = part.offset
         offset, size = self.cursor, part.size
-        if offset + size > self.key_size:
+        if self.size is not None and offset + size > self.size:
             raise ConfigError(part.where, f"{self.what}: {name} ({size} bytes at offset "
-                              f"{offset}) does not fit map {self.map.name!r}'s "
-                              f"{self.key_size}-byte key")
+                              f"{offset}) does not fit {self.desc}, which is {self.size} "
+                              "bytes")
         self.cursor = offset + size
         kind = "int" if size in (1, 2, 4, 8) else "bytes"
         if self.record is not None:
-            # A size-given label over a struct key: take the kind of the field there.
+            # A size-given label over a struct: take the kind of the field there.
             for member in self.record.members:
                 if member.bit_offset == offset * 8 and member.name and \
                         self.btf is not None and self.btf.size_of(member.type_id) == size:
@@ -139,16 +143,16 @@ class _Layout:
 
     def _field(self, part: KeyPart, name: str) -> Slice:
         if self.btf is None or self.record is None:
-            have = "no BTF type" if self.key_type is None or self.btf is None else \
-                f"type {self.btf.type_name(self.key_type.id)!r}"
+            have = "no BTF type" if self.record_type is None or self.btf is None else \
+                f"type {self.btf.type_name(self.record_type.id)!r}"
             raise ConfigError(part.where, f"{self.what}: {name} names field "
-                              f"{part.field!r}, but map {self.map.name!r}'s key has {have} "
-                              "(not a struct): give its size instead")
+                              f"{part.field!r}, but {self.desc} has {have} (not a "
+                              "struct): give its size instead")
         found = _find_member(self.btf, self.record, part.field or "")
         if found is None:
             fields = ", ".join(m.name for m in self.record.members if m.name)
-            raise ConfigError(part.where, f"{self.what}: {name}: map {self.map.name!r}'s "
-                              f"key ({self.btf.type_name(self.record.id)}) has no field "
+            raise ConfigError(part.where, f"{self.what}: {name}: {self.desc} "
+                              f"({self.btf.type_name(self.record.id)}) has no field "
                               f"{part.field!r} (it has: {fields})")
         offset, type_id, bits = found
         if bits:
@@ -165,10 +169,9 @@ class _Layout:
     def check_covered(self, where: Where, end: int) -> None:
         """With labels given only by size, they must add up to the key exactly: a
         mismatch is almost always a wrong size."""
-        if self.by_size_only and end != self.key_size:
-            raise ConfigError(where, f"{self.what}: the labels take {end} bytes, but map "
-                              f"{self.map.name!r}'s key is {self.key_size} bytes: check "
-                              "the label sizes")
+        if self.by_size_only and end != self.size:
+            raise ConfigError(where, f"{self.what}: the labels take {end} bytes, but "
+                              f"{self.desc} is {self.size} bytes: check the label sizes")
 
 
 def _chain_for(label_where: Where, what: str, s: Slice,
@@ -183,30 +186,66 @@ def _chain_for(label_where: Where, what: str, s: Slice,
 
 # -- metrics ------------------------------------------------------------------------------
 
-class MapMetric:
-    """One configured metric over one map of a loaded object."""
+Labels = list[tuple[str, Slice, list[Decoder]]]
+
+
+class Metric:
+    """One configured metric of a loaded object: its name, labels and how their
+    text is decoded from the bytes of a record."""
 
     kind = "metric"
 
-    def __init__(self, config: str, spec: Counter | Histogram, m: Map,
-                 labels: list[tuple[str, Slice, list[Decoder]]], namespace: str) -> None:
+    def __init__(self, config: str, spec: Counter | Histogram, m: Map, labels: Labels,
+                 namespace: str) -> None:
         self.config = config
         self.spec = spec
         self.map_name = m.name
         self.full_name = f"{namespace}_{spec.name}" if namespace else spec.name
         self.label_names = [name for name, _, _ in labels]
         self._labels = [(s.offset, s.offset + s.size, chain) for _, s, chain in labels]
-        self._key_size = m.key_size
-        self._skip_zero = m.type in _ARRAYS
         self._map = m
-        self._reader: MapReader | None = None
-        self._cache: dict[Any, tuple[Any, ...]] = {}
         self.read_errors = 0
         self.entries = 0
         self.read_seconds = 0.0
 
+    def _decode_labels(self, raw: bytes) -> tuple[str, ...] | None:
+        out = []
+        for start, end, chain in self._labels:
+            text = run_chain(chain, raw[start:end])
+            if text is None:
+                return None
+            out.append(text)
+        return tuple(out)
+
+    def open(self) -> None:  # pragma: no cover - abstract
+        """Start reading (the object is loaded)."""
+        raise NotImplementedError
+
+    def close(self) -> None:  # pragma: no cover - abstract
+        """Stop reading and release what reading took."""
+        raise NotImplementedError
+
+    def collect(self) -> Iterator[Any]:  # pragma: no cover - abstract
+        """The metric's families, as of now."""
+        raise NotImplementedError
+
+    def events_lost(self) -> int | None:
+        """Records lost before they reached the exporter (event counters), else None."""
+        return None
+
+
+class MapMetric(Metric):
+    """A metric read from a map of counts on every scrape."""
+
+    def __init__(self, config: str, spec: Counter | Histogram, m: Map, labels: Labels,
+                 namespace: str) -> None:
+        super().__init__(config, spec, m, labels, namespace)
+        self._key_size = m.key_size
+        self._skip_zero = m.type in _ARRAYS
+        self._reader: MapReader | None = None
+        self._cache: dict[Any, tuple[Any, ...]] = {}
+
     def open(self) -> None:
-        """Start reading the (now loaded) map."""
         self._reader = MapReader(self._map)
 
     def close(self) -> None:
@@ -218,15 +257,6 @@ class MapMetric:
         if isinstance(key, int):
             return key.to_bytes(self._key_size, sys.byteorder)
         return bytes(key)
-
-    def _decode_labels(self, raw: bytes) -> tuple[str, ...] | None:
-        out = []
-        for start, end, chain in self._labels:
-            text = run_chain(chain, raw[start:end])
-            if text is None:
-                return None
-            out.append(text)
-        return tuple(out)
 
     def _read(self) -> list[tuple[Any, Any]] | None:
         assert self._reader is not None, "open() first"
@@ -242,9 +272,6 @@ class MapMetric:
         self.entries = len(entries)
         self.read_seconds = time.perf_counter() - start
         return entries
-
-    def collect(self) -> Iterator[Any]:  # pragma: no cover - abstract
-        raise NotImplementedError
 
 
 class CounterMetric(MapMetric):
@@ -295,8 +322,7 @@ class HistogramMetric(MapMetric):
 
     kind = "histogram"
 
-    def __init__(self, config: str, spec: Histogram, m: Map,
-                 labels: list[tuple[str, Slice, list[Decoder]]], slot: Slice,
+    def __init__(self, config: str, spec: Histogram, m: Map, labels: Labels, slot: Slice,
                  namespace: str) -> None:
         super().__init__(config, spec, m, labels, namespace)
         self.hist = spec
@@ -371,6 +397,88 @@ class HistogramMetric(MapMetric):
         yield family
 
 
+class EventCounterMetric(Metric):
+    """A counter of the records of a ring buffer or perf buffer, which a background
+    thread consumes: each record adds 1 to the series of its labels."""
+
+    kind = "counter"
+
+    def __init__(self, config: str, spec: Counter, m: Map, labels: Labels, namespace: str,
+                 obj: Object) -> None:
+        super().__init__(config, spec, m, labels, namespace)
+        self.counter = spec
+        self._obj = obj
+        self._need = max((end for _, end, _ in self._labels), default=0)
+        self._counts: dict[tuple[str, ...], int] = {}
+        self._cache: dict[bytes, Any] = {}
+        self._lock = threading.Lock()
+        self._reader: Any = None
+        self.short = 0  # records too short for the labels (not counted)
+
+    def open(self, *, start: bool = True) -> None:
+        """Start consuming the buffer from a background thread (``start=False``: the
+        caller consumes, with ``reader.consume()``)."""
+        from ..enums import MapType
+        if self._map.type == MapType.RINGBUF:
+            from ..ringbuf import RingBuffer
+            self._reader = RingBuffer(self._map, self._on_record)
+        else:
+            from ..perfbuf import PerfBuffer
+            self._reader = PerfBuffer(self._map, lambda _cpu, raw: self._on_record(raw),
+                                      page_count=self.counter.buffer_pages)
+        if start:
+            self._reader.start()
+
+    @property
+    def reader(self) -> Any:
+        """The RingBuffer or PerfBuffer being consumed (None before open())."""
+        return self._reader
+
+    def _on_record(self, raw: bytes) -> None:
+        if len(raw) < self._need:
+            self.short += 1
+            return
+        key = b"".join(raw[a:b] for a, b, _ in self._labels)
+        labels = self._cache.get(key)
+        if labels is None:
+            decoded = self._decode_labels(raw)
+            labels = _DROP if decoded is None else decoded
+            self._cache[key] = labels
+        if labels is _DROP:
+            return
+        with self._lock:
+            self._counts[labels] = self._counts.get(labels, 0) + 1
+
+    def totals(self) -> dict[tuple[str, ...], int]:
+        """Label values -> records counted so far."""
+        with self._lock:
+            counts = dict(self._counts)
+        self.entries = len(counts)
+        return counts
+
+    def collect(self) -> Iterator[Any]:
+        from prometheus_client.core import CounterMetricFamily
+        family = CounterMetricFamily(self.full_name, self.spec.help, labels=self.label_names)
+        for labels, total in self.totals().items():
+            family.add_metric(labels, total)
+        yield family
+
+    def events_lost(self) -> int | None:
+        lost = int(getattr(self._reader, "lost", 0) or 0)  # a perf buffer's lost samples
+        name = self.counter.lost_counter
+        if name is not None and not self._obj.closed:
+            lost += int(self._obj.globals[name])
+        return lost
+
+    def close(self) -> None:
+        reader, self._reader = self._reader, None
+        if reader is not None:
+            try:
+                reader.stop(5)
+            finally:
+                reader.close()
+
+
 # -- binding --------------------------------------------------------------------------------
 
 def _map_for(config: Config, spec: Counter | Histogram, obj: Object) -> Map:
@@ -393,21 +501,61 @@ def _map_for(config: Config, spec: Counter | Histogram, obj: Object) -> Map:
     return m
 
 
-def bind(config: Config, obj: Object, *, namespace: str = "libbpfpy") -> list[MapMetric]:
-    """Check ``config`` against the opened ``obj`` and return its metrics, ready to
-    :meth:`~MapMetric.open` once the object is loaded.  Raises :class:`ConfigError`."""
+def _bind_events(config: Config, spec: Counter, obj: Object, namespace: str
+                 ) -> EventCounterMetric:
+    from ..btf import Kind
+    what = f"counter {spec.name!r}"
+    maps = obj.maps
+    if spec.map not in maps:
+        names = ", ".join(n for n, m in maps.items() if not m.is_internal) or "none"
+        raise ConfigError(spec.where, f"{what}: map {spec.map!r} not found in the BPF "
+                          f"object of {config.name!r} (its maps: {names})")
+    m = maps[spec.map]
+    if m.type not in (MapType.RINGBUF, MapType.PERF_EVENT_ARRAY):
+        raise ConfigError(spec.where, f"{what}: events come from a ringbuf or "
+                          f"perf_event_array map; {spec.map!r} is {m.type.libbpf_name}")
     btf = obj.btf
-    out: list[MapMetric] = []
+    record = None
+    if spec.event_type is not None:
+        record = None if btf is None else (btf.find(spec.event_type, Kind.STRUCT) or
+                                           btf.find(spec.event_type, Kind.UNION))
+        if record is None or btf is None:
+            raise ConfigError(spec.where, f"{what}: no struct {spec.event_type!r} in the "
+                              f"BTF of {config.name!r}'s object")
+    size = btf.size_of(record.id) if record is not None and btf is not None else None
+    desc = f"event {spec.event_type!r}" if spec.event_type else f"an event of {spec.map!r}"
+    layout = _Layout(what, desc, size, btf, record)
+    labels = _labels_of(spec, layout, what)
+    _check_overlap(spec.where, what, [s for _, s, _ in labels])
+    if spec.lost_counter is not None and spec.lost_counter not in obj.globals:
+        raise ConfigError(spec.where, f"{what}: lost_counter {spec.lost_counter!r} is not "
+                          f"a global variable of {config.name!r}'s object")
+    return EventCounterMetric(config.name, spec, m, labels, namespace, obj)
+
+
+def _labels_of(spec: Counter | Histogram, layout: _Layout, what: str) -> Labels:
+    labels: Labels = []
+    for label in spec.labels:
+        s = layout.resolve(label.part, f"label {label.name!r}")
+        labels.append((label.name, s, _chain_for(label.where, what, s, label.decoders)))
+    return labels
+
+
+def bind(config: Config, obj: Object, *, namespace: str = "libbpfpy") -> list[Metric]:
+    """Check ``config`` against the opened ``obj`` and return its metrics, ready to
+    :meth:`~Metric.open` once the object is loaded.  Raises :class:`ConfigError`."""
+    btf = obj.btf
+    out: list[Metric] = []
     for spec in config.metrics:
+        if isinstance(spec, Counter) and spec.events:
+            out.append(_bind_events(config, spec, obj, namespace))
+            continue
         m = _map_for(config, spec, obj)
         what = f"{spec.__class__.__name__.lower()} {spec.name!r}"
-        layout = _Layout(what, m, btf)
-        labels: list[tuple[str, Slice, list[Decoder]]] = []
-        end = 0
-        for label in spec.labels:
-            s = layout.resolve(label.part, f"label {label.name!r}")
-            end = max(end, s.offset + s.size)
-            labels.append((label.name, s, _chain_for(label.where, what, s, label.decoders)))
+        key_type = btf.map_types(m)[0] if btf is not None else None
+        layout = _Layout(what, f"map {m.name!r}'s key", m.key_size, btf, key_type)
+        labels = _labels_of(spec, layout, what)
+        end = max((s.offset + s.size for _, s, _ in labels), default=0)
         if isinstance(spec, Histogram):
             part = spec.bucket_key
             if part is None:

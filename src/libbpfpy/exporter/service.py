@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import BPFError, CompileError, VerifierError
 from .config import Config, ConfigError, Where, check_name, load_config
 from .files import check_trusted_dir, exists, read_trusted
-from .metrics import MapMetric, bind
+from .metrics import Metric, bind
 
 if TYPE_CHECKING:
     from ..link import Link
@@ -52,7 +52,7 @@ class ConfigState:
     config: Config | None = None
     obj: Object | None = None
     links: list[Link] = field(default_factory=list)
-    metrics: list[MapMetric] = field(default_factory=list)
+    metrics: list[Metric] = field(default_factory=list)
     enabled: bool = False
     stage: str | None = None
     error: str | None = None
