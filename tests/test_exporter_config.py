@@ -361,6 +361,17 @@ def test_check_passes_examples():
     assert r.stdout.count(": ok") == 4
 
 
+@pytest.mark.parametrize("argv", [["-m", "libbpfpy", "exporter", "--names", "syscalls"],
+                                  ["-m", "libbpfpy.exporter", "--check", "--names", "mmap"]])
+def test_without_a_loadable_libbpf_one_line(argv):
+    env = dict(os.environ, LIBBPFPY_LIBBPF="/nonexistent/libbpf.so.1")
+    r = subprocess.run([sys.executable, *argv], capture_output=True, text=True, env=env,
+                       timeout=60)
+    assert r.returncode == 1
+    assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert "/nonexistent/libbpf.so.1" in r.stderr
+
+
 def test_config_files_are_trusted_only(tmp_path):
     from libbpfpy.exporter import load_config
     from libbpfpy.exporter.files import UntrustedError

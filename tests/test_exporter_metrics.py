@@ -9,11 +9,10 @@ import pytest
 
 pytest.importorskip("prometheus_client", reason="the exporter extra is installed by make setup")
 
+from conftest import wait_for  # noqa: E402
 from libbpfpy import Object, possible_cpus  # noqa: E402
 from libbpfpy.exporter import parse_config  # noqa: E402
 from libbpfpy.exporter.metrics import bind  # noqa: E402
-
-from conftest import wait_for  # noqa: E402
 
 pytestmark = pytest.mark.root
 

@@ -21,6 +21,8 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from ..errors import LoadError
+
 
 def register(sub: Any) -> None:
     p = sub.add_parser("exporter", help="serve BPF maps as Prometheus metrics",
@@ -31,7 +33,7 @@ def register(sub: Any) -> None:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from ..exporter.service import DEFAULT_PORT, EXAMPLES
+    from ..exporter import DEFAULT_PORT, EXAMPLES
     p.add_argument("--config", metavar="DIR", default=EXAMPLES,
                    help="directory of <name>.yaml + <name>.bpf.o|.bpf.c (default: the "
                    "shipped examples)")
@@ -64,6 +66,8 @@ def cmd_exporter(args: argparse.Namespace) -> int:
         logging.getLogger("libbpfpy.libbpf").setLevel(logging.WARNING)
     try:
         from ..exporter.service import Exporter
+    except LoadError:
+        raise  # libbpf itself: the command reports it in one line
     except ImportError as exc:
         print(f"libbpfpy exporter: {exc.name or exc} is missing: install the exporter "
               "extra (pip install 'libbpfpy[exporter]')", file=sys.stderr)
@@ -119,6 +123,6 @@ def run_main(argv: Sequence[str] | None = None) -> int:
     args = p.parse_args(argv)
     try:
         return cmd_exporter(args)
-    except OSError as exc:
+    except (OSError, LoadError) as exc:
         print(f"libbpfpy exporter: {exc}", file=sys.stderr)
         return 1

@@ -27,15 +27,41 @@ in ``examples/`` (:data:`EXAMPLES`).  Needs the ``exporter`` extra
 """
 from __future__ import annotations
 
-from .config import Config, ConfigError, load_config, parse_config
-from .decoders import DECODERS, Decoder
-from .service import DEFAULT_PORT, EXAMPLES, ConfigState, Exporter
+import importlib
+import os
+from typing import TYPE_CHECKING, Any
 
 __all__ = ["Exporter", "ConfigState", "Config", "ConfigError", "load_config",
            "parse_config", "Decoder", "DECODERS", "EXAMPLES", "DEFAULT_PORT", "main"]
+
+#: The example configs (and their BPF programs, the systemd unit and the Grafana
+#: dashboard) shipped in the package.
+EXAMPLES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "examples")
+#: The port ``libbpfpy exporter`` listens on by default.
+DEFAULT_PORT = 9435
+
+# Names are imported on first use, so that the command line can be built (and
+# report a missing libbpf in one line) without loading libbpf.
+_LAZY = {"Exporter": "service", "ConfigState": "service", "Config": "config",
+         "ConfigError": "config", "load_config": "config", "parse_config": "config",
+         "Decoder": "decoders", "DECODERS": "decoders"}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'libbpfpy.exporter' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    globals()[name] = value
+    return value
 
 
 def main(argv: list[str] | None = None) -> int:
     """``libbpfpy exporter``'s entry point (``python -m libbpfpy.exporter``)."""
     from ..cli.exporter import run_main
     return run_main(argv)
+
+
+if TYPE_CHECKING:
+    from .config import Config, ConfigError, load_config, parse_config
+    from .decoders import DECODERS, Decoder
+    from .service import ConfigState, Exporter

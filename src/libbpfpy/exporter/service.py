@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..errors import BPFError, CompileError, VerifierError
+from . import DEFAULT_PORT, EXAMPLES
 from .config import Config, ConfigError, Where, check_name, load_config
 from .files import check_trusted_dir, exists, read_trusted
 from .metrics import Metric, bind
@@ -34,13 +35,9 @@ if TYPE_CHECKING:
     from ..link import Link
     from ..object import Object
 
-__all__ = ["Exporter", "ConfigState", "EXAMPLES", "DEFAULT_PORT"]
+__all__ = ["Exporter", "ConfigState"]
 
 log = logging.getLogger("libbpfpy.exporter")
-
-#: The example configs shipped in the package.
-EXAMPLES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "examples")
-DEFAULT_PORT = 9435
 
 
 @dataclass
