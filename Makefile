@@ -73,6 +73,11 @@ run: setup
 test: setup
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+# The exporter's tests alone, the end-to-end one against a real Prometheus included.
+.PHONY: test-exporter
+test-exporter: setup
+	$(PY) -m pytest tests/test_exporter_*.py $(PYTEST_ARGS)
+
 bench: setup
 	$(PY) bench/run.py $(ARGS)
 

@@ -33,7 +33,7 @@ def error_of(text: str, obj=None) -> ConfigError:
     err = info.value
     # one line, starting with file:line
     assert "\n" not in str(err)
-    assert str(err).startswith(f"{PATH}:{err.line}: ")
+    assert str(err).startswith(f"{PATH}:{err.line}: " if err.line else f"{PATH}: ")
     assert isinstance(err, BPFError)
     return err
 
@@ -416,3 +416,52 @@ def test_dashboard_queries_name_served_metrics():
     assert len(exprs) >= 10
     used = {m for e in exprs for m in re.findall(r"\blibbpfpy_[a-z0-9_]+", e)}
     assert used and used <= served, used - served
+
+
+@pytest.mark.parametrize("text, message", [
+    ("a: &a [" + ", ".join(["*a"] * 0) + "]\nb: &b [&c [*b]]\n", "refers to itself"),
+    ("l0: &l0 [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"l{i}: &l{i} [" + ", ".join([f"*l{i - 1}"] * 10) + "]\n" for i in range(1, 8)),
+     "more than 100000 values"),
+    ("[" * 5000 + "]" * 5000, "nested too deeply"),
+    ("metrics:\n  <<: [1, 2]\n", "not valid YAML"),
+    ("metrics: !!python/object:os.system {}\n", "not valid YAML here: tag"),
+    ("metrics: !!python/name:os.system x\n", "not valid YAML"),
+    ("\x00\xff\xfe", "not valid YAML"),
+    ("metrics:\n  counters:\n    - name: a_total\n      map: x\n      labels: 5\n",
+     "must be a list"),
+    ("metrics:\n  counters:\n    - name: a_total\n      map: x\n      labels: [3]\n",
+     "must be a mapping"),
+    ("metrics:\n  counters:\n    - name: a_total\n      map: x\n      labels:\n"
+     "        - {name: a, size: 4, decoders: [[uint]]}\n", "a decoder is a name"),
+    ("metrics:\n  ? [a]\n  : 1\n", "plain names"),
+])
+def test_hostile_yaml_is_a_config_error(text, message):
+    err = error_of(text)
+    assert message in err.reason, err
+
+
+def test_random_text_gives_only_config_errors():
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    pieces = st.sampled_from(["metrics:", "counters:", "histograms:", "- name: a_total",
+                              "map: m", "labels:", "- {name: x, size: 4}", "decoders:",
+                              "[uint, syscall]", "bucket_type: exp2", "bucket_max: 3",
+                              "&a", "*a", "<<:", "{", "]", "!!binary", "'", '"', "~",
+                              "1e400", "-", "? ", ": ", "\t"])
+    lines = st.lists(st.tuples(st.integers(0, 8), st.lists(pieces, max_size=3)),
+                     max_size=12)
+
+    @settings(max_examples=300, deadline=None,
+              suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(lines)
+    def check(doc):
+        text = "\n".join(" " * indent + " ".join(words) for indent, words in doc)
+        try:
+            parse_config(text, PATH, "fuzz")
+        except ConfigError as exc:
+            assert str(exc).startswith(PATH)
+            assert "\n" not in str(exc)
+
+    check()

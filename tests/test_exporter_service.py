@@ -181,3 +181,18 @@ def test_tcp_retransmits_by_address(veth_pair):
         finally:
             for s in (client, peer, server):
                 s.close()
+
+
+def test_a_failing_metric_does_not_fail_the_scrape(caplog):
+    with Exporter(EXAMPLES, ["syscalls", "mmap"], namespace="t", stats=False) as exporter:
+        broken = exporter.configs["syscalls"].metrics[0]
+
+        def explode():
+            raise RuntimeError("decoder bug")
+            yield  # a generator, like collect()
+        broken.collect = explode
+        names = {f.name for f in exporter.collect()}
+        assert "t_mmap_calls" in names and "t_syscalls" not in names
+        assert broken.read_errors == 1
+        assert "t_exporter_enabled_configs" in names
+    assert any("collecting t_syscalls_total failed" in r.getMessage() for r in caplog.records)

@@ -57,6 +57,9 @@ BUCKET_TYPES = ("exp2", "linear", "fixed")
 _METRIC_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
 _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 _CONFIG_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+_COLLECTION_TAGS = ("tag:yaml.org,2002:map", "tag:yaml.org,2002:seq")
+_MAX_NODES = 100_000        # values in one config, aliases expanded
+MAX_CONFIG_BYTES = 1 << 20  # a config file larger than this is refused
 
 T = TypeVar("T")
 
@@ -113,20 +116,47 @@ def _load_yaml(text: str, path: str) -> Any:
     import yaml
     from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-    loader = yaml.SafeLoader(text)
+    try:
+        loader = yaml.SafeLoader(text)
+    except yaml.YAMLError as exc:  # characters YAML does not allow
+        raise ConfigError(Where(path), f"not valid YAML: {_first_line(exc)}") from None
     try:
         try:
             root = loader.get_single_node()
         except yaml.MarkedYAMLError as exc:
-            mark = exc.problem_mark or exc.context_mark
-            line = mark.line + 1 if mark is not None else 0
-            raise ConfigError(Where(path, line),
-                              f"not valid YAML: {exc.problem or exc.context}") from None
+            raise _yaml_error(path, exc) from None
         except yaml.YAMLError as exc:
-            raise ConfigError(Where(path), f"not valid YAML: {exc}") from None
+            raise ConfigError(Where(path), f"not valid YAML: {_first_line(exc)}") from None
+        except RecursionError:
+            raise ConfigError(Where(path), "not valid YAML: nested too deeply") from None
+
+        budget = [_MAX_NODES]
+        path_nodes: set[int] = set()
 
         def convert(node: Node) -> Any:
             where = Where(path, node.start_mark.line + 1)
+            # Aliases can make a small file expand without bound (or loop):
+            # refuse both rather than hang.
+            budget[0] -= 1
+            if budget[0] < 0:
+                raise ConfigError(where, f"more than {_MAX_NODES} values (aliases "
+                                  "expanding?)")
+            if id(node) in path_nodes:
+                raise ConfigError(where, "an alias refers to itself")
+            if isinstance(node, (MappingNode, SequenceNode)):
+                path_nodes.add(id(node))
+                try:
+                    return convert_collection(node, where)
+                finally:
+                    path_nodes.discard(id(node))
+            try:
+                return loader.construct_object(node)
+            except yaml.MarkedYAMLError as exc:
+                raise _yaml_error(path, exc) from None
+
+        def convert_collection(node: Node, where: Where) -> Any:
+            if node.tag not in _COLLECTION_TAGS:
+                raise ConfigError(where, f"not valid YAML here: tag {node.tag!r}")
             if isinstance(node, MappingNode):
                 loader.flatten_mapping(node)  # YAML merge keys (<<)
                 out = Section()
@@ -144,18 +174,31 @@ def _load_yaml(text: str, path: str) -> Any:
                     out[key] = convert(vnode)
                     out.lines[key] = vnode.start_mark.line + 1
                 return out
-            if isinstance(node, SequenceNode):
-                items = Items(convert(n) for n in node.value)
-                items.where, items.lines = where, [n.start_mark.line + 1 for n in node.value]
-                return items
-            try:
-                return loader.construct_object(node)
-            except yaml.YAMLError as exc:
-                raise ConfigError(where, f"bad value: {exc}") from None
+            items = Items(convert(n) for n in node.value)
+            items.where, items.lines = where, [n.start_mark.line + 1 for n in node.value]
+            return items
 
-        return None if root is None else convert(root)
+        try:
+            return None if root is None else convert(root)
+        except yaml.MarkedYAMLError as exc:  # e.g. a merge key (<<) of a non-mapping
+            raise _yaml_error(path, exc) from None
+        except yaml.YAMLError as exc:
+            raise ConfigError(Where(path), f"not valid YAML: {_first_line(exc)}") from None
+        except RecursionError:
+            raise ConfigError(Where(path), "nested too deeply") from None
     finally:
         loader.dispose()
+
+
+def _yaml_error(path: str, exc: Any) -> ConfigError:
+    mark = exc.problem_mark or exc.context_mark
+    line = mark.line + 1 if mark is not None else 0
+    what = " ".join(p for p in (exc.context, exc.problem) if p) or _first_line(exc)
+    return ConfigError(Where(path, line), f"not valid YAML: {what}")
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
 # -- the model -----------------------------------------------------------------------------
@@ -504,5 +547,5 @@ def load_config(directory: str | os.PathLike[str], name: str) -> Config:
     from .files import read_trusted
     check_name(name)
     path = os.path.join(os.fspath(directory), f"{name}.yaml")
-    text = read_trusted(directory, f"{name}.yaml").decode("utf-8", errors="replace")
-    return parse_config(text, path, name)
+    data = read_trusted(directory, f"{name}.yaml", limit=MAX_CONFIG_BYTES)
+    return parse_config(data.decode("utf-8", errors="replace"), path, name)

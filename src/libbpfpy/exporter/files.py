@@ -59,8 +59,10 @@ def exists(directory: str | os.PathLike[str], name: str) -> bool:
     return True
 
 
-def read_trusted(directory: str | os.PathLike[str], name: str) -> bytes:
-    """The contents of ``directory/name``, after the checks described above."""
+def read_trusted(directory: str | os.PathLike[str], name: str, *,
+                 limit: int | None = None) -> bytes:
+    """The contents of ``directory/name``, after the checks described above (and, with
+    ``limit``, refusing a file larger than ``limit`` bytes)."""
     if "/" in name or name in (".", ".."):
         raise ValueError(f"{name!r} is not a plain file name")
     path = os.path.join(os.fspath(directory), name)
@@ -81,6 +83,9 @@ def read_trusted(directory: str | os.PathLike[str], name: str) -> bytes:
                 raise UntrustedError(errno.EINVAL, f"refusing {path}: not a regular file",
                                      target=path)
             _check(st, path)
+            if limit is not None and st.st_size > limit:
+                raise BPFError(errno.EFBIG, f"refusing {path}: {st.st_size} bytes, more "
+                               f"than the {limit} a config may have", target=path)
             return f.read()
     finally:
         os.close(dfd)

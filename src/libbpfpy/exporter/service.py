@@ -193,7 +193,12 @@ class Exporter:
             for state in self.configs.values():
                 if state.enabled:
                     for metric in state.metrics:
-                        families.extend(metric.collect())
+                        try:
+                            families.extend(metric.collect())
+                        except Exception:  # one metric's bug must not fail the scrape
+                            metric.read_errors += 1
+                            log.exception("%s: collecting %s failed", state.name,
+                                          metric.full_name)
             from .builtin import builtin_families
             families.extend(builtin_families(self, time.perf_counter() - start))
         self.last_collect_seconds = time.perf_counter() - start
