@@ -3,6 +3,12 @@
 #   make test   set up, then run the whole test suite
 #   make bench  set up, then run the benchmarks
 #   make lint   ruff + mypy (strict on src/)
+#   make vm KERNEL=bookworm|backports|sid CMD='...'
+#               run a command as root inside that Debian kernel (qemu; host files
+#               read-only at the same paths, a tmpfs overlay on top)
+#   make test-kernels
+#               the test suite inside each kernel (KERNELS=..., FULL_KERNELS=...),
+#               with a summary table
 
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -20,21 +26,40 @@ EXAMPLE_SRCS := $(wildcard examples/*.bpf.c)
 TEST_OBJS := $(patsubst tests/bpf/%.bpf.c,$(BUILD)/tests/%.bpf.o,$(TEST_SRCS))
 EXAMPLE_OBJS := $(patsubst examples/%.bpf.c,$(BUILD)/examples/%.bpf.o,$(EXAMPLE_SRCS))
 
-.PHONY: setup deps venv mounts bpf tools run test bench lint clean
+# What the kernel matrix needs besides: qemu, a static busybox for the guests'
+# initramfs, depmod, and dpkg-source for Debian source packages.
+VM_PACKAGES := qemu-system-x86 busybox-static cpio kmod xz-utils dpkg-dev
+KERNEL ?= bookworm
+CMD ?= uname -a
+KERNELS ?= bookworm,backports,sid
+FULL_KERNELS ?= sid
+export CMD KERNEL KERNELS FULL_KERNELS
+
+.PHONY: setup deps vm-deps venv mounts bpf tools run test bench lint clean kernels vm test-kernels
 
 setup: deps venv mounts bpf
 
-# System packages: install only what is missing (root on Debian; sudo otherwise).
-deps:
-	@missing=""; for p in $(APT_PACKAGES); do \
+# Install the Debian packages in $(1) that are missing (root; sudo otherwise); $(2) =
+# python also checks for venv/ensurepip; $(3) are extra apt-get options.
+define apt_ensure
+	@missing=""; for p in $(1); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
 	done; \
-	if ! $(PYTHON) -c 'import venv, ensurepip' 2>/dev/null; then missing="$$missing python3-venv"; fi; \
+	if [ "$(2)" = python ] && ! $(PYTHON) -c 'import venv, ensurepip' 2>/dev/null; then missing="$$missing python3-venv"; fi; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  SUDO=$$([ $$(id -u) -eq 0 ] || echo sudo); \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq \
+	    -o DPkg::Lock::Timeout=300 $(3) $$missing; \
 	fi
+endef
+
+# System packages: install only what is missing.
+deps:
+	$(call apt_ensure,$(APT_PACKAGES),python)
+
+vm-deps:
+	$(call apt_ensure,$(VM_PACKAGES),,--no-install-recommends)
 
 venv: $(VENV)/.installed
 
@@ -84,6 +109,18 @@ bench: setup
 lint: venv
 	$(VENV)/bin/ruff check src tests bench examples
 	$(VENV)/bin/mypy
+
+# -- the kernel matrix (scripts/vm.py, scripts/test_kernels.py) -------------------------
+kernels: vm-deps
+	$(PYTHON) scripts/vm.py prepare $(subst $(comma), ,$(KERNELS))
+
+vm: setup vm-deps
+	$(PYTHON) scripts/vm.py run $(KERNEL) -- "$$CMD"
+
+test-kernels: setup vm-deps
+	$(PYTHON) scripts/test_kernels.py --kernels "$(KERNELS)" --full "$(FULL_KERNELS)"
+
+comma := ,
 
 clean:
 	rm -rf $(BUILD)

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from libbpfpy import Object, possible_cpus, probe
+from libbpfpy import NotSupportedError, Object, possible_cpus, probe
 
 CLI = [sys.executable, "-m", "libbpfpy"]
 
@@ -112,7 +112,7 @@ def test_inspect_bad_input_is_a_clear_error(tmp_path):
 
 # -- probe ------------------------------------------------------------------------------------
 @pytest.mark.root
-def test_probe_reports_this_kernels_facts():
+def test_probe_reports_this_kernels_facts(bpf_object_path):
     d = cli_json("probe")
     progs = {p["type"]: p for p in d["program_types"]}
     kinds = {a["kind"]: a for a in d["attach_kinds"]}
@@ -129,6 +129,18 @@ def test_probe_reports_this_kernels_facts():
     assert {m["type"]: m["supported"] for m in d["map_types"]}["ringbuf"] is True
     assert d["system"]["kernel"] == os.uname().release
     assert d["system"]["privileges"]["supported"] is True
+    # Iterator targets one by one, each answer what a real load of that target gets
+    # (the task and map-element fixtures are loaded for the two that tests rely on).
+    iters = {i["target"]: i for i in d["iterator_targets"]}
+    assert {"task", "bpf_map", "bpf_map_elem", "tcp"} <= set(iters)
+    for target, fixture in (("task", "iter_task"), ("bpf_map_elem", "iter_map_elem")):
+        with Object.open(bpf_object_path(fixture)) as obj:
+            try:
+                obj.load()
+                loaded = True
+            except NotSupportedError:
+                loaded = False
+        assert iters[target]["supported"] is loaded, iters[target]
     # Helpers: what mmapsnoop's tracepoint programs call, and nothing of sk_buffs.
     tp = d["helpers"]["tracepoint"]
     for h in ("bpf_ringbuf_output", "bpf_get_current_pid_tgid", "bpf_probe_read_kernel_str",

@@ -18,6 +18,7 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any, TypeVar
 
+from ._caps import has_bpf_privileges
 from ._lifetime import Owner
 from ._raw import capture_log, check_int, lib, opts
 from .errors import BPFError, NotSupportedError, VerifierError, error_for, strerror
@@ -253,6 +254,15 @@ class Object(Owner):
             unsupported = self._unsupported(prog, err)
             if unsupported is not None:
                 return unsupported
+        if err == errno.EPERM and prog_name and has_bpf_privileges():
+            # libbpf suggests raising 'ulimit -l', which has not mattered since
+            # Linux 5.11 (memcg accounting): with every privilege, EPERM is the
+            # kernel's policy refusing this kind of program.
+            section = prog.section if prog is not None else "this kind of"
+            return NotSupportedError(
+                f"cannot load program {prog_name!r} of {self._describe()}: the kernel "
+                f"refuses {section} programs (EPERM with full BPF privileges)",
+                feature=section, err=err, call="bpf_object__load", target=prog_name)
         if log.strip() and err != errno.EPERM:
             return VerifierError(err, f"the verifier rejected program {prog_name!r} of "
                                  f"{self._describe()}", log=log,
@@ -266,7 +276,7 @@ class Object(Owner):
     def _unsupported(self, prog: Program, err: int) -> BPFError | None:
         from . import probe
         ptype = prog.type
-        feature = probe.for_program(ptype, prog.expected_attach_type)
+        feature = probe.for_program(ptype, prog.expected_attach_type, prog.section)
         if not feature:
             return NotSupportedError(
                 f"cannot load program {prog.name!r} (SEC({prog.section!r})) of "
