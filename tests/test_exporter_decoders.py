@@ -173,8 +173,10 @@ def _blocked_syscall(code: str) -> tuple[int, subprocess.Popen[str]]:
 
 @pytest.mark.root
 def test_syscall_names_come_from_the_kernel():
-    from libbpfpy import fs
-    skip_unless(bool(fs.tracefs_path()))
+    from libbpfpy import probe
+    skip_unless(probe.tracefs())
+    skip_unless(probe.tracepoint("syscalls", "sys_enter_read"))  # CONFIG_FTRACE_SYSCALLS
+    skip_unless(probe.iterator("task_file"))
     names.reset()
     table = names.syscall_table()
     assert len(table) > 200
