@@ -20,8 +20,10 @@ struct start {
 	__u32 nr;
 };
 
+/* LRU: a thread that never returns from its call (exit_group) leaves its entry
+ * behind, and the oldest such entries make room for new ones. */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 65536);
 	__type(key, __u32);		/* thread id */
 	__type(value, struct start);
