@@ -12,6 +12,9 @@ scrape and turns the entries into a metric family:
 * entries whose labels decode alike are summed (Prometheus must never see a series
   twice); per-CPU values are summed across CPUs; an array's zero elements are not
   series (an array always holds every index).
+
+An :class:`EventCounterMetric` instead consumes a ring or perf buffer in a
+background thread and counts its records by the labels decoded from each.
 """
 from __future__ import annotations
 
@@ -418,7 +421,6 @@ class EventCounterMetric(Metric):
     def open(self, *, start: bool = True) -> None:
         """Start consuming the buffer from a background thread (``start=False``: the
         caller consumes, with ``reader.consume()``)."""
-        from ..enums import MapType
         if self._map.type == MapType.RINGBUF:
             from ..ringbuf import RingBuffer
             self._reader = RingBuffer(self._map, self._on_record)
