@@ -3,7 +3,6 @@ lacks (kprobes, fentry, LSM, freplace) refused with NotSupportedError naming the
 missing feature."""
 from __future__ import annotations
 
-import ctypes
 import os
 import subprocess
 import sys
@@ -21,12 +20,11 @@ from libbpfpy import (
     fs,
     probe,
 )
-from libbpfpy._raw import RECORDS
+from libbpfpy.perf_event import open_sampling_event
 
 pytestmark = pytest.mark.root
 
 SYS_GETPPID = {"x86_64": 110, "aarch64": 173}[os.uname().machine]
-SYS_PERF_EVENT_OPEN = {"x86_64": 298, "aarch64": 241}[os.uname().machine]
 (HIT_TP, HIT_RAW_TP, HIT_TP_BTF, HIT_PERF, HIT_UPROBE, HIT_URETPROBE, HIT_USDT,
  HIT_UPROBE_ANY) = range(8)
 PKT_XDP, PKT_TC, PKT_CGROUP, PKT_SK_LOOKUP = range(4)
@@ -102,25 +100,8 @@ def test_tp_btf(trace_obj):
 
 # -- perf events ------------------------------------------------------------------------------
 
-def perf_event_open_cpu_clock(pid: int = 0, cpu: int = -1, freq: int = 1000) -> int:
-    """A software cpu-clock sampling event on ``pid`` (perf_event_open(2))."""
-    attr = RECORDS["perf_event_attr"]()
-    attr.type = 1            # PERF_TYPE_SOFTWARE
-    attr.size = ctypes.sizeof(attr)
-    attr.config = 0          # PERF_COUNT_SW_CPU_CLOCK
-    attr.sample_freq = freq
-    attr.freq = 1
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.syscall.restype = ctypes.c_long
-    fd = libc.syscall(SYS_PERF_EVENT_OPEN, ctypes.byref(attr), pid, cpu, -1, 8)  # CLOEXEC
-    if fd < 0:
-        err = ctypes.get_errno()
-        raise OSError(err, f"perf_event_open: {os.strerror(err)}")
-    return int(fd)
-
-
 def test_perf_event_on_a_software_clock(trace_obj):
-    fd = perf_event_open_cpu_clock()
+    fd = open_sampling_event(pid=0, freq=1000)
     try:
         link = trace_obj.programs["on_cpu_clock"].attach_perf_event(fd)
     finally:

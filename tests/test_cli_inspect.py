@@ -252,6 +252,31 @@ def test_map_list_show_and_typed_dump(loaded, tmp_path):
     assert res.returncode == 1 and res.stderr.startswith("libbpfpy: ")
 
 
+@pytest.mark.root
+def test_map_dump_and_show_take_names_and_ids_like_bpftool():
+    from libbpfpy import MapHandle
+    name = f"lbpy{os.getpid() % 10**8}"
+    with MapHandle.create("hash", 4, 8, 4, name=name) as m:
+        m[7] = 0x55
+        mid = m.info().id
+        want = [{"key": 7, "value": 0x55}]
+        assert cli_json("map", "dump", name) == want
+        assert cli_json("map", "dump", "name", name) == want
+        assert cli_json("map", "dump", "id", str(mid)) == want
+        assert cli_json("map", "show", name)["id"] == mid
+        text = cli("map", "dump", name).stdout
+        assert text.splitlines()[-1] == f"1 entry (map {mid} {name}, untyped -> untyped)"
+        with MapHandle.create("hash", 4, 8, 4, name=name) as twin:
+            res = cli("map", "dump", name, ok=False)
+            assert res.returncode == 1
+            assert f"2 loaded maps are named {name!r} (ids {mid}, {twin.info().id})" \
+                in res.stderr
+    res = cli("map", "dump", "name", name, ok=False)
+    assert res.returncode == 1 and f"no loaded map is named {name!r}" in res.stderr
+    res = cli("map", "dump", "id", "x", ok=False)
+    assert res.returncode == 1 and "not a map id" in res.stderr
+
+
 def test_help_lists_the_commands():
     out = cli("--help").stdout
     for cmd in ("inspect", "probe", "prog", "map", "link"):

@@ -18,6 +18,7 @@ from ._caps import has_bpf_privileges
 from ._raw import ENUMS, RECORDS, lib, opts
 from ._raw import version as libbpf_version_str
 from .enums import AttachType, MapType, ProgType, parse_enum
+from .errors import a_or_an
 
 __all__ = ["Feature", "prog_type", "for_program", "kernel_btf_id", "map_type", "helper",
            "kprobes", "uprobes", "kprobe_multi", "fentry", "fmod_ret", "lsm", "iterators",
@@ -121,7 +122,7 @@ def map_type(mtype: MapType | int | str) -> Feature:
     if denied is not None:  # a Feature, falsy by design
         return denied
     return _libbpf_answer(name, lib.libbpf_probe_bpf_map_type(int(t), None),
-                          f"a {t.libbpf_name} map was created",
+                          f"{a_or_an(t.libbpf_name)} map was created",
                           f"the kernel refuses {t.libbpf_name} maps")
 
 
@@ -313,10 +314,6 @@ def kernel_btf_id(name: str, kind: int | None = None) -> int:
         lib.btf__free(btf)
 
 
-def _article(word: str) -> str:
-    return "an" if word[:1] in "aeiou" else "a"
-
-
 def _load_tracing(kind: str, ptype: ProgType, attach: AttachType, target: str,
                   btf_kind: int | None = None) -> Feature:
     denied = _no_privileges(kind)
@@ -334,12 +331,12 @@ def _load_tracing(kind: str, ptype: ProgType, attach: AttachType, target: str,
     fd = lib.bpf_prog_load(int(ptype), b"probe", b"GPL", insns, 2, ctypes.byref(o))
     if fd >= 0:
         os.close(fd)
-        return Feature(kind, True, f"{_article(kind)} {kind} program on {target} loaded")
+        return Feature(kind, True, f"{a_or_an(kind)} program on {target} loaded")
     err = -fd
     if err == errno.EPERM:
         return Feature(kind, False, f"the kernel refuses {kind} programs: loading one on "
                        f"{target} failed with EPERM despite BPF privileges")
-    return Feature(kind, False, f"loading {_article(kind)} {kind} program on {target} failed: "
+    return Feature(kind, False, f"loading {a_or_an(kind)} program on {target} failed: "
                    f"{os.strerror(err)} [errno {err}]")
 
 

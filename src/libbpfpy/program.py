@@ -246,7 +246,8 @@ class Program:
         ptr = getattr(lib, call)(self._ptr, *args)
         if not ptr:
             err = ctypes.get_errno() or errno.EINVAL
-            better = diagnose(err) if diagnose else None
+            better = (diagnose(err) if diagnose else None) or \
+                self._already_attached(err, what, call)
             if better is not None:
                 raise better
             raise error_for(err, f"{call}() of program {self.name!r} to {what} failed: "
@@ -257,6 +258,18 @@ class Program:
         if not self.loaded:
             raise BPFError(errno.EINVAL, f"cannot attach program {self.name!r}: it is not "
                            "loaded (call Object.load() first)", call=call, target=self.name)
+
+    def _already_attached(self, err: int, what: str, call: str) -> BPFError | None:
+        """The kernel's EEXIST when this program, still attached, is attached again
+        where it already is (a tracepoint, kprobe ... runs a program once)."""
+        live = self.links
+        if err != errno.EEXIST or not live:
+            return None
+        held = ", ".join(link._description for link in live)
+        return BPFError(err, f"program {self.name!r} is already attached to {what} (its "
+                        f"links: {held}); the kernel runs a program once per hook: close "
+                        "the earlier link first, or open the object again for a second "
+                        "copy [errno 17]", call=call, target=self.name)
 
     def _own_link(self, ptr: int, what: str) -> Link:
         link = Link(ptr, program=self, description=f"{self.name} -> {what}")
@@ -302,7 +315,8 @@ class Program:
             ret = lib.bpf_object__attach_skeleton(ctypes.byref(skel))
         if ret < 0:
             err = -ret
-            better = diagnose(err) if diagnose else None
+            better = (diagnose(err) if diagnose else None) or \
+                self._already_attached(err, f"SEC({sec!r})", "bpf_program__attach")
             if better is not None:
                 raise better
             detail = _last_reason(lines)
