@@ -23,7 +23,7 @@ from .errors import a_or_an
 __all__ = ["Feature", "prog_type", "for_program", "kernel_btf_id", "map_type", "helper",
            "kprobes", "uprobes", "kprobe_multi", "fentry", "fmod_ret", "lsm", "iterators",
            "iterator", "iterator_targets", "syscall_symbol", "kprobe_alternative", "tp_btf",
-           "tracefs", "bpffs", "kernel_version", "privileges", "libbpf_version",
+           "tracefs", "tracepoint", "bpffs", "kernel_version", "privileges", "libbpf_version",
            "attach_kinds", "clear_cache"]
 
 
@@ -451,6 +451,17 @@ def tracefs() -> Feature:
     if path:
         return Feature("tracefs", True, f"mounted at {path}")
     return Feature("tracefs", False, f"not mounted (mount -t tracefs tracefs {fs.TRACEFS})")
+
+
+def tracepoint(category: str, name: str) -> Feature:
+    """Whether the kernel has the tracepoint ``category:name`` (tracefs lists it)."""
+    what = f"tracepoint {category}:{name}"
+    path = fs.tracefs_path()
+    if path is None:
+        return Feature(what, False, "tracefs is not mounted")
+    if fs.tracepoint_exists(category, name):
+        return Feature(what, True, f"listed in {path}/events")
+    return Feature(what, False, f"not in {path}/events (kernel too old or built without it)")
 
 
 def bpffs() -> Feature:
