@@ -26,8 +26,9 @@ RUNTIME_APT_PACKAGES := python3 python3-venv ca-certificates libbpf1 clang libbp
 # Everything: the test, benchmark and example tool chain too.
 APT_PACKAGES := clang llvm libbpf-dev libbpf1 gcc make iproute2 bpftool systemtap-sdt-dev
 APT_PACKAGES += python3 python3-venv ca-certificates
-# the exporter's end-to-end test scrapes it with a real Prometheus server
-APT_PACKAGES += prometheus
+# the exporter's end-to-end test scrapes it with a real Prometheus server (its
+# recommends -- node-exporter, smartmontools ... -- are not needed: left out)
+APT_LEAN_PACKAGES := prometheus
 BPF_CFLAGS = -g -O2 -target bpf -D__TARGET_ARCH_$(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/') -Wall -Wno-unused-function \
 	-idirafter /usr/include/$(shell gcc -dumpmachine)
 
@@ -74,6 +75,7 @@ endef
 # System packages: install only what is missing.
 deps:
 	$(call apt_ensure,$(APT_PACKAGES),python)
+	$(call apt_ensure,$(APT_LEAN_PACKAGES),,--no-install-recommends)
 
 deps-run:
 	$(call apt_ensure,$(RUNTIME_APT_PACKAGES),python,--no-install-recommends)
