@@ -25,7 +25,7 @@ from collections.abc import (
     MutableMapping,
     ValuesView,
 )
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, overload
 
 from . import _bulk, _codec
 from ._fd import FdHandle, c_string, fd_by_id, obj_info
@@ -470,6 +470,13 @@ class MapAPI(MutableMapping[Any, Any]):
                            _bulk.decode_values(self, values, n, walk), strict=True))
         return out
 
+    @overload
+    def lookup_batch(self, *, chunk: int = ..., numpy: Literal[False] = ...
+                     ) -> list[tuple[Any, Any]]: ...
+
+    @overload
+    def lookup_batch(self, *, chunk: int = ..., numpy: Literal[True]) -> Any: ...
+
     def lookup_batch(self, *, chunk: int = 4096, numpy: bool = False) -> Any:
         """Every (key, value) pair, read ``chunk`` elements per syscall (a list), or
         with ``numpy=True`` a structured array as :meth:`to_numpy` returns (read with
@@ -477,6 +484,13 @@ class MapAPI(MutableMapping[Any, Any]):
 
         Requires Linux >= 5.6."""
         return self._batch("bpf_map_lookup_batch", chunk, numpy)
+
+    @overload
+    def lookup_and_delete_batch(self, *, chunk: int = ..., numpy: Literal[False] = ...
+                                ) -> list[tuple[Any, Any]]: ...
+
+    @overload
+    def lookup_and_delete_batch(self, *, chunk: int = ..., numpy: Literal[True]) -> Any: ...
 
     def lookup_and_delete_batch(self, *, chunk: int = 4096, numpy: bool = False) -> Any:
         """Every (key, value) pair, removing each as it is read; a list, or with
