@@ -288,13 +288,27 @@ def _comm(text: str) -> str:
     return text
 
 
+def _formatter(prog: str) -> argparse.HelpFormatter:
+    # argparse asks shutil for the terminal's width, and importing shutil (with lzma,
+    # bz2, zlib) costs every start a few milliseconds: ask the terminal here.
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit():
+        width = int(columns)
+    else:
+        try:
+            width = os.get_terminal_size(1).columns
+        except OSError:
+            width = 80
+    return argparse.RawDescriptionHelpFormatter(prog, width=max(width, 40) - 2)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``mmapsnoop``."""
     p = argparse.ArgumentParser(
         prog=PROG, description="Trace mmap() calls system-wide: one line per call, with "
         "the mapped file's path.", epilog="examples:\n  mmapsnoop -p 1234\n"
         "  mmapsnoop --file -n python\n  mmapsnoop -x -T\n  mmapsnoop --json -d 5",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+        formatter_class=_formatter)
     p.add_argument("-p", "--pid", type=_positive, help="only this process")
     p.add_argument("-t", "--tid", type=_positive, help="only this thread")
     p.add_argument("-u", "--uid", type=_uid, help="only this user (id or name)")
