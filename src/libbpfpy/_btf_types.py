@@ -341,6 +341,8 @@ def _to_array(ct: Any, elem_conv: Any, value: Any) -> Any:
 class IntCodec:
     """Integers of 1, 2, 4 or 8 bytes (decoded with the type's signedness)."""
 
+    plain_ints = True   # encode(int) is int.to_bytes in native order (see _codec)
+
     def __init__(self, size: int, signed: bool, what: str = "value") -> None:
         self.size = size
         self.signed = signed

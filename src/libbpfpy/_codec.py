@@ -20,7 +20,7 @@ import sys
 from typing import Any, Protocol
 
 __all__ = ["Codec", "RawCodec", "CtypesCodec", "for_map", "to_bytes", "is_ctypes_instance",
-           "decode_many", "encode_many", "scalars", "pack_ints"]
+           "decode_many", "encode_many", "encodes_ints", "scalars", "pack_ints"]
 
 _INT_SIZES = (1, 2, 4, 8)
 # memoryview/struct format of an integer by (size, signed)
@@ -69,6 +69,12 @@ def decode_many(codec: Any, buf: Any, n: int, stride: int = 0) -> list[Any]:
     raw = bytes(memoryview(buf).cast("B")[:n * stride]) if n else b""
     dec = codec.decode
     return [dec(raw[o:o + size]) for o in range(0, n * stride, stride)]
+
+
+def encodes_ints(codec: Any) -> bool:
+    """Whether ``codec`` encodes an int as ``int.to_bytes(size, native order,
+    signed=value < 0)``: the untyped codec, and BTF's for integers and enums."""
+    return type(codec) is RawCodec or bool(getattr(codec, "plain_ints", False))
 
 
 def encode_many(codec: Any, values: list[Any]) -> bytes:

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from . import _native
 from ._btf_types import Struct, TypeBuilder, Union
 from ._lifetime import Owner
-from ._raw import CALLBACKS, check_int, check_ptr, lib, libc, opts
+from ._raw import CALLBACKS, check_int, check_ptr, fast, lib, libc, opts
 from .errors import BPFError
 
 if TYPE_CHECKING:
@@ -684,7 +684,7 @@ class BTF(Owner):
             # The hot loop (one call per type: 100k+ for vmlinux) goes through a
             # prototype-less handle, which ctypes calls faster; the return code is
             # still checked by check_int.
-            dump_type = _dump_type_fast()
+            dump_type = fast.btf_dump__dump_type
             handle = ctypes.c_void_p(d)
             for type_id in ids:
                 ret = dump_type(handle, type_id)
@@ -967,20 +967,6 @@ _libc_open_memstream = _cfunc("open_memstream", ctypes.c_void_p,
                               [ctypes.POINTER(ctypes.c_void_p),
                                ctypes.POINTER(ctypes.c_size_t)])
 _libc_free = _cfunc("free", None, [ctypes.c_void_p])
-
-
-_DUMP_TYPE: Any = None
-
-
-def _dump_type_fast() -> Any:
-    """``btf_dump__dump_type`` without argtypes (args passed as c_void_p and int)."""
-    global _DUMP_TYPE
-    if _DUMP_TYPE is None:
-        from ._raw import library_path
-        fn = ctypes.CDLL(library_path)["btf_dump__dump_type"]
-        fn.restype = ctypes.c_int
-        _DUMP_TYPE = fn
-    return _DUMP_TYPE
 
 
 def _fopen(path: str) -> int:

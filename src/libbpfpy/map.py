@@ -16,6 +16,7 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
+import sys
 from collections.abc import (
     Callable,
     ItemsView,
@@ -30,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Literal, NamedTuple, overload
 from . import _bulk, _codec
 from ._fd import FdHandle, c_string, fd_by_id, obj_info
 from ._lifetime import dup_fd, fd_kind
-from ._raw import check_int, lib, opts
+from ._raw import check_int, fast, lib, opts
 from ._raw import version_tuple as _libbpf_version
 from .enums import MapFlags, MapType, UpdateFlags, parse_enum
 from .errors import BPFError, NotSupportedError, error_for
@@ -85,12 +86,21 @@ class MapInfo(NamedTuple):
                    btf_value_type_id=info.btf_value_type_id, map_extra=info.map_extra)
 
 
+_BYTEORDER = sys.byteorder
+_U64_SMALL = tuple(ctypes.c_uint64(i) for i in range(8))
+
+
+def _u64(n: int) -> ctypes.c_uint64:
+    """``n`` as a ctypes u64, for the flags argument of argtype-less calls."""
+    return _U64_SMALL[n] if 0 <= n < 8 else ctypes.c_uint64(n)
+
+
 class _Layout:
     """What element operations need to know of a map, read once: sizes, kind, codecs."""
 
     __slots__ = ("key_size", "value_size", "percpu", "ncpu", "stride", "value_bytes",
                  "map_in_map", "key_codec", "value_codec", "value_buf", "key_buf",
-                 "decode_value")
+                 "decode_value", "int_key", "int_value")
 
     def __init__(self, m: MapAPI) -> None:
         mtype = m.type
@@ -106,6 +116,11 @@ class _Layout:
         # buffers for the kernel to write a value or a key into
         self.value_buf = ctypes.c_char * max(self.value_bytes, 1)
         self.key_buf = ctypes.c_char * max(self.key_size, 1)
+        # Codecs that encode an int as its bytes in native order (two's complement
+        # when negative): element operations do that inline for int keys and values.
+        self.int_key = _codec.encodes_ints(self.key_codec)
+        self.int_value = _codec.encodes_ints(self.value_codec) and not self.percpu \
+            and not self.map_in_map
         codec, ncpu, stride, size = self.value_codec, self.ncpu, self.stride, self.value_size
         if self.percpu:
             def decode(raw: bytes) -> Any:
@@ -190,6 +205,11 @@ class MapAPI(MutableMapping[Any, Any]):
 
     def _key_buf(self, key: Any) -> bytes:
         lay = self._layout_cache or self._layout()
+        if type(key) is int and lay.int_key:
+            try:
+                return key.to_bytes(lay.key_size, _BYTEORDER, signed=key < 0)
+            except OverflowError:
+                pass            # the codec says why
         if lay.key_size == 0:
             raise TypeError(f"map {self.name!r} ({self.type.libbpf_name}) has no keys; "
                             "use push()/pop()/peek()")
@@ -233,6 +253,11 @@ class MapAPI(MutableMapping[Any, Any]):
         lay = self._layout_cache or self._layout()
         if value is _MISSING:
             return lay.value_buf()
+        if type(value) is int and lay.int_value:
+            try:
+                return value.to_bytes(lay.value_size, _BYTEORDER, signed=value < 0)
+            except OverflowError:
+                pass            # the codec says why
         if lay.map_in_map and isinstance(value, MapAPI):
             value = value.fd  # a map-in-map slot is written with the inner map's fd
         codec = lay.value_codec
@@ -288,7 +313,10 @@ class MapAPI(MutableMapping[Any, Any]):
         """The value at ``key``, or None if there is none."""
         k = self._key_buf(key)
         v = self._value_buf()
-        ret = lib.bpf_map_lookup_elem_flags(self.fd, k, v, flags)
+        if flags:
+            ret = fast.bpf_map_lookup_elem_flags(self.fd, k, v, _u64(flags))
+        else:
+            ret = fast.bpf_map_lookup_elem(self.fd, k, v)
         if ret < 0:
             if ret == -errno.ENOENT:
                 return None
@@ -313,9 +341,11 @@ class MapAPI(MutableMapping[Any, Any]):
             return
         if kwargs:
             raise TypeError(f"update() got unexpected keyword arguments {sorted(kwargs)}")
-        k = self._key_buf(key)
-        v = self._value_buf(value)
-        ret = lib.bpf_map_update_elem(self.fd, k, v, int(flags))
+        self._update(key, value, int(flags))
+
+    def _update(self, key: Any, value: Any, flags: int) -> None:
+        ret = fast.bpf_map_update_elem(self.fd, self._key_buf(key), self._value_buf(value),
+                                       _u64(flags))
         if ret < 0:
             err = -ret
             if err == errno.EEXIST and flags & UpdateFlags.NOEXIST:
@@ -335,7 +365,7 @@ class MapAPI(MutableMapping[Any, Any]):
 
     def delete(self, key: Any) -> bool:
         """Remove ``key``; return whether it was there."""
-        return self._found(lib.bpf_map_delete_elem(self.fd, self._key_buf(key)),
+        return self._found(fast.bpf_map_delete_elem(self.fd, self._key_buf(key)),
                            "bpf_map_delete_elem")
 
     def lookup_and_delete(self, key: Any) -> Any:
@@ -355,20 +385,25 @@ class MapAPI(MutableMapping[Any, Any]):
             raise TypeError(f"map {self.name!r} has no keys")
         nxt = lay.key_buf()
         cur = None if key is None else self._key_buf(key)
-        if not self._found(lib.bpf_map_get_next_key(self.fd, cur, nxt),
+        if not self._found(fast.bpf_map_get_next_key(self.fd, cur, nxt),
                            "bpf_map_get_next_key"):
             return None
         return self._decode_key(nxt)
 
     # -- MutableMapping -----------------------------------------------------------------
     def __getitem__(self, key: Any) -> Any:
-        value = self.lookup(key)
-        if value is None:
-            raise KeyError(key)
-        return value
+        k = self._key_buf(key)
+        lay = self._layout_cache or self._layout()
+        v = lay.value_buf()
+        ret = fast.bpf_map_lookup_elem(self.fd, k, v)
+        if ret < 0:
+            if ret == -errno.ENOENT:
+                raise KeyError(key)
+            raise self._fail(ret, "bpf_map_lookup_elem")
+        return lay.decode_value(v.raw)
 
     def __setitem__(self, key: Any, value: Any) -> None:
-        self.update(key, value, UpdateFlags.ANY)
+        self._update(key, value, 0)
 
     def __delitem__(self, key: Any) -> None:
         if not self.delete(key):

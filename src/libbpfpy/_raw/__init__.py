@@ -33,7 +33,7 @@ _PROTOTYPES: dict[str, tuple[Any, ...]] = _table.PROTOTYPES
 _NEWER: dict[str, tuple[Any, ...]] = _newer.PROTOTYPES
 _SINCE: dict[str, str] = _table.SINCE
 
-__all__ = ["lib", "libc", "check_int", "check_ptr", "library_path", "version",
+__all__ = ["lib", "fast", "libc", "check_int", "check_ptr", "library_path", "version",
            "version_tuple", "is_available", "opts", "ENUMS", "CONSTANTS", "RECORDS",
            "CALLBACKS", "capture_log", "LoadError"]
 
@@ -119,6 +119,25 @@ class _Lib:
 
 
 lib = _Lib()
+
+
+class _Fast:
+    """libbpf functions without argtypes, for hot paths (an element operation per map
+    entry, a dump call per BTF type): ctypes then converts nothing.  Callers pass ints
+    that fit a C int, bytes, ctypes objects or addresses as ``c_void_p``, and ctypes
+    values for wider integers; each function returns a C int."""
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__") or name not in _PROTOTYPES:
+            raise AttributeError(name)
+        getattr(lib, name)      # the same checks (and error) as a prototyped call
+        fn = _cdll[name]        # a function object of its own, unlike getattr(_cdll, ...)
+        fn.restype = ctypes.c_int
+        setattr(self, name, fn)
+        return fn
+
+
+fast = _Fast()
 
 
 def is_available(name: str) -> bool:
