@@ -118,9 +118,9 @@ class _Layout:
         self.key_buf = ctypes.c_char * max(self.key_size, 1)
         # Codecs that encode an int as its bytes in native order (two's complement
         # when negative): element operations do that inline for int keys and values.
-        self.int_key = _codec.encodes_ints(self.key_codec)
-        self.int_value = _codec.encodes_ints(self.value_codec) and not self.percpu \
-            and not self.map_in_map
+        self.int_key = self.key_size > 0 and _codec.encodes_ints(self.key_codec)
+        self.int_value = self.value_size > 0 and _codec.encodes_ints(self.value_codec) \
+            and not self.percpu and not self.map_in_map
         codec, ncpu, stride, size = self.value_codec, self.ncpu, self.stride, self.value_size
         if self.percpu:
             def decode(raw: bytes) -> Any:
