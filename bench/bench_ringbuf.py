@@ -5,39 +5,46 @@ Producer (bench/ringbuf/producer.bpf.c): a tracepoint on ``syscalls:sys_enter_ge
 emitting 16 records per call -- ``{int pid; char comm[100]}`` (112 bytes in the ring
 with the header), or in the variable-size variant 16..4,000 random bytes -- into a
 16 MiB ring, for a child looping ``getppid()`` for 3 s.  BPF counts the records it
-attempted and those the full ring refused (per-CPU counters): *produced* and
-*dropped*.  Note that a consumer that keeps the ring full makes the producer faster
-(a refused reservation is cheap, and no wakeups are sent), so *produced* differs
-per row.
+attempted and those the full ring refused (per-CPU counters): *produced* and *lost*.
+A consumer that keeps up wakes on (nearly) every record, which slows the producer
+(in this VM a wakeup is an expensive interrupt); one that falls behind lets it run
+free, so *produced* differs per row.
 
-Consumers, each in its own process (so CPU time and peak RSS are its own):
+Consumers, each in its own process (so CPU time and peak RSS are its own), run in
+rounds -- every consumer once per round, BENCH_RUNS rounds (default 3):
 
 * C: libbpf's ``ring_buffer__poll()`` with an empty callback (gcc, built here);
-* libbpfpy: a callback (``poll()``), the typed iterator (``for ev in rb``),
-  ``read_batch()`` called in a loop (at most 32k events per call, 1 ms pause when
-  little was waiting), and ``read_batch(timeout=...)`` woken by the kernel;
-* BCC (Debian's python3-bpfcc with /usr/bin/python3): ``open_ring_buffer`` with
-  ``b["events"].event(data)`` per callback.
+* BCC (Debian's python3-bpfcc under /usr/bin/python3): ``open_ring_buffer`` with
+  ``b["events"].event(data)`` per callback, ``ring_buffer_poll()``;
+* libbpfpy, each the plain loop a user writes (bench/ringbuf/consume_libbpfpy.py):
+  ``poll()`` with a callback, ``for ev in rb``, ``rb.read()`` per event,
+  ``while True: rb.read_batch(timeout=1)``, ``select()`` then ``read_batch()``, and
+  ``with rb.lease(timeout=1) as events`` (zero-copy numpy views).
 
 consumed/s is consumed / (time from the producer's start until the consumer had
-read everything it could); CPU is the consumer's user+system time over the same
-span, per consumed event.  Each row is the median (by consumed/s) of BENCH_RUNS
-runs (default 3).
+read everything it could); CPU is the consumer's user+system time over that span
+per consumed event.  Cells are median (min-max) over the rounds.
 """
 from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
+from _common import RUNS, bcc_ready, median, ratio, spread, table, target
+
 HERE = Path(__file__).resolve().parent / "ringbuf"
-RUNS = int(os.environ.get("BENCH_RUNS", "3"))
 SECONDS = os.environ.get("BENCH_RINGBUF_SECONDS", "3")
-DEBIAN_PYTHON = "/usr/bin/python3"
+STYLES = [("callback", "libbpfpy poll(), callback"), ("iterator", "libbpfpy for ev in rb"),
+          ("read", "libbpfpy read() per event"),
+          ("batch", "libbpfpy read_batch(timeout=1) loop"),
+          ("select", "libbpfpy select() + read_batch()"),
+          ("lease", "libbpfpy lease() (zero-copy)")]
+C_NAME = "C libbpf ring_buffer__poll"
+BCC_NAME = "BCC open_ring_buffer + event()"
 
 
 def build(tmp: Path) -> tuple[str, str, str]:
@@ -53,63 +60,27 @@ def build(tmp: Path) -> tuple[str, str, str]:
     return str(obj), str(consumer), str(loop)
 
 
-def bcc_ready() -> str | None:
-    """Make BCC usable if we can; return why not otherwise."""
-    def has_bcc() -> bool:
-        return os.path.exists(DEBIAN_PYTHON) and subprocess.run(
-            [DEBIAN_PYTHON, "-c", "import bcc"], capture_output=True).returncode == 0
-
-    release = os.uname().release
-    modules = Path("/lib/modules") / release
-    need_apt = not has_bcc() or not (modules / "build").exists()
-    if need_apt and os.geteuid() == 0 and shutil.which("apt-get"):
-        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-        subprocess.run(["apt-get", "install", "-y", "-qq", "python3-bpfcc",
-                        "linux-headers-amd64"], env=env, capture_output=True)
-    if not has_bcc():
-        return "BCC's Python package (Debian python3-bpfcc) is not installed"
-    if not (modules / "build").exists():
-        # This kernel ships no headers; Debian's generic ones are enough for this
-        # tracepoint program: build -> the -amd64 headers, source -> the -common ones.
-        src = Path("/usr/src")
-        amd64 = sorted(src.glob("linux-headers-*-amd64"))
-        common = sorted(src.glob("linux-headers-*-common"))
-        if not amd64 or not common or os.geteuid() != 0:
-            return f"no kernel headers under {modules}/build (install linux-headers-amd64)"
-        modules.mkdir(parents=True, exist_ok=True)
-        os.symlink(amd64[-1], modules / "build")
-        if not (modules / "source").exists():
-            os.symlink(common[-1], modules / "source")
-    return None
-
-
-def run(argv: list[str]) -> dict[str, float]:
+def run(argv: list[str]) -> dict[str, float] | str:
     out = subprocess.run(argv, capture_output=True, text=True, timeout=180)
     lines = [ln for ln in out.stdout.splitlines() if ln.startswith("{")]
     if out.returncode or not lines:
-        return {"error": f"exit {out.returncode}: {(out.stderr or out.stdout).strip()[-300:]}"}
-    result: dict[str, float] = json.loads(lines[-1])
-    return result
+        return f"exit {out.returncode}: {(out.stderr or out.stdout).strip()[-300:]}"
+    result = json.loads(lines[-1])
+    if "error" in result:
+        return str(result["error"])
+    return result  # type: ignore[no-any-return]
 
 
-def median_run(argv: list[str]) -> dict[str, float]:
-    results = [run(argv) for _ in range(RUNS)]
-    good = [r for r in results if "error" not in r]
-    if not good:
-        return results[0]
-    good.sort(key=lambda r: r["consumed"] / r["elapsed_s"])
-    return good[len(good) // 2]
+def rate(r: dict[str, float]) -> float:
+    return r["consumed"] / r["elapsed_s"] if r["elapsed_s"] else 0.0
 
 
-def row(name: str, r: dict[str, float]) -> str:
-    if "error" in r:
-        return f"| {name} | error: {r['error']} | | | | |"
-    rate = r["consumed"] / r["elapsed_s"]
-    drop = r["dropped"] / r["produced"] if r["produced"] else 0.0
-    ns = r["cpu_s"] / r["consumed"] * 1e9 if r["consumed"] else float("nan")
-    return (f"| {name} | {rate / 1e6:.2f} M | {r['produced'] / 1e6:.1f} M | "
-            f"{r['dropped'] / 1e6:.2f} M ({drop:.1%}) | {ns:,.0f} ns | "
-            f"{r['maxrss_kb'] / 1024:.0f} MiB |")
+def loss(r: dict[str, float]) -> float:
+    return r["dropped"] / r["produced"] * 100 if r["produced"] else 0.0
+
+
+def cpu_ns(r: dict[str, float]) -> float:
+    return r["cpu_s"] / r["consumed"] * 1e9 if r["consumed"] else float("nan")
 
 
 def main() -> int:
@@ -125,61 +96,77 @@ def main() -> int:
         bcc_note = bcc_ready()
         for mode, title in ((0, "fixed 112-byte records ({int pid; char comm[100]} + header)"),
                             (1, "variable-size records (16-4,000 bytes)")):
-            print(f"\nring buffer, {title}; producer {SECONDS} s, 16 records per "
-                  f"getppid(), 16 MiB ring, median of {RUNS}", flush=True)
-            print("| consumer | consumed/s | produced | dropped | consumer CPU/event "
-                  "| peak RSS |")
-            print("|---|---|---|---|---|---|")
-            rows = {
-                "C libbpf ring_buffer__poll, empty callback":
-                    [c_consumer, obj, loop, SECONDS, str(mode)],
-                "libbpfpy callback (poll)": [py, consumer_py, obj, loop, SECONDS, str(mode),
-                                             "callback"],
-                "libbpfpy typed iterator": [py, consumer_py, obj, loop, SECONDS, str(mode),
-                                            "iterator"],
-                "libbpfpy read_batch, loop": [py, consumer_py, obj, loop, SECONDS, str(mode),
-                                              "batch"],
-                "libbpfpy read_batch, on wakeup": [py, consumer_py, obj, loop, SECONDS,
-                                                   str(mode), "batch-wakeup"],
-            }
+            progs = {C_NAME: [c_consumer, obj, loop, SECONDS, str(mode)]}
             if bcc_note is None:
-                rows["BCC Python, event(data) per callback"] = [
-                    DEBIAN_PYTHON, str(HERE / "consume_bcc.py"), loop, SECONDS, str(mode)]
-            results: dict[str, dict[str, float]] = {}
-            for name, argv in rows.items():
-                results[name] = median_run(argv)
-                print(row(name, results[name]), flush=True)
-            if bcc_note is not None:
-                print(f"| BCC Python | not run: {bcc_note} | | | | |")
-            summary(results)
+                progs[BCC_NAME] = ["/usr/bin/python3", str(HERE / "consume_bcc.py"), loop,
+                                   SECONDS, str(mode)]
+            for _style, name in STYLES:
+                progs[name] = [py, consumer_py, obj, loop, SECONDS, str(mode), style]
+            rounds: list[dict[str, dict[str, float] | str]] = []
+            for _ in range(RUNS):
+                rounds.append({name: run(argv) for name, argv in progs.items()})
+            report(mode, title, progs, rounds, bcc_note)
     return 0
 
 
-def summary(results: dict[str, dict[str, float]]) -> None:
-    def rate(name: str) -> float | None:
-        r = results.get(name)
-        if not r or "error" in r or not r["elapsed_s"]:
-            return None
-        return r["consumed"] / r["elapsed_s"]
+def report(mode: int, title: str, progs: dict[str, list[str]],
+           rounds: list[dict[str, dict[str, float] | str]], bcc_note: str | None) -> None:
+    def good(name: str) -> list[dict[str, float]]:
+        return [r[name] for r in rounds if isinstance(r.get(name), dict)]  # type: ignore
 
-    c = rate("C libbpf ring_buffer__poll, empty callback")
-    bcc = rate("BCC Python, event(data) per callback")
-    notes = []
-    for name in ("libbpfpy read_batch, loop", "libbpfpy read_batch, on wakeup"):
-        r = results[name]
-        if "error" in r or not r["consumed"] or c is None:
+    c_cpu = median([cpu_ns(r) for r in good(C_NAME)]) if good(C_NAME) else None
+    b_cpu = median([cpu_ns(r) for r in good(BCC_NAME)]) if good(BCC_NAME) else None
+    b_rate = median([rate(r) for r in good(BCC_NAME)]) if good(BCC_NAME) else None
+    print(f"\nring buffer, {title}; producer {SECONDS} s, 16 records per getppid(), "
+          f"16 MiB ring; median (min-max) of {RUNS} rounds")
+    rows = []
+    for name in progs:
+        rs = good(name)
+        if not rs:
+            errs = [r[name] for r in rounds if isinstance(r.get(name), str)]
+            rows.append([name, f"error: {errs[0] if errs else '?'}"[:60], "", "", "", "",
+                         "", "", ""])
             continue
-        loss = r["dropped"] / r["produced"] if r["produced"] else 0.0
-        ns = r["cpu_s"] / r["consumed"] * 1e9
-        notes.append(f"{name}: {rate(name) / c:.1f}x C's consumed/s, {loss:.2%} lost, "
-                     f"{ns:.0f} ns CPU/event")
-    if bcc:
-        for name in ("libbpfpy typed iterator", "libbpfpy callback (poll)"):
-            mine = rate(name)
-            if mine:
-                notes.append(f"{name}: {mine / bcc:.1f}x BCC's consumed/s")
-    for n in notes:
-        print(f"  {n}")
+        cpu = median([cpu_ns(r) for r in rs])
+        rows.append([name, spread([rate(r) / 1e6 for r in rs], "{:.2f}") + " M",
+                     spread([r["produced"] / 1e6 for r in rs], "{:.1f}") + " M",
+                     spread([loss(r) for r in rs], "{:.1f}") + " %",
+                     spread([cpu_ns(r) for r in rs]),
+                     ratio(cpu, c_cpu), ratio(cpu, b_cpu),
+                     ratio(median([rate(r) for r in rs]), b_rate),
+                     spread([r["maxrss_kb"] / 1024 for r in rs]) + " MiB"])
+    table(["consumer", "consumed/s", "produced", "lost", "CPU ns/event", "CPU vs C",
+           "CPU vs BCC", "consumed/s vs BCC", "peak RSS"], rows)
+    if bcc_note:
+        print(f"note: BCC not run: {bcc_note}")
+    kind = "fixed" if mode == 0 else "variable"
+    # Loss: judged in the rounds where C, run just before, lost nothing.
+    calm = [r for r in rounds if isinstance(r.get(C_NAME), dict)
+            and r[C_NAME]["dropped"] == 0]  # type: ignore[index]
+    if mode == 0:
+        for _style, name in STYLES:
+            losses = [loss(r[name]) for r in calm if isinstance(r.get(name), dict)]  # type: ignore
+            target(f"{name}: < 1% lost where C loses 0 ({kind})",
+                   None if not losses else max(losses) < 1.0,
+                   f"{len(losses)} of {len(rounds)} rounds with C at 0%: "
+                   + (", ".join(f"{x:.2f}%" for x in losses) if losses else "none"))
+        read = good("libbpfpy read() per event")
+        it = good("libbpfpy for ev in rb")
+        if read and b_rate:
+            r_rate = median([rate(r) for r in read])
+            target("read() >= 3x BCC consumed/s", r_rate >= 3 * b_rate,
+                   f"{r_rate / b_rate:.2f}x")
+        if read and it:
+            rc, ic = median([cpu_ns(r) for r in read]), median([cpu_ns(r) for r in it])
+            target("read() CPU/event within 2x of the iterator's", rc <= 2 * ic,
+                   f"{rc / ic:.2f}x")
+    else:
+        for _style, name in STYLES:
+            rs = good(name)
+            if rs and c_cpu:
+                cpu = median([cpu_ns(r) for r in rs])
+                target(f"{name}: variable-size CPU/event <= 1.0x C", cpu <= c_cpu,
+                       f"{cpu / c_cpu:.2f}x")
 
 
 if __name__ == "__main__":

@@ -75,9 +75,11 @@ def main() -> int:
             while not finished():
                 n += rb.poll(0.1)
         elif style == "read":
-            while not finished():
+            while True:
                 if rb.read(0.1) is not None:
                     n += 1
+                elif finished():      # checked when idle, not per event
+                    break
         elif style == "batch":
             while not finished():
                 n += len(rb.read_batch(timeout=1))

@@ -249,14 +249,19 @@ class _Parsed:
                 off += 12 + fixed.get(kind, 0) + per.get(kind, 0) * (info & 0xFFFF)
         self.offsets = offsets
         self.kinds = kinds
+        self._str_cache: dict[int, str] = {}    # names repeat (member names above all)
 
     def string(self, off: int) -> str:
+        got = self._str_cache.get(off)
+        if got is not None:
+            return got
         if off < self.base_str_len and self.base is not None:
             return self.base.string(off)
-        off -= self.base_str_len
+        at = off - self.base_str_len
         s = self.strings
-        end = s.index(b"\0", off)
-        return s[off:end].decode("utf-8", "replace")
+        end = s.index(b"\0", at)
+        got = self._str_cache[off] = s[at:end].decode("utf-8", "replace")
+        return got
 
 
 class BTF(Owner):
@@ -763,20 +768,31 @@ class BTF(Owner):
 
 # -- decoding ------------------------------------------------------------------------------
 
+_KIND_BY_NUMBER = tuple(sorted(Kind, key=int))
+assert all(int(k) == i for i, k in enumerate(_KIND_BY_NUMBER))
+_SIZED_KINDS = frozenset(int(k) for k in (Kind.INT, Kind.STRUCT, Kind.UNION, Kind.ENUM,
+                                          Kind.ENUM64, Kind.FLOAT, Kind.DATASEC))
+# kinds whose record is the 12-byte header alone (after type_id): nothing more to read
+_REF_KINDS = frozenset(int(k) for k in (Kind.PTR, Kind.TYPEDEF, Kind.VOLATILE, Kind.CONST,
+                                        Kind.RESTRICT, Kind.TYPE_TAG, Kind.FWD))
+
+
 def _decode(p: _Parsed, type_id: int, off: int) -> BTFType:
     e = p.endian
     data = p.types
     name_off, info, size_type = struct.unpack_from(e + "III", data, off)
-    kind = Kind((info >> 24) & 0x1F)
+    k = (info >> 24) & 0x1F
+    kind = _KIND_BY_NUMBER[k] if k < len(_KIND_BY_NUMBER) else Kind(k)
     vlen = info & 0xFFFF
     kflag = bool(info >> 31)
     t = BTFType(type_id, kind, p.string(name_off) if name_off else "", vlen, kflag)
     x = off + 12
-    if kind in (Kind.INT, Kind.STRUCT, Kind.UNION, Kind.ENUM, Kind.ENUM64, Kind.FLOAT,
-                Kind.DATASEC):
+    if k in _SIZED_KINDS:
         t.size = size_type
     else:
         t.type_id = size_type
+    if k in _REF_KINDS:
+        return t
     if kind == Kind.INT:
         word = struct.unpack_from(e + "I", data, x)[0]
         t.encoding = Encoding((word >> 24) & 0x0F)
@@ -787,13 +803,13 @@ def _decode(p: _Parsed, type_id: int, off: int) -> BTFType:
         t.type_id, t.index_type_id, t.nelems = struct.unpack_from(e + "III", data, x)
     elif kind in (Kind.STRUCT, Kind.UNION):
         members = []
-        for i in range(vlen):
-            m_name, m_type, m_off = struct.unpack_from(e + "III", data, x + 12 * i)
+        name = p.string
+        for m_name, m_type, m_off in struct.iter_unpack(e + "III", data[x:x + 12 * vlen]):
             if kflag:
                 bit_off, bf = m_off & 0xFFFFFF, m_off >> 24
             else:
                 bit_off, bf = m_off, 0
-            members.append(Member(p.string(m_name) if m_name else "", m_type, bit_off, bf))
+            members.append(Member(name(m_name) if m_name else "", m_type, bit_off, bf))
         t.members = tuple(members)
     elif kind == Kind.ENUM:
         values: list[tuple[str, int]] = []
