@@ -100,7 +100,7 @@ def main() -> int:
             if bcc_note is None:
                 progs[BCC_NAME] = ["/usr/bin/python3", str(HERE / "consume_bcc.py"), loop,
                                    SECONDS, str(mode)]
-            for _style, name in STYLES:
+            for style, name in STYLES:
                 progs[name] = [py, consumer_py, obj, loop, SECONDS, str(mode), style]
             rounds: list[dict[str, dict[str, float] | str]] = []
             for _ in range(RUNS):
