@@ -213,12 +213,14 @@ _log: Any = None                    # the "libbpfpy.libbpf" logger, once logging
 _silenced = False
 
 
-def silence() -> None:
+def silence(on: bool = True) -> bool:
     """Drop libbpf's messages instead of logging them (those collected by
-    :class:`capture_log` for errors are kept): for tools that report errors themselves
-    and would rather not import :mod:`logging` at start."""
+    :class:`capture_log` for errors are kept), or log them again (``on=False``); returns
+    the previous setting.  For tools that report errors themselves and would rather
+    not import :mod:`logging` at start."""
     global _silenced
-    _silenced = True
+    was, _silenced = _silenced, on
+    return was
 
 
 def _logger() -> Any:

@@ -491,13 +491,22 @@ def run(args: argparse.Namespace) -> int:
         if not _caps.has_bpf_privileges():
             return _fail("needs BPF privileges: run as root, or grant CAP_BPF and "
                          "CAP_PERFMON (with CAP_DAC_READ_SEARCH for tracefs)")
-        from .. import fs
-        from ..errors import BPFError, NotSupportedError
-        from ..object import Object
-        from ..ringbuf import RingBuffer
+        # Imported here so that a missing or unloadable libbpf is a one-line error.
+        from .. import fs, object, ringbuf  # noqa: F401
     except ImportError as exc:  # libbpf missing or unloadable
         return _fail(f"cannot use libbpf: {exc}")
-    _route_libbpf_log(args.verbose)
+    restore = _route_libbpf_log(args.verbose)
+    try:
+        return _trace(args)
+    finally:
+        restore()
+
+
+def _trace(args: argparse.Namespace) -> int:
+    from .. import fs
+    from ..errors import BPFError, NotSupportedError
+    from ..object import Object
+    from ..ringbuf import RingBuffer
     try:
         fs.mount_tracefs()
     except OSError as exc:
@@ -607,20 +616,29 @@ def _loop(rb: Any, printer: _Printer, counters: Callable[[], tuple[int, int]],
     return counters()
 
 
-def _route_libbpf_log(verbose: bool) -> None:
-    # libbpf's messages reach the "libbpfpy.libbpf" logger.  Errors raised to us
-    # already quote the relevant one, so show them all only with -v (and otherwise
-    # do not even import logging).
+def _route_libbpf_log(verbose: bool) -> Callable[[], None]:
+    """Route libbpf's messages for this run; returns what undoes it (run() may be
+    called in a process that goes on).  Errors raised to us already quote the
+    relevant message, so show them all only with -v (and otherwise do not even
+    import logging)."""
+    from .. import _raw
     if not verbose:
-        from .._raw import silence
-        silence()
-        return
+        was = _raw.silence(True)
+
+        def unsilence() -> None:
+            _raw.silence(was)
+        return unsilence
     import logging
     log = logging.getLogger("libbpfpy.libbpf")
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter(f"{PROG}: %(message)s"))
     log.addHandler(handler)
-    log.propagate = False
+    propagate, log.propagate = log.propagate, False
+
+    def undo() -> None:
+        log.removeHandler(handler)
+        log.propagate = propagate
+    return undo
 
 
 def _silence_stdout() -> None:
