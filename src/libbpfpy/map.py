@@ -28,7 +28,7 @@ from collections.abc import (
 )
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple, overload
 
-from . import _bulk, _codec
+from . import _codec
 from ._fd import FdHandle, c_string, fd_by_id, obj_info
 from ._lifetime import dup_fd, fd_kind
 from ._raw import check_int, fast, lib, opts
@@ -420,10 +420,12 @@ class MapAPI(MutableMapping[Any, Any]):
         return self._iter_keys()
 
     def _iter_keys(self) -> Iterator[Any]:
+        from . import _bulk
         for keys, _values, n, _walk in _bulk.chunks(self):
             yield from _bulk.decode_keys(self, keys, n)
 
     def __len__(self) -> int:
+        from . import _bulk
         self._check()
         if self.type in (MapType.ARRAY, MapType.PERCPU_ARRAY):
             return self.max_entries     # every index always holds a value
@@ -471,10 +473,12 @@ class MapAPI(MutableMapping[Any, Any]):
         memory (``bpf_map_lookup_batch``, Linux >= 5.6, as many entries per syscall
         as they hold); map types or kernels without batch lookups are read key by
         key into the same arrays.  Needs numpy."""
+        from . import _bulk
         return _bulk.to_numpy(self)
 
     def clear(self) -> None:
         """Delete every key (arrays cannot be cleared: their elements always exist)."""
+        from . import _bulk
         if self.type in ARRAY_TYPES:
             raise NotSupportedError(f"elements of {self.type.libbpf_name} map "
                                     f"{self.name!r} cannot be deleted", err=errno.EINVAL)
@@ -494,6 +498,7 @@ class MapAPI(MutableMapping[Any, Any]):
 
     # -- batch operations ----------------------------------------------------------------
     def _batch(self, call: str, chunk: int, as_numpy: bool) -> Any:
+        from . import _bulk
         self._check()
         if chunk < 1:
             raise ValueError("chunk must be >= 1")
@@ -542,6 +547,7 @@ class MapAPI(MutableMapping[Any, Any]):
         :meth:`to_numpy` returns), or ``update_batch(keys, values)`` with two arrays
         (per-CPU maps: ``(n, ncpu)`` values, or ``(n,)`` for the same value on every
         CPU).  Requires Linux >= 5.6."""
+        from . import _bulk
         if values is not None or _bulk.is_array(items):
             if values is not None and not _bulk.is_array(items):
                 import numpy
@@ -574,6 +580,7 @@ class MapAPI(MutableMapping[Any, Any]):
     def delete_batch(self, keys: Iterable[Any]) -> int:
         """Delete many keys in one syscall (an iterable of keys, or a numpy array
         passed as is); return how many were deleted.  Requires Linux >= 5.6."""
+        from . import _bulk
         if _bulk.is_array(keys):
             return _bulk.delete_array(self, keys)
         ks = list(keys)
@@ -673,6 +680,7 @@ class _Items(ItemsView[Any, Any]):
     _mapping: MapAPI
 
     def __iter__(self) -> Iterator[tuple[Any, Any]]:
+        from . import _bulk
         m = self._mapping
         m._keyed()
         for keys, values, n, walk in _bulk.chunks(m):
@@ -689,6 +697,7 @@ class _Values(ValuesView[Any]):
     _mapping: MapAPI
 
     def __iter__(self) -> Iterator[Any]:
+        from . import _bulk
         m = self._mapping
         m._keyed()
         for _keys, values, n, walk in _bulk.chunks(m):
