@@ -497,10 +497,10 @@ class MapAPI(MutableMapping[Any, Any]):
             lib.bpf_map_delete_elem(self.fd, raw[off:off + ks])
 
     # -- batch operations ----------------------------------------------------------------
-    def _batch(self, call: str, chunk: int, as_numpy: bool) -> Any:
+    def _batch(self, call: str, chunk: int | None, as_numpy: bool) -> Any:
         from . import _bulk
         self._check()
-        if chunk < 1:
+        if chunk is not None and chunk < 1:
             raise ValueError("chunk must be >= 1")
         if as_numpy:
             return _bulk.to_numpy(self, call, fallback=False)
@@ -511,28 +511,31 @@ class MapAPI(MutableMapping[Any, Any]):
         return out
 
     @overload
-    def lookup_batch(self, *, chunk: int = ..., numpy: Literal[False] = ...
+    def lookup_batch(self, *, chunk: int | None = ..., numpy: Literal[False] = ...
                      ) -> list[tuple[Any, Any]]: ...
 
     @overload
-    def lookup_batch(self, *, chunk: int = ..., numpy: Literal[True]) -> Any: ...
+    def lookup_batch(self, *, chunk: int | None = ..., numpy: Literal[True]) -> Any: ...
 
-    def lookup_batch(self, *, chunk: int = 4096, numpy: bool = False) -> Any:
-        """Every (key, value) pair, read ``chunk`` elements per syscall (a list), or
-        with ``numpy=True`` a structured array as :meth:`to_numpy` returns (read with
-        as many elements per syscall as it holds).
+    def lookup_batch(self, *, chunk: int | None = None, numpy: bool = False) -> Any:
+        """Every (key, value) pair, read ``chunk`` elements per syscall (default: about
+        256 KiB of keys and values), as a list; or with ``numpy=True`` a structured
+        array as :meth:`to_numpy` returns (read with as many elements per syscall as
+        it holds).
 
         Requires Linux >= 5.6."""
         return self._batch("bpf_map_lookup_batch", chunk, numpy)
 
     @overload
-    def lookup_and_delete_batch(self, *, chunk: int = ..., numpy: Literal[False] = ...
-                                ) -> list[tuple[Any, Any]]: ...
+    def lookup_and_delete_batch(self, *, chunk: int | None = ...,
+                                numpy: Literal[False] = ...) -> list[tuple[Any, Any]]: ...
 
     @overload
-    def lookup_and_delete_batch(self, *, chunk: int = ..., numpy: Literal[True]) -> Any: ...
+    def lookup_and_delete_batch(self, *, chunk: int | None = ...,
+                                numpy: Literal[True]) -> Any: ...
 
-    def lookup_and_delete_batch(self, *, chunk: int = 4096, numpy: bool = False) -> Any:
+    def lookup_and_delete_batch(self, *, chunk: int | None = None, numpy: bool = False
+                                ) -> Any:
         """Every (key, value) pair, removing each as it is read; a list, or with
         ``numpy=True`` a structured array (see :meth:`lookup_batch`).
         Requires Linux >= 5.6."""
