@@ -31,7 +31,7 @@ from ._raw import lib, opts
 if TYPE_CHECKING:
     from .map import MapAPI
 
-__all__ = ["Batches", "CHUNK_BYTES", "to_numpy", "dtype", "update_arrays", "delete_array",
+__all__ = ["Batches", "CHUNK_BYTES", "to_numpy", "update_arrays", "delete_array",
            "is_array"]
 
 #: bytes of keys + values read per syscall by items()/keys()/values()/iteration
@@ -220,6 +220,9 @@ def _btf_dtype(np: Any, m: MapAPI, which: str, size: int) -> Any:
 
 
 def _dtypes(np: Any, m: MapAPI) -> tuple[Any, Any, Any]:
+    """Key, value and record dtypes of :func:`to_numpy`: fields ``key`` and ``value``
+    (per-CPU: a ``(ncpu,)`` subarray of values), typed from BTF where the map has it,
+    else unsigned ints of 1/2/4/8 bytes or ``V<size>``."""
     kdt = _btf_dtype(np, m, "key", m.key_size)
     vdt = _btf_dtype(np, m, "value", m.value_size)
     lay = m._layout()
@@ -228,13 +231,6 @@ def _dtypes(np: Any, m: MapAPI) -> tuple[Any, Any, Any]:
     else:
         rec = np.dtype([("key", kdt), ("value", vdt)])
     return kdt, vdt, rec
-
-
-def dtype(m: MapAPI) -> Any:
-    """The structured dtype of :func:`to_numpy`: fields ``key`` and ``value`` (per-CPU:
-    ``value`` is a ``(ncpu,)`` subarray), typed from BTF where the map has it, else
-    unsigned ints of 1/2/4/8 bytes or ``V<size>``."""
-    return _dtypes(_numpy(), m)[2]
 
 
 def _grow(np: Any, arr: Any, cap: int) -> Any:
