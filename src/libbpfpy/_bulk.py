@@ -12,9 +12,9 @@ walks a map goes through :class:`Batches`:
 * :func:`to_numpy` has the kernel write straight into numpy arrays (as many entries
   per syscall as the arrays hold) and interleaves keys and values with two strided
   copies into the structured result;
-* where the kernel has no batch operation for the map type (LPM tries, kernels
-  before 5.6) the same buffers are filled by ``get_next_key`` + ``lookup`` per key:
-  still no per-entry decoding, and the same results.
+* where the kernel has no batch lookup (before Linux 5.6, or for a map type without
+  one) the same buffers are filled by ``get_next_key`` + ``lookup`` per key: still no
+  per-entry decoding, and the same results.
 
 numpy is imported only by the functions that return or take arrays.
 """
