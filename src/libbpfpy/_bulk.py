@@ -9,9 +9,10 @@ walks a map goes through :class:`Batches`:
   :data:`CHUNK_BYTES` into two reused buffers and decode each chunk with the
   codecs' ``decode_many`` (one C-level pass per chunk), so memory stays that of one
   chunk whatever the size of the map;
-* :func:`to_numpy` has the kernel write straight into numpy arrays (as many entries
-  per syscall as the arrays hold) and interleaves keys and values with two strided
-  copies into the structured result;
+* :func:`read_all` (``lookup_batch()``, :func:`to_numpy`) reads the whole map with
+  as few syscalls as it takes into two buffers, then decodes: into a list of pairs,
+  or, for numpy, by interleaving keys and values with two strided copies into the
+  structured result;
 * where the kernel has no batch lookup (before Linux 5.6, or for a map type without
   one) the same buffers are filled by ``get_next_key`` + ``lookup`` per key: still no
   per-entry decoding, and the same results.
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import mmap
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -31,8 +33,8 @@ from ._raw import lib, opts
 if TYPE_CHECKING:
     from .map import MapAPI
 
-__all__ = ["Batches", "CHUNK_BYTES", "to_numpy", "update_arrays", "delete_array",
-           "is_array"]
+__all__ = ["Batches", "CHUNK_BYTES", "read_all", "to_numpy", "update_arrays",
+           "delete_array", "is_array"]
 
 #: bytes of keys + values read per syscall by items()/keys()/values()/iteration
 CHUNK_BYTES = 256 * 1024
@@ -233,49 +235,91 @@ def _dtypes(np: Any, m: MapAPI) -> tuple[Any, Any, Any]:
     return kdt, vdt, rec
 
 
-def _grow(np: Any, arr: Any, cap: int) -> Any:
-    new = np.empty((cap,) + arr.shape[1:], arr.dtype)
-    new[:len(arr)] = arr
-    return new
+class Whole:
+    """A whole map read by :func:`read_all`: ``n`` keys back to back in ``keys``, their
+    values (per-CPU: ``ncpu`` slots of ``walk.slot`` bytes each) in ``values``.  The
+    buffers are anonymous mappings: pages the kernel did not write were never touched
+    (cost nothing) and go back to the system with :meth:`close`."""
+
+    def __init__(self, keys: mmap.mmap, values: mmap.mmap, n: int, walk: Batches) -> None:
+        self.keys, self.values, self.n, self.walk = keys, values, n, walk
+
+    def close(self) -> None:
+        self.keys.close()
+        self.values.close()
+
+
+def _buffers(cap: int, b: Batches) -> tuple[mmap.mmap, mmap.mmap]:
+    return (mmap.mmap(-1, max(cap * b.key_size, 1)),
+            mmap.mmap(-1, max(cap * b.value_bytes, 1)))
+
+
+def _address(mm: mmap.mmap) -> int:
+    view = ctypes.c_char.from_buffer(mm)
+    try:
+        return ctypes.addressof(view)
+    finally:
+        del view
+
+
+def read_all(m: MapAPI, call: str = "bpf_map_lookup_batch", *, fallback: bool = True
+             ) -> Whole:
+    """Every entry of ``m`` with as few syscalls as possible: room for every entry
+    the map can hold plus one, so that the kernel says "end" in the same call (very
+    large maps start with 256 MiB and grow).  One read of the whole map first, then
+    decoding: interleaving Python allocations with the kernel's walk of a large hash
+    table makes the walk itself up to twice as slow here (caches)."""
+    b = Batches(m, call, fallback=fallback)
+    entry = b.key_size + b.value_bytes
+    cap = min(m.max_entries + 1, max(_MAX_FIRST_BYTES // max(entry, 1), 1))
+    keys, values = _buffers(cap, b)
+    n = 0
+    try:
+        while True:
+            got = b.read(_address(keys) + n * b.key_size,
+                         _address(values) + n * b.value_bytes, cap - n)
+            n += got
+            if b.need or (n == cap and not b.done):
+                cap = max(cap * 2, n + b.need)
+                bigger = _buffers(cap, b)
+                bigger[0][:n * b.key_size] = keys[:n * b.key_size]
+                bigger[1][:n * b.value_bytes] = values[:n * b.value_bytes]
+                keys.close()
+                values.close()
+                keys, values = bigger
+                continue
+            if b.done or not got:
+                return Whole(keys, values, n, b)
+    except BaseException:
+        keys.close()
+        values.close()
+        raise
 
 
 def to_numpy(m: MapAPI, call: str = "bpf_map_lookup_batch", *, fallback: bool = True
              ) -> Any:
-    """Every entry of ``m`` as a structured array (see :func:`dtype`), written by the
-    kernel straight into numpy memory, as many entries per syscall as it holds."""
+    """Every entry of ``m`` as a structured array (see :func:`_dtypes`), read by
+    :func:`read_all`, keys and values interleaved into it with two strided copies."""
     np = _numpy()
     if m.key_size == 0:
         raise TypeError(f"map {m.name!r} ({m.type.libbpf_name}) has no keys")
-    kdt, vdt, rec = _dtypes(np, m)
-    b = Batches(m, call, fallback=fallback)
-    # Per-CPU values sit in 8-byte aligned slots: a padded record per CPU.
-    slot = np.dtype({"names": ["v"], "formats": [vdt], "offsets": [0], "itemsize": b.slot})
-    # Room for every entry the map can hold, plus one so that the kernel says "end"
-    # in the same call: one syscall reads the map.  Pages never written cost nothing
-    # (np.empty does not touch them); very large maps start smaller and grow.
-    entry = b.key_size + b.value_bytes
-    cap = min(m.max_entries + 1, max(_MAX_FIRST_BYTES // max(entry, 1), 1))
-    keys = np.empty(cap, kdt)
-    vals = np.empty((cap, b.ncpu), slot)
-    n = 0
-    while True:
-        got = b.read(keys.ctypes.data + n * b.key_size,
-                     vals.ctypes.data + n * b.value_bytes, cap - n)
-        n += got
-        if b.need or (n == cap and not b.done):
-            cap = max(cap * 2, n + b.need)
-            keys, vals = _grow(np, keys, cap), _grow(np, vals, cap)
-            continue
-        if b.done or not got:
-            break
-    # Interleave as bytes (two strided copies): padding inside keys and values is
-    # kept as the kernel wrote it, as element lookups return it.
-    out = np.empty(n, rec)
-    ks, vs = b.key_size, m._layout().value_size
-    dst = out.view(np.uint8).reshape(n, rec.itemsize)
-    dst[:, :ks] = keys.view(np.uint8).reshape(cap, ks)[:n]
-    dst[:, ks:ks + b.ncpu * vs].reshape(n, b.ncpu, vs)[...] = \
-        vals.view(np.uint8).reshape(cap, b.ncpu, b.slot)[:n, :, :vs]
+    _kdt, _vdt, rec = _dtypes(np, m)
+    whole = read_all(m, call, fallback=fallback)
+    try:
+        n, b = whole.n, whole.walk
+        ks, vs = b.key_size, m._layout().value_size
+        # As bytes: padding inside keys and values is kept as the kernel wrote it,
+        # as element lookups return it.
+        out = np.empty(n, rec)
+        dst = out.view(np.uint8).reshape(n, rec.itemsize)
+        keys = np.frombuffer(whole.keys, np.uint8, n * ks).reshape(n, ks)
+        vals = np.frombuffer(whole.values, np.uint8, n * b.value_bytes).reshape(
+            n, b.ncpu, b.slot)
+        dst[:, :ks] = keys
+        dst[:, ks:ks + b.ncpu * vs].reshape(n, b.ncpu, vs)[...] = vals[:, :, :vs]
+        del keys, vals          # numpy views of the mappings go before the mappings
+    finally:
+        whole.close()
     return out
 
 

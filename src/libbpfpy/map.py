@@ -505,9 +505,18 @@ class MapAPI(MutableMapping[Any, Any]):
         if as_numpy:
             return _bulk.to_numpy(self, call, fallback=False)
         out: list[tuple[Any, Any]] = []
-        for keys, values, n, walk in _bulk.chunks(self, call, chunk, fallback=False):
-            out.extend(zip(_bulk.decode_keys(self, keys, n),
-                           _bulk.decode_values(self, values, n, walk), strict=True))
+        if chunk is not None:
+            for keys, values, n, walk in _bulk.chunks(self, call, chunk, fallback=False):
+                out.extend(zip(_bulk.decode_keys(self, keys, n),
+                               _bulk.decode_values(self, values, n, walk), strict=True))
+            return out
+        whole = _bulk.read_all(self, call, fallback=False)   # the result is whole anyway
+        try:
+            out.extend(zip(_bulk.decode_keys(self, whole.keys, whole.n),
+                           _bulk.decode_values(self, whole.values, whole.n, whole.walk),
+                           strict=True))
+        finally:
+            whole.close()
         return out
 
     @overload
@@ -518,10 +527,9 @@ class MapAPI(MutableMapping[Any, Any]):
     def lookup_batch(self, *, chunk: int | None = ..., numpy: Literal[True]) -> Any: ...
 
     def lookup_batch(self, *, chunk: int | None = None, numpy: bool = False) -> Any:
-        """Every (key, value) pair, read ``chunk`` elements per syscall (default: about
-        256 KiB of keys and values), as a list; or with ``numpy=True`` a structured
-        array as :meth:`to_numpy` returns (read with as many elements per syscall as
-        it holds).
+        """Every (key, value) pair, as a list, read ``chunk`` elements per syscall
+        (default: the whole map in as few syscalls as it takes, then decoded); or with
+        ``numpy=True`` a structured array as :meth:`to_numpy` returns.
 
         Requires Linux >= 5.6."""
         return self._batch("bpf_map_lookup_batch", chunk, numpy)
