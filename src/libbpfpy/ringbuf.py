@@ -712,13 +712,16 @@ class RingBuffer(Reader):
         itemsize = dtype.itemsize
         for ring in rings:
             ring.repair(self._pending)
-            start, length, runs = ring.walk(self._poll_limit,
-                                            -1 if max_events is None else max_events)
+            # Look at two records first: records of varying sizes are copied, and
+            # walking them all in Python to find that out would cost more than that.
+            _, _, runs = ring.walk(self._poll_limit, 2 if max_events != 1 else 1)
             if not runs:
                 continue
-            off, step, k, ln = runs[0]
-            if ln < itemsize or (k == 1 and len(runs) > 1):
+            if runs[0][3] < itemsize or (runs[0][2] == 1 and len(runs) > 1):
                 return None
+            start, length, runs = ring.walk(self._poll_limit,
+                                            -1 if max_events is None else max_events)
+            off, step, k, ln = runs[0]
             return _Lease(np, ring, dtype, start + off, step, k)
         return None
 
