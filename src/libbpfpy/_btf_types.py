@@ -111,10 +111,12 @@ class _Record:
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         d = cls.__dict__
-        cls._btf_names_cache = None
-        cls._btf_conv_cache = None
         bitfields = d.get("_btf_bitfields_")
         anonymous = d.get("_anonymous_")
+        if "_btf_conv_cache" in d and not bitfields and not anonymous:
+            return      # built by TypeBuilder with its caches in the class body
+        cls._btf_names_cache = None
+        cls._btf_conv_cache = None
         if not bitfields and not anonymous:
             cls._btf_forwarded_ = frozenset()
             return
@@ -862,6 +864,9 @@ class TypeBuilder:
             "_btf_bitfields_": bitfields,
             "_btf_enums_": _EnumMap(self, enums) if enums else {},
             "_btf_cname_": cname_c,
+            "_btf_names_cache": None,
+            "_btf_conv_cache": None,
+            "_btf_forwarded_": frozenset(),
         }
         if anonymous:
             ns["_anonymous_"] = tuple(anonymous)
