@@ -442,15 +442,15 @@ class Reader(Owner):
         """The next event, waiting up to ``timeout`` seconds (None: forever); None if
         none arrived in time."""
         # Fast path: the next event of a batch already fetched and decoded (a list
-        # iterator shared by every consumption style; next() on it is atomic).
+        # iterator shared by every consumption style; next() on it is atomic).  A batch
+        # emptied here is dropped by the next call that finds it empty (until then the
+        # buffer's fd may say events are queued: a spurious wakeup, never a lost one).
         pending = self._pending
         if pending:
             it = pending[0].it
             if it is not None:
                 ev = next(it, _NOTHING)
                 if ev is not _NOTHING:
-                    if not _length_hint(it):
-                        self._retire()
                     return ev
         with self._use():
             self._consumable()
