@@ -17,9 +17,29 @@ SUBCOMMAND_MODULES = ["libbpfpy.cli.build", "libbpfpy.cli.inspect", "libbpfpy.cl
                       "libbpfpy.cli.kernel"]
 
 
+def version_text() -> str:
+    """libbpfpy's version and the libbpf in use (version and file)."""
+    from .. import __version__
+    try:
+        from .._raw import library_file, version
+    except LoadError as exc:
+        return f"libbpfpy {__version__}\nlibbpf: not loaded ({exc})\n"
+    return f"libbpfpy {__version__}\nlibbpf {version} ({library_file()})\n"
+
+
+class _VersionAction(argparse.Action):
+    """``--version``: loads libbpf only when asked, to say which one is in use."""
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: object) -> None:
+        sys.stdout.write(version_text())
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="libbpfpy",
                                      description="Load, inspect and build BPF programs.")
+    parser.add_argument("--version", action=_VersionAction, nargs=0,
+                        help="print libbpfpy's version and the libbpf in use")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in SUBCOMMAND_MODULES:
         importlib.import_module(name).register(sub)

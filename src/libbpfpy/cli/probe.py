@@ -37,7 +37,7 @@ def helper_names() -> list[str]:
 def collect() -> dict[str, Any]:
     """Run the probes; the data ``probe`` prints."""
     from .. import probe
-    from .._raw import version
+    from .._raw import library_file, version
     from ..enums import MapType, ProgType
 
     btf = "/sys/kernel/btf/vmlinux"
@@ -46,6 +46,7 @@ def collect() -> dict[str, Any]:
     system = {
         "kernel": os.uname().release,
         "libbpf": version,
+        "libbpf_path": library_file(),
         "privileges": _feature(probe.privileges()),
         "btf": {"supported": os.path.exists(btf),
                 "reason": f"{btf} {'exists' if os.path.exists(btf) else 'missing'}"},
@@ -87,7 +88,7 @@ def render(d: dict[str, Any]) -> str:
     """The plain-text report of :func:`collect`'s data."""
     s = d["system"]
     out = ["system\n", table(["ITEM", "VALUE", "DETAIL"], [
-        ["kernel", s["kernel"], ""], ["libbpf", s["libbpf"], ""],
+        ["kernel", s["kernel"], ""], ["libbpf", s["libbpf"], s.get("libbpf_path", "")],
         *[[k, _yes(s[k]), s[k]["reason"]] for k in (
             "privileges", "btf", "tracefs", "bpffs", "jit", "unprivileged_bpf")]],
         indent="  ")]
