@@ -601,7 +601,9 @@ class Map(MapAPI):
         self._check()
         if self._fd_cache < 0:
             fd = lib.bpf_map__fd(self._ptr)
-            if fd < 0:
+            # libbpf >= 1.3 holds a placeholder fd (a memfd) for a map it did not
+            # create, so that map fds are known at open time: that is no map either.
+            if fd < 0 or fd_kind(fd) != "map":
                 raise BPFError(errno.EBADF, f"map {self.name!r} has no fd: "
                                "load the object first (or the map is not autocreated)",
                                target=self.name)
