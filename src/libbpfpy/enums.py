@@ -14,7 +14,7 @@ from typing import Any
 from ._raw import CONSTANTS, ENUMS, lib
 
 __all__ = ["ProgType", "MapType", "AttachType", "LinkType", "UpdateFlags", "MapFlags",
-           "XdpFlags", "TcAttachPoint", "parse_enum"]
+           "XdpFlags", "TcAttachPoint", "NfProto", "NfHook", "NetfilterFlags", "parse_enum"]
 
 
 class _KernelEnum(enum.IntEnum):
@@ -262,6 +262,30 @@ class TcAttachPoint(enum.IntEnum):
     INGRESS = ENUMS["bpf_tc_attach_point"]["BPF_TC_INGRESS"]
     EGRESS = ENUMS["bpf_tc_attach_point"]["BPF_TC_EGRESS"]
     CUSTOM = ENUMS["bpf_tc_attach_point"]["BPF_TC_CUSTOM"]
+
+
+class NfProto(enum.IntEnum):
+    """Netfilter protocol families for :meth:`Program.attach_netfilter` (``NFPROTO_*``
+    of linux/netfilter.h; BPF links take IPv4 and IPv6)."""
+
+    IPV4 = 2
+    IPV6 = 10
+
+
+class NfHook(enum.IntEnum):
+    """Netfilter hooks of the inet families (``enum nf_inet_hooks``)."""
+
+    PRE_ROUTING = 0
+    LOCAL_IN = 1
+    FORWARD = 2
+    LOCAL_OUT = 3
+    POST_ROUTING = 4
+
+
+class NetfilterFlags(enum.IntFlag):
+    """Flags of a netfilter link."""
+
+    IP_DEFRAG = 1 << 0   # BPF_F_NETFILTER_IP_DEFRAG: see reassembled packets
 
 
 def parse_enum(cls: type[_KernelEnum], value: int | str | enum.Enum) -> Any:

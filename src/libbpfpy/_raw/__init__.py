@@ -250,7 +250,16 @@ def opts(struct_name: str, **fields: Any) -> Any:
         raise TypeError(f"struct {struct_name} has no field {', '.join(unknown)}")
     value = cls()
     for key, val in fields.items():
-        if val is not None:
+        if isinstance(val, dict):
+            # a struct member given as {field: value}, e.g. uprobe_multi={"cnt": 1}
+            member = getattr(value, key)  # shares the struct's memory
+            inner = _field_names(type(member))
+            for sub, subval in val.items():
+                if sub not in inner:
+                    raise TypeError(f"struct {struct_name}.{key} has no field {sub}")
+                if subval is not None:
+                    setattr(member, sub, subval)
+        elif val is not None:
             setattr(value, key, val)
     if "sz" in known:
         value.sz = understood_size(struct_name)

@@ -1,7 +1,9 @@
 """``libbpfpy probe``: what this kernel and libbpf support -- the table to check first.
 
 The system (kernel, libbpf, privileges, BTF, tracefs, bpffs, JIT), then every
-program type, map type and attach kind with yes/no and the reason the probe found,
+program type, map type and attach kind (tcx, netkit, netfilter, uprobe_multi ... with
+libbpf >= 1.3) with yes/no and the reason the probe found, newer BPF features (token
+delegation, program streams, exclusive maps, struct_ops association),
 and for each supported program type the helpers its programs may call
 (``--helpers TYPE`` lists them).  Probes load tiny programs and create tiny maps,
 so without BPF privileges they answer "no" and say why.
@@ -76,8 +78,9 @@ def collect() -> dict[str, Any]:
     map_types = [{"type": t.libbpf_name, **_feature(probe.map_type(t))}
                  for t in MapType if t != MapType.UNSPEC]
     attach = [{"kind": f.name, **_feature(f)} for f in probe.attach_kinds()]
+    features = [{"feature": f.name, **_feature(f)} for f in probe.bpf_features()]
     return {"system": system, "program_types": prog_types, "map_types": map_types,
-            "attach_kinds": attach, "helpers": helper_table}
+            "attach_kinds": attach, "features": features, "helpers": helper_table}
 
 
 def _yes(x: dict[str, Any]) -> str:
@@ -105,6 +108,10 @@ def render(d: dict[str, Any]) -> str:
     out.append("\nattach kinds\n")
     out.append(table(["KIND", "SUPPORTED", "REASON"],
                      [[a["kind"], _yes(a), a["reason"]] for a in d["attach_kinds"]],
+                     indent="  "))
+    out.append("\nbpf features\n")
+    out.append(table(["FEATURE", "SUPPORTED", "REASON"],
+                     [[f["feature"], _yes(f), f["reason"]] for f in d["features"]],
                      indent="  "))
     out.append("\n(HELPERS: how many helpers the type may call, ? where libbpf cannot "
                "probe them;\n list them with: libbpfpy probe --helpers TYPE)\n")

@@ -1,0 +1,224 @@
+"""Links libbpf >= 1.3 added -- tcx, netkit, netfilter, uprobe_multi, sockmap links and
+raw tracepoint cookies -- attached for real and observed (packets counted, cookies
+read by the program), where the loaded libbpf and the kernel have them (each test asks
+its probe).  With an older libbpf (Debian 12's 1.1) each says which release has it."""
+from __future__ import annotations
+
+import errno
+import os
+import socket
+import subprocess
+import sys
+
+import pytest
+
+from conftest import send_udp, skip_unless, wait_for
+from libbpfpy import BPFError, LinkType, NotSupportedError, Object, probe
+from libbpfpy import _raw as raw
+from libbpfpy.enums import AttachType, NfHook, NfProto
+
+pytestmark = pytest.mark.root
+
+UDP_PORT = 4793
+TCX_A, TCX_B, TCX_EGRESS, NETKIT_PRIMARY, NETKIT_PEER = range(5)
+
+
+def refused_by_old_libbpf(function: str, call) -> bool:
+    """With a libbpf lacking ``function``: check ``call()`` raises the clear
+    NotSupportedError naming the release, and return True (the test is done)."""
+    if raw.is_available(function):
+        return False
+    since = raw._since(function)
+    with pytest.raises(NotSupportedError, match=rf"{function}\(\) needs libbpf >= "
+                       rf"{since}, this is {raw.version} "):
+        call()
+    return True
+
+
+@pytest.fixture
+def tcx_obj(bpf_object_path):
+    with Object.open(bpf_object_path("tcx")) as obj:
+        if raw.is_available("bpf_program__attach_tcx"):
+            for name in ("netkit_primary", "netkit_peer"):
+                obj.programs[name].autoload = bool(probe.netkit())
+            obj.load()
+            obj.maps["port_cfg"][0] = UDP_PORT
+        yield obj
+
+
+def test_tcx_runs_programs_in_the_order_asked(tcx_obj, veth_pair):
+    a = tcx_obj.programs["tcx_a"]
+    b = tcx_obj.programs["tcx_b"]
+    if refused_by_old_libbpf("bpf_program__attach_tcx", lambda: a.attach_tcx("lo")):
+        return
+    skip_unless(probe.tcx())
+    ns_a, ns_b = veth_pair
+    hits, order = tcx_obj.maps["hits"], tcx_obj.maps["order"]
+    with ns_b.inside():
+        link_a = a.attach_tcx("vb")
+        link_b = b.attach_tcx("vb", before=a)       # placed before a program
+        info = link_b.info()
+        assert info.type == LinkType.TCX and info.attach_type == AttachType.TCX_INGRESS
+        assert info.target["ifindex"] == socket.if_nametoindex("vb")
+    with ns_a.inside():
+        send_udp("10.77.0.2", UDP_PORT, 5)
+        send_udp("10.77.0.2", UDP_PORT + 1, 3)      # not counted: other port
+    assert wait_for(lambda: hits[TCX_A] == 5 and hits[TCX_B] == 5)
+    assert order[TCX_B] < order[TCX_A]               # b ran first
+    link_b.destroy()
+    with ns_b.inside():
+        link_b = b.attach_tcx("vb", after=link_a)    # placed after a link
+    with ns_a.inside():
+        send_udp("10.77.0.2", UDP_PORT, 2)
+    assert wait_for(lambda: hits[TCX_A] == 7 and hits[TCX_B] == 7)
+    assert order[TCX_A] < order[TCX_B]               # now a runs first
+    link_a.destroy()
+    link_b.destroy()
+    with ns_a.inside():
+        send_udp("10.77.0.2", UDP_PORT, 4)
+    assert hits[TCX_A] == 7 and hits[TCX_B] == 7     # detached: counts stand
+
+
+def test_tcx_egress_first_and_errors(tcx_obj, veth_pair):
+    prog = tcx_obj.programs["tcx_egress"]
+    if refused_by_old_libbpf("bpf_program__attach_tcx", lambda: prog.attach_tcx("lo")):
+        return
+    skip_unless(probe.tcx())
+    ns_a, _ = veth_pair
+    with ns_a.inside():
+        with prog.attach_tcx("va", before=True) as link:
+            assert link.info().attach_type == AttachType.TCX_EGRESS
+            send_udp("10.77.0.2", UDP_PORT, 6)
+            assert wait_for(lambda: tcx_obj.maps["hits"][TCX_EGRESS] == 6)
+        with pytest.raises(BPFError, match="no network interface 'nope0'"):
+            prog.attach_tcx("nope0")
+        with pytest.raises(BPFError, match="not attached there") as info:
+            prog.attach_tcx("va", before=tcx_obj.programs["tcx_a"])
+        assert info.value.errno == errno.ENOENT
+        with pytest.raises(ValueError, match="at most one"):
+            prog.attach_tcx("va", before=True, after=True)
+
+
+# -- netkit ------------------------------------------------------------------------
+
+def _netlink_new_netkit(name: str, peer: str) -> None:
+    """Create a netkit pair (iproute2 of Debian 12 predates netkit): RTM_NEWLINK with
+    IFLA_LINKINFO {kind "netkit", data {IFLA_NETKIT_PEER_INFO {ifinfomsg, IFNAME}}}."""
+    import struct
+
+    def attr(kind: int, payload: bytes) -> bytes:
+        length = 4 + len(payload)
+        return struct.pack("HH", length, kind) + payload + b"\0" * ((4 - length % 4) % 4)
+
+    ifinfo = struct.pack("BxHiII", socket.AF_UNSPEC, 0, 0, 0, 0)
+    peer_info = attr(1, ifinfo + attr(3, peer.encode() + b"\0"))  # NETKIT_PEER_INFO
+    linkinfo = attr(1, b"netkit\0") + attr(2 | 0x8000, peer_info)  # KIND, DATA (nested)
+    body = ifinfo + attr(3, name.encode() + b"\0") + attr(18 | 0x8000, linkinfo)
+    flags = 0x1 | 0x4 | 0x400 | 0x200   # REQUEST | ACK | CREATE | EXCL
+    msg = struct.pack("IHHII", 16 + len(body), 16, flags, 1, 0) + body  # RTM_NEWLINK
+    with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0) as nl:
+        nl.send(msg)
+        reply = nl.recv(4096)
+    err, = struct.unpack_from("i", reply, 16)
+    if err:
+        raise OSError(-err, f"creating netkit {name}: {os.strerror(-err)}")
+
+
+def test_netkit_primary_counts_what_its_peer_sends(tcx_obj, netns_factory):
+    prog = tcx_obj.programs["netkit_primary"]
+    if refused_by_old_libbpf("bpf_program__attach_netkit", lambda: prog.attach_netkit("lo")):
+        return
+    skip_unless(probe.netkit())
+    ns = netns_factory()
+    with ns.inside():
+        _netlink_new_netkit("nk0", "nk1")
+    ns.ip("addr", "add", "10.78.0.1/24", "dev", "nk0")
+    ns.ip("link", "set", "nk0", "up")
+    peer_ns = netns_factory()
+    ns.ip("link", "set", "nk1", "netns", peer_ns.name)
+    peer_ns.ip("addr", "add", "10.78.0.2/24", "dev", "nk1")
+    peer_ns.ip("link", "set", "nk1", "up")
+    with ns.inside():
+        link = prog.attach_netkit("nk0")
+        info = link.info()
+        assert info.type == LinkType.NETKIT and info.attach_type == AttachType.NETKIT_PRIMARY
+    with peer_ns.inside():
+        send_udp("10.78.0.1", UDP_PORT, 4)   # the peer's transmit runs the primary's program
+    assert wait_for(lambda: tcx_obj.maps["hits"][NETKIT_PRIMARY] == 4)
+    link.destroy()
+
+
+# -- netfilter -----------------------------------------------------------------------
+
+@pytest.fixture
+def nf_obj(bpf_object_path):
+    with Object.open(bpf_object_path("netfilter")) as obj:
+        if raw.is_available("bpf_program__attach_netfilter"):
+            obj.load()
+            obj.maps["port_cfg"][0] = UDP_PORT
+        yield obj
+
+
+def test_netfilter_hook_counts_packets(nf_obj, netns_factory):
+    prog = nf_obj.programs["nf_count"]
+    if refused_by_old_libbpf("bpf_program__attach_netfilter",
+                             lambda: prog.attach_netfilter(NfProto.IPV4, NfHook.LOCAL_OUT, 10)):
+        return
+    skip_unless(probe.netfilter())
+    ns = netns_factory()
+    with ns.inside():
+        link = prog.attach_netfilter(NfProto.IPV4, NfHook.LOCAL_OUT, -10)
+        info = link.info()
+        assert info.type == LinkType.NETFILTER
+        assert info.target == {"pf": 2, "hooknum": 3, "priority": -10, "flags": 0}
+        send_udp("127.0.0.1", UDP_PORT, 7)
+        send_udp("127.0.0.1", UDP_PORT + 1, 2)
+        assert wait_for(lambda: nf_obj.globals["packets"] == 7)
+        assert nf_obj.globals["last_hook"] == NfHook.LOCAL_OUT
+        with pytest.raises(BPFError, match="no netfilter hook 9") as exc:
+            prog.attach_netfilter(NfProto.IPV4, 9, 10)
+        assert exc.value.errno == errno.EPROTO
+        link.destroy()
+        send_udp("127.0.0.1", UDP_PORT, 3)
+    assert nf_obj.globals["packets"] == 7
+    # The hook was the namespace's: the host's traffic never reached it.
+
+
+# -- probes --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name, function", [
+    ("tcx", "bpf_program__attach_tcx"), ("netkit", "bpf_program__attach_netkit"),
+    ("netfilter", "bpf_program__attach_netfilter"),
+    ("uprobe_multi", "bpf_program__attach_uprobe_multi"),
+    ("sockmap_link", "bpf_program__attach_sockmap"),
+    ("raw_tracepoint_cookie", "bpf_raw_tracepoint_open_opts"),
+    ("token", "bpf_token_create"), ("streams", "bpf_prog_stream_read"),
+    ("exclusive_maps", "bpf_map__set_exclusive_program"),
+    ("struct_ops_association", "bpf_prog_assoc_struct_ops"),
+])
+def test_probes_of_newer_features_name_the_libbpf_they_need(name, function):
+    feature = getattr(probe, name)()
+    if not raw.is_available(function):
+        assert not feature
+        assert feature.reason == (f"libbpf {raw.version} has no {function}() (needs "
+                                  f"libbpf >= {raw._since(function)})")
+    else:
+        assert "libbpf" not in feature.reason  # the kernel answered
+    listed = {f.name for f in probe.attach_kinds() + probe.bpf_features()}
+    assert feature.name in listed
+
+
+def test_probe_cli_lists_the_new_link_kinds_and_features():
+    res = subprocess.run([sys.executable, "-m", "libbpfpy", "probe", "--json"],
+                         capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    import json
+    d = json.loads(res.stdout)
+    kinds = {k["kind"]: k for k in d["attach_kinds"]}
+    features = {f["feature"]: f for f in d["features"]}
+    for f in probe.link_kinds():
+        assert kinds[f.name] == {"kind": f.name, "supported": bool(f), "reason": f.reason}
+    for f in probe.bpf_features():
+        assert features[f.name]["supported"] == bool(f)
+    assert d["system"]["libbpf"] == raw.version
+    assert os.path.samefile(d["system"]["libbpf_path"], raw.library_file())
