@@ -222,3 +222,154 @@ def test_probe_cli_lists_the_new_link_kinds_and_features():
         assert features[f.name]["supported"] == bool(f)
     assert d["system"]["libbpf"] == raw.version
     assert os.path.samefile(d["system"]["libbpf_path"], raw.library_file())
+
+
+# -- uprobe_multi --------------------------------------------------------------------
+
+@pytest.fixture
+def um_obj(bpf_object_path):
+    with Object.open(bpf_object_path("uprobe_multi")) as obj:
+        if raw.is_available("bpf_program__attach_uprobe_multi"):
+            obj.load()
+        yield obj
+
+
+def _held_target(binary: str, rounds: int) -> subprocess.Popen[str]:
+    """The helper binary, started but waiting for a line on stdin."""
+    return subprocess.Popen([binary, str(rounds)], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True)
+
+
+def _release(child: subprocess.Popen[str], rounds: int) -> None:
+    out, _ = child.communicate("go\n", timeout=30)
+    assert child.returncode == 0
+    # alpha(r)+1, 2 x beta(r)+10, 3 x gamma(r)+100, other(r), per round r
+    assert int(out) == sum(7 * r + 321 for r in range(rounds))
+
+
+def test_uprobe_multi_on_several_functions_with_cookies(um_obj, c_binary):
+    prog = um_obj.programs["um_entry"]
+    binary = c_binary("multi_target")
+    if refused_by_old_libbpf("bpf_program__attach_uprobe_multi",
+                             lambda: prog.attach_uprobe_multi(binary, "mt_*")):
+        return
+    skip_unless(probe.uprobe_multi())
+    child = _held_target(binary, 3)
+    other = _held_target(binary, 5)
+    try:
+        link = prog.attach_uprobe_multi(binary, syms=["mt_alpha", "mt_beta", "mt_gamma"],
+                                        cookies=[100, 200, 300], pid=child.pid)
+        info = link.info()
+        assert info.type == LinkType.UPROBE_MULTI
+        assert info.target["count"] == 3 and info.target["pid"] == child.pid
+        assert os.path.samefile(info.target["path"], binary)
+    finally:
+        _release(child, 3)
+        _release(other, 5)   # another process: pid= keeps it out
+    counts = dict(um_obj.maps["by_cookie"].items())
+    assert counts == {100: 3, 200: 6, 300: 9}
+    link.destroy()
+
+
+def test_uprobe_multi_by_pattern_and_on_returns(um_obj, c_binary):
+    entry, ret = um_obj.programs["um_entry"], um_obj.programs["um_return"]
+    binary = c_binary("multi_target")
+    if refused_by_old_libbpf("bpf_program__attach_uprobe_multi",
+                             lambda: ret.attach_uprobe_multi(binary, "mt_*", retprobe=True)):
+        return
+    skip_unless(probe.uprobe_multi())
+    child = _held_target(binary, 2)
+    try:
+        with entry.attach_uprobe_multi(binary, "mt_*", pid=child.pid), \
+                ret.attach_uprobe_multi(binary, "mt_*", retprobe=True, pid=child.pid):
+            _release(child, 2)
+    except BaseException:
+        child.kill()
+        raise
+    # a pattern has no cookies: every hit counts under 0; other_function not matched
+    assert dict(um_obj.maps["by_cookie"].items()) == {0: 12}
+    assert um_obj.globals["returns"] == 12
+    assert um_obj.globals["returned_sum"] == sum(7 * r + 321 - r for r in range(2))
+
+
+def test_uprobe_multi_argument_errors(um_obj, c_binary, tmp_path):
+    prog = um_obj.programs["um_entry"]
+    binary = c_binary("multi_target")
+    if refused_by_old_libbpf("bpf_program__attach_uprobe_multi",
+                             lambda: prog.attach_uprobe_multi(binary, "mt_*")):
+        return
+    with pytest.raises(ValueError, match="exactly one"):
+        prog.attach_uprobe_multi(binary)
+    with pytest.raises(ValueError, match="one to one"):
+        prog.attach_uprobe_multi(binary, syms=["mt_alpha"], cookies=[1, 2])
+    with pytest.raises(ValueError, match="need syms or offsets"):
+        prog.attach_uprobe_multi(binary, "mt_*", cookies=[1])
+    skip_unless(probe.uprobe_multi())
+    with pytest.raises(BPFError, match="does not exist"):
+        prog.attach_uprobe_multi(tmp_path / "missing", "mt_*")
+    with pytest.raises(BPFError, match="no matching function"):
+        prog.attach_uprobe_multi(binary, "no_such_fn_*")
+
+
+# -- sockmap -------------------------------------------------------------------------
+
+def test_sockmap_link_passes_stream_data_through_its_verdict(bpf_object_path, netns_factory):
+    with Object.open(bpf_object_path("sockmap")) as obj:
+        obj.load()
+        prog, smap = obj.programs["verdict"], obj.maps["sock_map"]
+        if refused_by_old_libbpf("bpf_program__attach_sockmap",
+                                 lambda: prog.attach_sockmap(smap)):
+            return
+        skip_unless(probe.sockmap_link())
+        ns = netns_factory()
+        with ns.inside():
+            server = socket.create_server(("127.0.0.1", 0))
+            client = socket.create_connection(server.getsockname())
+            conn, _ = server.accept()
+        try:
+            link = prog.attach_sockmap(smap)
+            info = link.info()
+            assert info.type == LinkType.SOCKMAP
+            assert info.attach_type == AttachType.SK_SKB_STREAM_VERDICT
+            assert info.target["map_id"] == smap.info().id
+            smap[0] = conn.fileno()
+            client.sendall(b"x" * 1000)
+            got = b""
+            conn.settimeout(5)
+            while len(got) < 1000:
+                got += conn.recv(4096)
+            assert got == b"x" * 1000
+            assert obj.globals["bytes"] == 1000 and obj.globals["calls"] >= 1
+            link.destroy()
+            # A socket added once the link is gone gets no verdict program (those
+            # added before keep the one they were given).
+            with ns.inside():
+                client2 = socket.create_connection(server.getsockname())
+                conn2, _ = server.accept()
+            with client2, conn2:
+                smap[1] = conn2.fileno()
+                client2.sendall(b"y" * 10)
+                conn2.settimeout(5)
+                assert conn2.recv(4096) == b"y" * 10
+            assert obj.globals["bytes"] == 1000
+        finally:
+            for s in (client, conn, server):
+                s.close()
+
+
+# -- raw tracepoint cookie -------------------------------------------------------------
+
+def test_raw_tracepoint_cookie_reaches_the_program(bpf_object_path):
+    with Object.open(bpf_object_path("raw_tp_cookie")) as obj:
+        obj.load()
+        prog = obj.programs["on_enter"]
+        if refused_by_old_libbpf("bpf_program__attach_raw_tracepoint_opts",
+                                 lambda: prog.attach_raw_tracepoint("sys_enter",
+                                                                    cookie=0xBEEF)):
+            return
+        skip_unless(probe.raw_tracepoint_cookie())
+        obj.globals["target_pid"] = os.getpid()
+        with prog.attach_raw_tracepoint("sys_enter", cookie=0xBEEF) as link:
+            os.getppid()
+            assert obj.globals["hits"] > 0 and obj.globals["cookie_seen"] == 0xBEEF
+            assert link.info().target == {"tp_name": "sys_enter", "cookie": 0xBEEF}
