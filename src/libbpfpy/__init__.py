@@ -40,7 +40,7 @@ _LAZY = {
     "ProgramInfo": "inventory", "ProgramHandle": "inventory", "BTFInfo": "inventory",
     "TcHook": "tc", "TcFilter": "tc",
 }
-_SUBMODULES = {"probe", "fs", "inventory", "btf", "enums", "errors", "tc"}
+_SUBMODULES = {"probe", "fs", "inventory", "btf", "enums", "errors", "tc", "token"}
 
 __all__ = [
     "AttachType", "BPFError", "BTF", "BTFInfo", "ClosedError", "CompileError", "Link",
@@ -49,6 +49,7 @@ __all__ = [
     "ProgType", "Program", "ProgramHandle", "ProgramInfo", "RingBuffer", "Sample",
     "TcFilter", "TcHook", "TestRunResult", "UpdateFlags", "UserRingBuffer", "VerifierError",
     "XdpFlags", "compile", "fs", "inventory", "libbpf_version", "possible_cpus", "probe",
+    "token",
 ]
 
 
@@ -79,7 +80,7 @@ def libbpf_version() -> str:
 
 
 if TYPE_CHECKING:
-    from . import fs, inventory, probe
+    from . import fs, inventory, probe, token
     from ._compile import compile
     from .btf import BTF
     from .enums import AttachType, LinkType, MapFlags, MapType, ProgType, UpdateFlags, XdpFlags

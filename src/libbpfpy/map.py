@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from . import _codec
 from ._fd import FdHandle, c_string, fd_by_id, obj_info
 from ._lifetime import dup_fd, fd_kind
-from ._raw import check_int, lib, opts
+from ._raw import CONSTANTS, check_int, lib, opts
 from ._raw import version_tuple as _libbpf_version
 from .enums import MapFlags, MapType, UpdateFlags, parse_enum
 from .errors import BPFError, NotSupportedError, error_for
@@ -873,9 +873,17 @@ class MapHandle(FdHandle, MapAPI):
                max_entries: int, *, name: str | None = None, flags: int = 0,
                inner_map: MapAPI | int | None = None, map_extra: int = 0,
                numa_node: int | None = None, ifindex: int = 0, btf_fd: int = 0,
-               btf_key_type_id: int = 0, btf_value_type_id: int = 0) -> MapHandle:
-        """Create a new map (``bpf_map_create``) and own its fd."""
+               btf_key_type_id: int = 0, btf_value_type_id: int = 0,
+               token: Any = None) -> MapHandle:
+        """Create a new map (``bpf_map_create``) and own its fd.
+
+        ``token`` (a :class:`~libbpfpy.token.Token`) creates it with the rights a
+        delegating bpffs grants, inside a user namespace (libbpf >= 1.4, Linux >= 6.9)."""
         mtype = parse_enum(MapType, type)
+        token_fd = 0
+        if token is not None:
+            token_fd = token.fd
+            flags |= CONSTANTS["BPF_F_TOKEN_FD"]
         if isinstance(inner_map, MapAPI):
             inner_fd = inner_map.fd
         else:
@@ -885,7 +893,7 @@ class MapHandle(FdHandle, MapAPI):
         o = opts("bpf_map_create_opts", btf_fd=btf_fd, btf_key_type_id=btf_key_type_id,
                  btf_value_type_id=btf_value_type_id, inner_map_fd=inner_fd,
                  map_flags=int(flags), map_extra=map_extra, numa_node=numa_node or 0,
-                 map_ifindex=ifindex)
+                 map_ifindex=ifindex, token_fd=token_fd)
         bname = name.encode() if name else None
         if bname is not None and len(bname) > 15:
             raise ValueError(f"map name {name!r} is longer than 15 bytes")

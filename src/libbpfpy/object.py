@@ -98,12 +98,17 @@ class Object(Owner):
              name: str | None = None, kconfig: str | None = None,
              btf_custom_path: str | os.PathLike[str] | None = None,
              pin_root_path: str | os.PathLike[str] | None = None,
-             kernel_log_level: int = 0, relaxed_maps: bool = False) -> Object:
+             kernel_log_level: int = 0, relaxed_maps: bool = False,
+             token_path: str | os.PathLike[str] | None = None) -> Object:
         """Open a BPF object from a file path or from its bytes (nothing is loaded yet).
 
         ``kconfig`` supplies ``CONFIG_*`` values for ``extern`` Kconfig variables,
         ``btf_custom_path`` a kernel BTF to relocate against instead of the running
         kernel's, ``pin_root_path`` where maps with ``pinning`` are pinned.
+        ``token_path``: a delegating bpffs (see :mod:`libbpfpy.token`) from which
+        libbpf makes a BPF token for every map, program and BTF it loads, inside a
+        user namespace (libbpf >= 1.4, Linux >= 6.9); ``""`` turns off libbpf's own
+        attempt at ``/sys/fs/bpf``.
         """
         keep: list[Any] = []
 
@@ -116,7 +121,8 @@ class Object(Owner):
 
         o = opts("bpf_object_open_opts", object_name=c(name), kconfig=c(kconfig),
                  btf_custom_path=c(btf_custom_path), pin_root_path=c(pin_root_path),
-                 kernel_log_level=kernel_log_level, relaxed_maps=relaxed_maps)
+                 kernel_log_level=kernel_log_level, relaxed_maps=relaxed_maps,
+                 bpf_token_path=c(token_path))
         keep.append(o)
         if isinstance(source, (bytes, bytearray, memoryview)):
             data = bytes(source)
@@ -185,6 +191,14 @@ class Object(Owner):
         """The object's maps by name (including libbpf's ``.rodata``/``.bss``/...)."""
         self._check()
         return self._maps
+
+    @property
+    def token_fd(self) -> int | None:
+        """The BPF token libbpf made for this object at load (from ``token_path`` or
+        /sys/fs/bpf), or None; owned by the object.  Requires libbpf >= 1.5."""
+        self._check()
+        fd = int(lib.bpf_object__token_fd(self._ptr))
+        return fd if fd > 0 else None
 
     @property
     def kversion(self) -> int:
