@@ -393,6 +393,11 @@ class BTF(Owner):
                         self._name)
         return ctypes.string_at(ptr, size.value)
 
+    def string(self, offset: int) -> str:
+        """The string at ``offset`` of the string section (a split BTF's offsets go on
+        from its base's): names, and the file names and source lines of line_info."""
+        return self._p().string(offset)
+
     @property
     def pointer_size(self) -> int:
         """Size of pointers in this BTF's target (8 for BPF and 64-bit kernels)."""

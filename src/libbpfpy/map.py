@@ -839,6 +839,65 @@ class Map(MapAPI):
         self._check()
         return self._ptr
 
+    # -- libbpf >= 1.5 ------------------------------------------------------------------
+    @property
+    def autoattach(self) -> bool:
+        """Whether :meth:`Object.attach` attaches this (struct_ops) map; settable any
+        time.  Requires libbpf >= 1.5."""
+        self._check()
+        return bool(lib.bpf_map__autoattach(self._ptr))
+
+    @autoattach.setter
+    def autoattach(self, value: bool) -> None:
+        self._check()
+        check_int(lib.bpf_map__set_autoattach(self._ptr, bool(value)),
+                  "bpf_map__set_autoattach", f"map {self.name!r}")
+
+    def attach_struct_ops(self) -> Any:
+        """Register this struct_ops map's implementation with the kernel (a
+        ``tcp_congestion_ops``, a ``sched_ext_ops`` ...) and return the
+        :class:`~libbpfpy.Link` that keeps it registered.  For a
+        ``SEC(".struct_ops.link")`` map the link can switch implementations
+        (:meth:`Link.update_map`).  Requires Linux >= 5.6 (struct_ops links: 6.4)."""
+        self._check()
+        if self.type != MapType.STRUCT_OPS:
+            raise BPFError(errno.EINVAL, f"map {self.name!r} is a {self.type.libbpf_name} "
+                           "map, not struct_ops", call="bpf_map__attach_struct_ops",
+                           target=self.name)
+        if not self._obj.loaded:
+            raise BPFError(errno.EINVAL, f"cannot attach struct_ops map {self.name!r}: "
+                           "its object is not loaded", call="bpf_map__attach_struct_ops",
+                           target=self.name)
+        from .link import Link
+        ptr = lib.bpf_map__attach_struct_ops(self._ptr)
+        if not ptr:
+            err = ctypes.get_errno() or errno.EINVAL
+            raise error_for(err, f"bpf_map__attach_struct_ops() of map {self.name!r} "
+                            f"failed: {os.strerror(err)} [errno {err}]",
+                            call="bpf_map__attach_struct_ops", target=self.name)
+        link = Link(ptr, description=f"struct_ops map {self.name}")
+        self._obj._adopt(link)
+        return link
+
+    # -- libbpf >= 1.7 ------------------------------------------------------------------
+    @property
+    def exclusive_program(self) -> Any:
+        """The only program allowed to use this map (the kernel checks the program's
+        hash at load), or None; settable before load.  Requires libbpf >= 1.7 and
+        Linux >= 6.18."""
+        self._check()
+        ptr = lib.bpf_map__exclusive_program(self._ptr)
+        if not ptr:
+            return None
+        return next(p for p in self._obj.programs.values() if p._ptr == ptr)
+
+    @exclusive_program.setter
+    def exclusive_program(self, program: Any) -> None:
+        lib.bpf_map__set_exclusive_program  # noqa: B018 - a libbpf without it says so first
+        if program._obj is not self._obj:
+            raise ValueError(f"program {program.name!r} is not of map {self.name!r}'s object")
+        self._set("bpf_map__set_exclusive_program", program._ptr_checked())
+
 
 class MapHandle(FdHandle, MapAPI):
     """A map owned through its file descriptor: created here, or opened by pin, id or fd.

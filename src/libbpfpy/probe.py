@@ -542,26 +542,72 @@ def token() -> Feature:
 
 @functools.cache
 def streams() -> Feature:
-    """Whether BPF programs have stdout/stderr streams (Linux >= 6.17, libbpf >= 1.6)."""
+    """Whether BPF programs can write to their stdout/stderr streams and user space
+    read them (Linux >= 6.17, libbpf >= 1.6): an XDP program prints a line with the
+    stream kfunc, run once, and the line is read back."""
     name = "streams"
     off = _first_failure(name, _needs_libbpf(name, "bpf_prog_stream_read"),
                          _no_privileges(name))
     if off is not None:
         return off
-    prog = _load_trivial(ProgType.SOCKET_FILTER)
-    if prog < 0:
-        return Feature(name, False, f"socket_filter programs do not load: "
-                       f"{os.strerror(-prog)}")
+    kfunc = next(((f, i) for f in ("bpf_stream_vprintk_impl", "bpf_stream_vprintk")
+                  if (i := kernel_btf_id(f)) > 0), None)
+    if kfunc is None:
+        return Feature(name, False, "no bpf_stream_vprintk kfunc in the kernel's BTF "
+                       "(Linux >= 6.17)")
+    text = b"probe %d\n\0"
+    o = opts("bpf_map_create_opts", map_flags=CONSTANTS["BPF_F_RDONLY_PROG"])
+    fmt_map = int(lib.bpf_map_create(int(MapType.ARRAY), b"probe_fmt", 4, 16, 1,
+                                     ctypes.byref(o)))
+    if fmt_map < 0:
+        return Feature(name, False, f"no array map for the format: {os.strerror(-fmt_map)}")
+    prog = -1
     try:
+        key, value = ctypes.c_uint32(0), ctypes.create_string_buffer(text, 16)
+        if lib.bpf_map_update_elem(fmt_map, ctypes.byref(key), value, 0) < 0 or \
+                lib.bpf_map_freeze(fmt_map) < 0:
+            return Feature(name, False, "could not set up a read-only format map")
+        insn_t = RECORDS["bpf_insn"]
+        code = [  # (code, dst, src, off, imm)
+            (0xB7, 6, 0, 0, 7), (0x7B, 10, 6, -8, 0),        # *(u64 *)(r10 - 8) = 7
+            (0xB7, 1, 0, 0, 1),                              # r1 = BPF_STDOUT
+            (0x18, 2, 2, 0, fmt_map), (0x00, 0, 0, 0, 0),    # r2 = &format
+            (0xBF, 3, 10, 0, 0), (0x07, 3, 0, 0, -8),        # r3 = r10 - 8 (the args)
+            (0xB7, 4, 0, 0, 8), (0xB7, 5, 0, 0, 0),          # r4 = 8, r5 = NULL (aux)
+            (0x85, 0, 2, 0, kfunc[1]),                       # call the kfunc
+            (0x95, 0, 0, 0, 0),                              # return its result
+        ]
+        insns = (insn_t * len(code))()
+        for i, (c, dst, src, o_, imm) in enumerate(code):
+            insns[i].code, insns[i].dst_reg, insns[i].src_reg = c, dst, src
+            insns[i].off, insns[i].imm = o_, imm
+        lo = opts("bpf_prog_load_opts")
+        prog = int(lib.bpf_prog_load(int(ProgType.XDP), b"probe", b"GPL", insns,
+                                     len(code), ctypes.byref(lo)))
+        if prog < 0:
+            return Feature(name, False, f"a program calling {kfunc[0]}() does not load: "
+                           f"{os.strerror(-prog)}")
+        packet = ctypes.create_string_buffer(64)
+        ro = opts("bpf_test_run_opts", data_in=ctypes.addressof(packet), data_size_in=64)
+        if lib.bpf_prog_test_run_opts(prog, ctypes.byref(ro)) < 0:
+            return Feature(name, False, "the probe program could not be run")
+        written = ctypes.c_int32(ro.retval).value
+        if written < 0:
+            return Feature(name, False, f"the kernel knows streams, but {kfunc[0]}() "
+                           f"failed here: {os.strerror(-written)} [errno {-written}]")
         buf = ctypes.create_string_buffer(64)
-        o = opts("bpf_prog_stream_read_opts")
-        ret = int(lib.bpf_prog_stream_read(prog, CONSTANTS["BPF_STREAM_STDOUT"], buf,
-                                           len(buf), ctypes.byref(o)))
+        so = opts("bpf_prog_stream_read_opts")
+        got = int(lib.bpf_prog_stream_read(prog, CONSTANTS["BPF_STREAM_STDOUT"], buf,
+                                           len(buf), ctypes.byref(so)))
+        if got < 0 or buf.raw[:got] != b"probe 7\n":
+            return Feature(name, False, f"reading the stream back failed (got "
+                           f"{buf.raw[:max(got, 0)]!r}, {got})")
+        return Feature(name, True, f"a program wrote a line with {kfunc[0]}() and it was "
+                       "read back")
     finally:
-        os.close(prog)
-    if ret >= 0:
-        return Feature(name, True, "a program's stdout stream was read")
-    return _answer(name, -ret, {}, "the kernel has no program streams (Linux >= 6.17)")
+        if prog >= 0:
+            os.close(prog)
+        os.close(fmt_map)
 
 
 @functools.cache

@@ -11,7 +11,7 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -27,12 +27,38 @@ if TYPE_CHECKING:
     from .map import MapAPI
     from .object import Object
 
-__all__ = ["Program", "TestRunResult"]
+__all__ = ["Program", "TestRunResult", "FuncInfo", "LineInfo", "STREAMS"]
+
+#: The streams of a BPF program (``enum bpf_stream_id``): what it prints with
+#: ``bpf_stream_printk(BPF_STDOUT, ...)`` / ``BPF_STDERR``.
+STREAMS = {"stdout": 1, "stderr": 2}
 
 # Sections libbpf auto-attaches through tracefs (tracepoints) and through kprobes.
 _TP_PREFIXES = ("tp/", "tracepoint/")
 _KPROBE_PREFIXES = ("kprobe", "kretprobe", "ksyscall", "kretsyscall")
 _TRACING_TYPES = (ProgType.TRACING, ProgType.LSM, ProgType.EXT)
+
+
+@dataclass(frozen=True)
+class FuncInfo:
+    """A function of a program (``struct bpf_func_info``): the instruction it starts
+    at, its BTF ``FUNC`` type id in the object's BTF and its name."""
+
+    insn_off: int
+    type_id: int
+    name: str
+
+
+@dataclass(frozen=True)
+class LineInfo:
+    """A source line of a program (``struct bpf_line_info``): the first instruction
+    compiled from it, the file, the line's text, its number and column."""
+
+    insn_off: int
+    file: str
+    line: str
+    line_num: int
+    column: int
 
 
 @dataclass(frozen=True)
@@ -781,6 +807,100 @@ class Program:
         # is -1), so report it signed.
         return TestRunResult(retval=ctypes.c_int32(o.retval).value, data=data_out,
                              ctx=ctx_out, duration_ns=o.duration)
+
+    # -- debug information (libbpf >= 1.6) --------------------------------------------
+    def func_info(self) -> list[FuncInfo]:
+        """The program's functions (its BTF ``func_info``) as libbpf holds them once
+        the object is prepared or loaded.  Requires libbpf >= 1.6 and BTF in the object."""
+        self._check()
+        ptr = lib.bpf_program__func_info(self._ptr)
+        count = int(lib.bpf_program__func_info_cnt(self._ptr))
+        if not ptr or not count:
+            return []
+        btf = self._obj.btf
+        out = []
+        for i in range(count):
+            rec = ptr[i]
+            name = btf[rec.type_id].name if btf is not None else ""
+            out.append(FuncInfo(int(rec.insn_off), int(rec.type_id), name or ""))
+        return out
+
+    def line_info(self) -> list[LineInfo]:
+        """The program's source lines (its BTF ``line_info``) once the object is
+        prepared or loaded.  Requires libbpf >= 1.6 and an object compiled with -g."""
+        self._check()
+        ptr = lib.bpf_program__line_info(self._ptr)
+        count = int(lib.bpf_program__line_info_cnt(self._ptr))
+        if not ptr or not count:
+            return []
+        btf = self._obj.btf
+        out = []
+        for i in range(count):
+            rec = ptr[i]
+            out.append(LineInfo(int(rec.insn_off), btf.string(rec.file_name_off),
+                                btf.string(rec.line_off), int(rec.line_col) >> 10,
+                                int(rec.line_col) & 0x3FF))
+        return out
+
+    # -- streams (libbpf >= 1.6, Linux >= 6.17) ------------------------------------------
+    def stream_read(self, stream: str | int = "stdout", size: int = 65536) -> bytes:
+        """Take up to ``size`` bytes of what the program wrote to its ``"stdout"`` or
+        ``"stderr"`` stream (``bpf_stream_printk()``; the kernel also writes errors of
+        the program there, such as a may_goto timeout or an arena fault).  What is read
+        is gone from the stream; b"" when it is empty.  Requires libbpf >= 1.6 and
+        Linux >= 6.17."""
+        call = lib.bpf_prog_stream_read  # a libbpf without it says which one has it
+        stream_id = STREAMS.get(stream, 0) if isinstance(stream, str) else int(stream)
+        if stream_id not in STREAMS.values():
+            raise ValueError(f"no BPF stream {stream!r} (use 'stdout' or 'stderr')")
+        if size <= 0:
+            raise ValueError("size must be > 0")
+        buf = ctypes.create_string_buffer(size)
+        o = opts("bpf_prog_stream_read_opts")
+        ret = call(self.fd, stream_id, buf, size, ctypes.byref(o))
+        if ret < 0:
+            if -ret == errno.EINVAL:
+                better = self._kernel_lacks("streams", -ret)
+                if better is not None:
+                    raise better
+            check_int(ret, "bpf_prog_stream_read", f"program {self.name!r}")
+        return buf.raw[:ret]
+
+    def streams(self, stream: str | int | None = None) -> Iterator[tuple[str, str]]:
+        """Each complete line the program wrote, as ``(stream, line)`` (``"stdout"``
+        or ``"stderr"``), reading the stream(s) until empty: ``for name, line in
+        prog.streams(): ...``.  A last line without a newline is yielded as well."""
+        names = list(STREAMS) if stream is None else [
+            stream if isinstance(stream, str) else
+            next((k for k, v in STREAMS.items() if v == stream), str(stream))]
+        for name in names:
+            pending = b""
+            while True:
+                chunk = self.stream_read(name)
+                if not chunk:
+                    break
+                pending += chunk
+                *lines, pending = pending.split(b"\n")
+                for line in lines:
+                    yield name, line.decode(errors="replace")
+            if pending:
+                yield name, pending.decode(errors="replace")
+
+    # -- struct_ops association (libbpf >= 1.7, Linux >= 6.19) -------------------------------
+    def assoc_struct_ops(self, map: Any) -> None:
+        """Associate this (non-struct_ops) program with struct_ops map ``map``, so that
+        kfuncs it calls can find the struct_ops instance it serves.  Requires
+        libbpf >= 1.7 and Linux >= 6.19."""
+        call = lib.bpf_program__assoc_struct_ops  # a libbpf without it says so first
+        self._check()
+        o = opts("bpf_prog_assoc_struct_ops_opts")
+        ret = call(self._ptr, map._ptr_checked(), ctypes.byref(o))
+        if ret < 0:
+            better = self._kernel_lacks("struct_ops_association", -ret)
+            if better is not None:
+                raise better
+            check_int(ret, "bpf_program__assoc_struct_ops",
+                      f"program {self.name!r} with map {map.name!r}")
 
     # -- pinning -------------------------------------------------------------------------
     def pin(self, path: str | os.PathLike[str]) -> None:
