@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from ..errors import LoadError
 
 SUBCOMMAND_MODULES = ["libbpfpy.cli.build", "libbpfpy.cli.inspect", "libbpfpy.cli.probe",
-                      "libbpfpy.cli.kernel"]
+                      "libbpfpy.cli.kernel", "libbpfpy.cli.link"]
 
 
 def version_text() -> str:
@@ -46,10 +46,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _subparser(parser: argparse.ArgumentParser, name: str) -> argparse.ArgumentParser | None:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return action.choices.get(name)
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``libbpfpy`` console script."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    from .link import cmd_link, wants_linker
+    from .link import parser as link_parser
+    if wants_linker(argv, _subparser(parser, "link")):
+        args = link_parser().parse_args(argv[1:])
+        args.func = cmd_link
+    else:
+        args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
