@@ -40,7 +40,8 @@ _LAZY = {
     "ProgramInfo": "inventory", "ProgramHandle": "inventory", "BTFInfo": "inventory",
     "TcHook": "tc", "TcFilter": "tc",
 }
-_SUBMODULES = {"probe", "fs", "inventory", "btf", "enums", "errors", "tc", "token", "linker"}
+_SUBMODULES = {"probe", "fs", "inventory", "btf", "enums", "errors", "tc", "perf_event",
+               "symbolize", "token", "linker"}
 
 __all__ = [
     "AttachType", "BPFError", "BTF", "BTFInfo", "ClosedError", "CompileError", "Link",

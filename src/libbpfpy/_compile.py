@@ -12,9 +12,11 @@ Both are cached in a private directory: ``/var/cache/libbpfpy`` for root,
 by group or others (it is created 0700); anything else is refused.  Files are written
 to a temporary name and renamed into place, never through symlinks.
 
-Objects are cached by a hash of the source, the flags, the clang binary and the
-kernel's ``vmlinux.h``; the headers the source included (clang's ``-MD`` list) are
-recorded with their hashes, so editing one recompiles.  ``vmlinux.h`` is cached per
+Objects are cached by a hash of the source, the flags, the clang asked for and the
+kernel; the headers the source included (clang's ``-MD`` list) are recorded with
+their hashes, so editing one recompiles, and so is the clang binary that compiled
+it, so upgrading clang recompiles while a cache hit on a machine without clang
+still works: looking the object up never needs the compiler.  ``vmlinux.h`` is cached per
 kernel build id (``/sys/kernel/notes``), falling back to a hash of the kernel's BTF.
 """
 from __future__ import annotations
@@ -217,8 +219,7 @@ def _lstat(p: Path) -> os.stat_result | None:
 
 # -- compile ------------------------------------------------------------------------------
 
-def _find_clang(clang: str | os.PathLike[str] | None) -> str:
-    name = os.fspath(clang) if clang is not None else os.environ.get("LIBBPFPY_CLANG")
+def _find_clang(name: str | None) -> str:
     candidates = [name] if name else ["clang"] + [f"clang-{v}" for v in range(20, 9, -1)]
     for c in candidates:
         found = shutil.which(c)
@@ -294,6 +295,29 @@ def _deps_fresh(record: dict[str, Any]) -> bool:
     return True
 
 
+def _stem(src_path: Path) -> str:
+    """The source's name up to its first dot (``prog`` for ``prog.bpf.c``), which
+    becomes the cached object's name: libbpf names an object (and prefixes its
+    ``.rodata``/``.bss`` maps) after its file."""
+    stem = src_path.name.split(".", 1)[0]
+    safe = "".join(c if c.isalnum() or c in "_-" else "_" for c in stem)[:32]
+    return safe or "bpf"
+
+
+def _compiler_fresh(record: dict[str, Any]) -> bool:
+    """Whether the compiler that made a cached object still stands as it was; a
+    compiler that is gone (a production box without clang) leaves the object valid."""
+    ident = record.get("compiler")
+    if not isinstance(ident, list) or len(ident) != 3:
+        return False
+    path, size, mtime = ident
+    try:
+        st = os.stat(path)
+    except OSError:
+        return True
+    return bool(st.st_size == size and st.st_mtime_ns == mtime)
+
+
 def compile(src: str | os.PathLike[str], out: str | os.PathLike[str] | None = None, *,
             cflags: Sequence[str] = (), include_dirs: Iterable[str | os.PathLike[str]] = (),
             cache: bool = True, cache_path: str | os.PathLike[str] | None = None,
@@ -304,10 +328,14 @@ def compile(src: str | os.PathLike[str], out: str | os.PathLike[str] | None = No
     Runs ``clang -g -O2 -target bpf -D__TARGET_ARCH_<arch>`` plus ``cflags`` with
     ``-I`` for each of ``include_dirs``, the directory of a generated ``vmlinux.h``
     (or of ``vmlinux``, a header of your own) and libbpf's headers.  The object is
-    written to ``out`` if given, else left in the cache.  An unchanged source (same
-    flags, same included headers, same clang and kernel) is not compiled again unless
-    ``cache=False``.  ``clang`` overrides the compiler (also ``$LIBBPFPY_CLANG``);
-    ``cache_path`` the cache directory.
+    copied to ``out`` and ``out`` is returned as given, if given; else the cached
+    object's path is returned (named after the source: ``prog.<hash>.o`` for
+    ``prog.bpf.c``, so libbpf calls the object ``prog``).  An unchanged source (same
+    flags, same included headers, same kernel) is not compiled again unless
+    ``cache=False``, and such a cache hit does not need clang at all: the object
+    is recompiled only when the clang that made it changed, not when it is gone.
+    ``clang`` overrides the compiler (also ``$LIBBPFPY_CLANG``); ``cache_path`` the
+    cache directory.
 
     Raises :class:`~libbpfpy.CompileError` with clang's diagnostics when it fails.
     """
@@ -315,17 +343,19 @@ def compile(src: str | os.PathLike[str], out: str | os.PathLike[str] | None = No
     source = _read_nofollow(src_path) if src_path.exists() else None
     if source is None:
         raise FileNotFoundError(2, "BPF source not found", str(src_path))
-    compiler = _find_clang(clang)
+    requested = os.fspath(clang) if clang is not None else os.environ.get("LIBBPFPY_CLANG")
     root = cache_dir(cache_path)
     objects = root / "objects"
     _private_dir(objects)
+    header: Path | None = None
     if vmlinux is not None:
         vmlinux_dir = os.path.dirname(os.path.abspath(os.fspath(vmlinux)))
         vm_ident = _file_hash(os.fspath(vmlinux)) or "missing"
     else:
-        header = vmlinux_header(root)
-        vmlinux_dir = str(header.parent)
-        vm_ident = header.parent.name
+        # Only the kernel's identity goes into the key; the header itself is
+        # generated when clang is about to need it.
+        vm_ident = _kernel_key()
+        vmlinux_dir = str(root / "vmlinux" / vm_ident)
     incs = [os.path.abspath(os.fspath(d)) for d in include_dirs]
     libbpf_inc = _libbpf_include()
     matching = libbpf_headers_in_use()
@@ -339,12 +369,12 @@ def compile(src: str | os.PathLike[str], out: str | os.PathLike[str] | None = No
         # <bpf/usdt.bpf.h> -> <linux/errno.h> -> <asm/errno.h>, which lives in the
         # multiarch directory that clang -target bpf does not search.
         argv.append(f"-idirafter{multiarch}")
-    cst = os.stat(compiler)
-    key_text = json.dumps([_FORMAT, compiler, cst.st_size, cst.st_mtime_ns, argv,
-                           str(src_path), hashlib.sha256(source).hexdigest(), vm_ident])
+    key_text = json.dumps([_FORMAT, requested or "", argv, str(src_path),
+                           hashlib.sha256(source).hexdigest(), vm_ident])
     key = hashlib.sha256(key_text.encode()).hexdigest()[:32]
-    cached = objects / f"{key}.o"
-    record_path = objects / f"{key}.json"
+    stem = _stem(src_path)
+    cached = objects / f"{stem}.{key}.o"
+    record_path = objects / f"{stem}.{key}.json"
     if cache:
         raw = _read_nofollow(record_path)
         st = _lstat(cached)
@@ -353,9 +383,17 @@ def compile(src: str | os.PathLike[str], out: str | os.PathLike[str] | None = No
                 record = json.loads(raw)
             except ValueError:
                 record = {}
-            if record.get("key") == key and _deps_fresh(record):
+            if record.get("key") == key and _deps_fresh(record) and \
+                    _compiler_fresh(record):
                 log.debug("compile cache hit for %s: %s", src_path, cached)
                 return _deliver(cached, out)
+    compiler = _find_clang(requested)
+    if vmlinux is None:
+        header = vmlinux_header(root)
+        if str(header.parent) != vmlinux_dir:  # the kernel changed under us
+            raise CompileError(f"the kernel's identity changed while compiling {src_path}; "
+                               "try again", diagnostics="", returncode=1)
+    cst = os.stat(compiler)
     import shlex
     import subprocess
     import tempfile
@@ -389,9 +427,10 @@ def compile(src: str | os.PathLike[str], out: str | os.PathLike[str] | None = No
             dep_records.append([dpath, dst.st_size, dst.st_mtime_ns, _file_hash(dpath)])
         os.chmod(tmp_obj, 0o644)
         os.replace(tmp_obj, cached)
-        _atomic_write(record_path, json.dumps({"key": key, "source": str(src_path),
-                                               "command": cmd,
-                                               "deps": dep_records}).encode())
+        _atomic_write(record_path, json.dumps({
+            "key": key, "source": str(src_path), "command": cmd,
+            "compiler": [compiler, cst.st_size, cst.st_mtime_ns],
+            "deps": dep_records}).encode())
     finally:
         _unlink(tmp_obj)
         _unlink(depfile)
@@ -401,7 +440,8 @@ def compile(src: str | os.PathLike[str], out: str | os.PathLike[str] | None = No
 def _deliver(cached: Path, out: str | os.PathLike[str] | None) -> Path:
     if out is None:
         return cached
-    dest = Path(os.path.abspath(os.fspath(out)))
+    given = Path(os.fspath(out))
+    dest = Path(os.path.abspath(given))
     dest.parent.mkdir(parents=True, exist_ok=True)
     _atomic_copy(cached, dest)
-    return dest
+    return given

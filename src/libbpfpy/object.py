@@ -18,6 +18,7 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any, TypeVar
 
+from ._caps import has_bpf_privileges
 from ._lifetime import Owner
 from ._raw import capture_log, check_int, lib, opts
 from .enums import MapType
@@ -36,17 +37,20 @@ _FAILED_PROG = re.compile(r"prog '([^']+)': (?:BPF program load failed|failed to
 
 
 class _Named(Mapping[str, V]):
-    """Read-only mapping by name, in object order."""
+    """Read-only mapping by name, in object order; ``aliases`` are other names that
+    find an item without being listed."""
 
-    def __init__(self, items: dict[str, V], kind: str, owner: Object) -> None:
+    def __init__(self, items: dict[str, V], kind: str, owner: Object,
+                 aliases: dict[str, str] | None = None) -> None:
         self._items = items
         self._kind = kind
         self._owner = owner
+        self._aliases = aliases or {}
 
     def __getitem__(self, name: str) -> V:
         self._owner._check_open(f"{self._kind} {name!r}")
         try:
-            return self._items[name]
+            return self._items[self._aliases.get(name, name)]
         except KeyError:
             names = ", ".join(self._items) or "none"
             raise KeyError(f"object {self._owner.name!r} has no {self._kind} {name!r} "
@@ -60,6 +64,22 @@ class _Named(Mapping[str, V]):
 
     def __repr__(self) -> str:
         return f"<{self._kind}s of {self._owner.name!r}: {', '.join(self._items)}>"
+
+
+def _section_of(obj_ptr: int, map_ptr: int, name: str) -> str | None:
+    """The ELF section behind one of libbpf's global-data maps (``.rodata`` for the
+    map libbpf names ``prog.rodata`` after the object), or None for other maps.
+
+    libbpf prefixes such a map's name with (up to 8 characters of) the object's
+    name; its section name finds the same map, which is checked here."""
+    if not lib.bpf_map__is_internal(map_ptr):
+        return None
+    dot = name.find(".")
+    if dot < 0:
+        return None
+    section = name[dot:]
+    found = lib.bpf_object__find_map_by_name(obj_ptr, section.encode())
+    return section if found == map_ptr else None
 
 
 class Object(Owner):
@@ -84,13 +104,17 @@ class Object(Owner):
             progs[prog.name] = prog
             p = lib.bpf_object__next_program(ptr, p)
         maps: dict[str, Map] = {}
+        sections: dict[str, str] = {}
         m = lib.bpf_object__next_map(ptr, None)
         while m:
             mp = Map(self, m)
             maps[mp.name] = mp
+            section = _section_of(ptr, m, mp.name)
+            if section and section != mp.name:
+                sections[section] = mp.name
             m = lib.bpf_object__next_map(ptr, m)
         self._programs = _Named(progs, "program", self)
-        self._maps = _Named(maps, "map", self)
+        self._maps = _Named(maps, "map", self, sections)
         self._globals: Any = None
         self._btf: Any = None
 
@@ -227,7 +251,9 @@ class Object(Owner):
 
     @property
     def maps(self) -> Mapping[str, Map]:
-        """The object's maps by name (including libbpf's ``.rodata``/``.bss``/...)."""
+        """The object's maps by name, including libbpf's maps for global data, which
+        libbpf (and the kernel) name after the object (``prog.rodata`` for
+        ``prog.bpf.o``) and which are also found by their section (``.rodata``)."""
         self._check()
         return self._maps
 
@@ -306,6 +332,15 @@ class Object(Owner):
             unsupported = self._unsupported(prog, err)
             if unsupported is not None:
                 return unsupported
+        if err == errno.EPERM and prog_name and has_bpf_privileges():
+            # libbpf suggests raising 'ulimit -l', which has not mattered since
+            # Linux 5.11 (memcg accounting): with every privilege, EPERM is the
+            # kernel's policy refusing this kind of program.
+            section = prog.section if prog is not None else "this kind of"
+            return NotSupportedError(
+                f"cannot load program {prog_name!r} of {self._describe()}: the kernel "
+                f"refuses {section} programs (EPERM with full BPF privileges)",
+                feature=section, err=err, call="bpf_object__load", target=prog_name)
         if log.strip() and err != errno.EPERM:
             return VerifierError(err, f"the verifier rejected program {prog_name!r} of "
                                  f"{self._describe()}", log=log,
@@ -319,7 +354,7 @@ class Object(Owner):
     def _unsupported(self, prog: Program, err: int) -> BPFError | None:
         from . import probe
         ptype = prog.type
-        feature = probe.for_program(ptype, prog.expected_attach_type)
+        feature = probe.for_program(ptype, prog.expected_attach_type, prog.section)
         if not feature:
             return NotSupportedError(
                 f"cannot load program {prog.name!r} (SEC({prog.section!r})) of "

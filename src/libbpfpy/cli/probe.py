@@ -1,9 +1,10 @@
 """``libbpfpy probe``: what this kernel and libbpf support -- the table to check first.
 
 The system (kernel, libbpf, privileges, BTF, tracefs, bpffs, JIT), then every
-program type, map type and attach kind (tcx, netkit, netfilter, uprobe_multi ... with
-libbpf >= 1.3) with yes/no and the reason the probe found, newer BPF features (token
-delegation, program streams, exclusive maps, struct_ops association),
+program type, map type, attach kind (tcx, netkit, netfilter, uprobe_multi ... with
+libbpf >= 1.3) and iterator target with yes/no and the reason the probe found, newer
+BPF features (token delegation, program streams, exclusive maps, struct_ops
+association),
 and for each supported program type the helpers its programs may call
 (``--helpers TYPE`` lists them).  Probes load tiny programs and create tiny maps,
 so without BPF privileges they answer "no" and say why.
@@ -79,8 +80,12 @@ def collect() -> dict[str, Any]:
                  for t in MapType if t != MapType.UNSPEC]
     attach = [{"kind": f.name, **_feature(f)} for f in probe.attach_kinds()]
     features = [{"feature": f.name, **_feature(f)} for f in probe.bpf_features()]
+    # Kernels refuse some iterator targets and allow others: each is probed.
+    iterators = [{"target": t, **_feature(probe.iterator(t))}
+                 for t in probe.iterator_targets()]
     return {"system": system, "program_types": prog_types, "map_types": map_types,
-            "attach_kinds": attach, "features": features, "helpers": helper_table}
+            "attach_kinds": attach, "features": features, "iterator_targets": iterators,
+            "helpers": helper_table}
 
 
 def _yes(x: dict[str, Any]) -> str:
@@ -108,6 +113,10 @@ def render(d: dict[str, Any]) -> str:
     out.append("\nattach kinds\n")
     out.append(table(["KIND", "SUPPORTED", "REASON"],
                      [[a["kind"], _yes(a), a["reason"]] for a in d["attach_kinds"]],
+                     indent="  "))
+    out.append("\niterator targets (SEC(\"iter/<target>\"))\n")
+    out.append(table(["TARGET", "SUPPORTED", "REASON"],
+                     [[i["target"], _yes(i), i["reason"]] for i in d["iterator_targets"]],
                      indent="  "))
     out.append("\nbpf features\n")
     out.append(table(["FEATURE", "SUPPORTED", "REASON"],
