@@ -532,3 +532,14 @@ def test_version():
     major, minor = raw.version_tuple
     assert libbpf_version() == f"{major}.{minor}"
     assert (major, minor) >= (1, 1)
+
+
+def test_version_cli_names_the_libbpf_selected():
+    # libbpfpy --version with the loaded libbpf and with the other one (1.1 <-> 1.7)
+    for path in (raw.library_file(), other_libbpf()):
+        env = dict(os.environ, LIBBPFPY_LIBBPF=path, PYTHONPATH=str(ROOT / "src"))
+        res = subprocess.run([sys.executable, "-m", "libbpfpy", "--version"],
+                             capture_output=True, text=True, env=env, timeout=60)
+        assert res.returncode == 0, res.stderr
+        version = run_with_libbpf(path, "from libbpfpy import _raw; print(_raw.version)")
+        assert f"(libbpf {version.stdout.strip()}: {os.path.realpath(path)})" in res.stdout
