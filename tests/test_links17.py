@@ -124,28 +124,36 @@ def _netlink_new_netkit(name: str, peer: str) -> None:
         raise OSError(-err, f"creating netkit {name}: {os.strerror(-err)}")
 
 
-def test_netkit_primary_counts_what_its_peer_sends(tcx_obj, netns_factory):
-    prog = tcx_obj.programs["netkit_primary"]
-    if refused_by_old_libbpf("bpf_program__attach_netkit", lambda: prog.attach_netkit("lo")):
+def test_netkit_programs_see_each_side_transmit(tcx_obj, netns_factory):
+    primary, peer = tcx_obj.programs["netkit_primary"], tcx_obj.programs["netkit_peer"]
+    if refused_by_old_libbpf("bpf_program__attach_netkit", lambda: primary.attach_netkit("lo")):
         return
     skip_unless(probe.netkit())
-    ns = netns_factory()
-    with ns.inside():
+    host, pod = netns_factory(), netns_factory()
+    with host.inside():
         _netlink_new_netkit("nk0", "nk1")
-    ns.ip("addr", "add", "10.78.0.1/24", "dev", "nk0")
-    ns.ip("link", "set", "nk0", "up")
-    peer_ns = netns_factory()
-    ns.ip("link", "set", "nk1", "netns", peer_ns.name)
-    peer_ns.ip("addr", "add", "10.78.0.2/24", "dev", "nk1")
-    peer_ns.ip("link", "set", "nk1", "up")
-    with ns.inside():
-        link = prog.attach_netkit("nk0")
-        info = link.info()
+    host.ip("link", "set", "nk1", "netns", pod.name)
+    host.ip("addr", "add", "10.78.0.1/24", "dev", "nk0")
+    host.ip("link", "set", "nk0", "up")
+    pod.ip("addr", "add", "10.78.0.2/24", "dev", "nk1")
+    pod.ip("link", "set", "nk1", "up")
+    hits = tcx_obj.maps["hits"]
+    with host.inside():
+        # Both are attached through the primary device: the peer (the pod's side)
+        # cannot change its own programs.
+        to_pod = primary.attach_netkit("nk0")
+        from_pod = peer.attach_netkit("nk0")
+        info = to_pod.info()
         assert info.type == LinkType.NETKIT and info.attach_type == AttachType.NETKIT_PRIMARY
-    with peer_ns.inside():
-        send_udp("10.78.0.1", UDP_PORT, 4)   # the peer's transmit runs the primary's program
-    assert wait_for(lambda: tcx_obj.maps["hits"][NETKIT_PRIMARY] == 4)
-    link.destroy()
+        assert from_pod.info().attach_type == AttachType.NETKIT_PEER
+        send_udp("10.78.0.2", UDP_PORT, 4)       # the primary transmits: its programs run
+    assert wait_for(lambda: hits[NETKIT_PRIMARY] == 4)
+    with pod.inside():
+        send_udp("10.78.0.1", UDP_PORT, 3)       # the peer transmits: the peer programs run
+    assert wait_for(lambda: hits[NETKIT_PEER] == 3)
+    assert hits[NETKIT_PRIMARY] == 4
+    to_pod.destroy()
+    from_pod.destroy()
 
 
 # -- netfilter -----------------------------------------------------------------------

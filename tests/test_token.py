@@ -77,6 +77,7 @@ def test_token_delegates_map_and_program_creation_to_a_user_namespace(
             token.create("/sys/fs/bpf")
         return
     skip_unless(probe.token())
+    skip_unless(probe.user_namespaces())
     mount_dir = tmp_path / "bpffs"
     mount_dir.mkdir()
     os.chmod(tmp_path, 0o755)
@@ -91,7 +92,9 @@ def test_token_delegates_map_and_program_creation_to_a_user_namespace(
         theirs.close()
         try:
             ours.settimeout(30)
-            assert ours.recv(1) == b"U"
+            if ours.recv(1) != b"U":
+                _, err = child.communicate(timeout=30)
+                pytest.fail(f"the child stopped before its user namespace was made: {err}")
             for name, mapping in (("uid_map", "0 0 1"), ("gid_map", "0 0 1")):
                 with open(f"/proc/{child.pid}/{name}", "w") as f:
                     f.write(mapping)

@@ -26,7 +26,7 @@ __all__ = ["Feature", "prog_type", "for_program", "kernel_btf_id", "map_type", "
            "tracefs", "bpffs", "kernel_version", "privileges", "libbpf_version",
            "attach_kinds", "clear_cache", "tcx", "netkit", "netfilter", "uprobe_multi",
            "sockmap_link", "raw_tracepoint_cookie", "token", "streams", "exclusive_maps",
-           "struct_ops_association", "link_kinds", "bpf_features"]
+           "struct_ops_association", "link_kinds", "bpf_features", "user_namespaces"]
 
 
 @dataclass(frozen=True)
@@ -701,6 +701,33 @@ def token() -> Feature:
                    "the kernel has no BPF tokens (Linux >= 6.9)")
 
 
+_CLONE_NEWUSER, _CLONE_NEWNS = 0x10000000, 0x00020000
+
+
+@functools.cache
+def user_namespaces() -> Feature:
+    """Whether this process can make a user namespace with its own mount namespace,
+    as the users of a BPF token do (a child process tries ``unshare``)."""
+    from ._raw import libc
+    pid = os.fork()
+    if pid == 0:  # the child only calls unshare and exits
+        code = 255
+        try:
+            code = 0 if libc.unshare(_CLONE_NEWUSER | _CLONE_NEWNS) == 0 else \
+                (ctypes.get_errno() or 254)
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    err = os.waitstatus_to_exitcode(status)
+    name = "user namespaces"
+    if err == 0:
+        return Feature(name, True, "a child made a user and a mount namespace")
+    why = " (a chrooted process may not, nor any where user.max_user_namespaces is 0)" \
+        if err == errno.EPERM else ""
+    return Feature(name, False, f"unshare(CLONE_NEWUSER|CLONE_NEWNS) failed: "
+                   f"{os.strerror(err) if err < 254 else 'child error'}{why}")
+
+
 @functools.cache
 def streams() -> Feature:
     """Whether BPF programs can write to their stdout/stderr streams and user space
@@ -711,11 +738,14 @@ def streams() -> Feature:
                          _no_privileges(name))
     if off is not None:
         return off
-    kfunc = next(((f, i) for f in ("bpf_stream_vprintk_impl", "bpf_stream_vprintk")
-                  if (i := kernel_btf_id(f)) > 0), None)
-    if kfunc is None:
+    # bpf_stream_vprintk(stream, fmt, args, len) in 6.17 and 7.x; 6.18 has only
+    # bpf_stream_vprintk_impl(..., aux) with aux passed as NULL for the verifier to fill.
+    kfuncs = [(f, i) for f in ("bpf_stream_vprintk", "bpf_stream_vprintk_impl")
+              if (i := kernel_btf_id(f)) > 0]
+    if not kfuncs:
         return Feature(name, False, "no bpf_stream_vprintk kfunc in the kernel's BTF "
                        "(Linux >= 6.17)")
+    kfunc = kfuncs[0]
     text = b"probe %d\n\0"
     o = opts("bpf_map_create_opts", map_flags=CONSTANTS["BPF_F_RDONLY_PROG"])
     fmt_map = int(lib.bpf_map_create(int(MapType.ARRAY), b"probe_fmt", 4, 16, 1,
@@ -814,9 +844,10 @@ def link_kinds() -> list[Feature]:
 
 
 def bpf_features() -> list[Feature]:
-    """Newer BPF facilities: tokens (delegation), program streams, exclusive maps,
-    struct_ops association."""
-    return [token(), streams(), exclusive_maps(), struct_ops_association()]
+    """Newer BPF facilities: tokens (delegation, which needs user namespaces),
+    program streams, exclusive maps, struct_ops association."""
+    return [token(), user_namespaces(), streams(), exclusive_maps(),
+            struct_ops_association()]
 
 
 def clear_cache() -> None:
@@ -824,5 +855,5 @@ def clear_cache() -> None:
     for fn in (prog_type, map_type, helper, kprobes, kprobe_multi, uprobes, fentry,
                fmod_ret, lsm, iterators, iterator, tp_btf, tcx, netkit, netfilter,
                uprobe_multi, sockmap_link, raw_tracepoint_cookie, token, streams,
-               exclusive_maps, struct_ops_association):
+               exclusive_maps, struct_ops_association, user_namespaces):
         fn.cache_clear()

@@ -4,8 +4,9 @@
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 
-// The kfunc was bpf_stream_vprintk(); Linux 6.18 names it bpf_stream_vprintk_impl()
-// with the program's aux as a fifth argument the verifier fills in.
+// The kfunc is bpf_stream_vprintk() (Linux 6.17, and 7.x again, with the program's
+// aux implicit); Linux 6.18 has only bpf_stream_vprintk_impl(), whose fifth argument
+// the verifier fills in.  A branch on a kfunc that is absent is never verified.
 extern int bpf_stream_vprintk(int stream_id, const char *fmt__str, const void *args,
 			      __u32 len__sz) __ksym __weak;
 extern int bpf_stream_vprintk_impl(int stream_id, const char *fmt__str, const void *args,
@@ -21,10 +22,10 @@ extern int bpf_stream_vprintk_impl(int stream_id, const char *fmt__str, const vo
 static __always_inline int say(int stream, const char *fmt, __u32 fmt_len, __u64 *args,
 			       __u32 args_len)
 {
-	if (bpf_ksym_exists(bpf_stream_vprintk_impl))
-		return bpf_stream_vprintk_impl(stream, fmt, args, args_len, NULL);
 	if (bpf_ksym_exists(bpf_stream_vprintk))
 		return bpf_stream_vprintk(stream, fmt, args, args_len);
+	if (bpf_ksym_exists(bpf_stream_vprintk_impl))
+		return bpf_stream_vprintk_impl(stream, fmt, args, args_len, NULL);
 	return -1;
 }
 
