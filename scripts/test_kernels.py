@@ -32,6 +32,8 @@ import vm  # noqa: E402
 # random call sequences, whole-vmlinux BTF walks) run on the host and on the --full
 # kernels only; under TCG they are most of a guest's time.
 SLOW = "not slow"
+# Seconds one test may take in a guest (TCG runs ~10x slower than the host).
+TEST_TIMEOUT = 600
 
 
 @dataclass
@@ -75,7 +77,9 @@ def run_one(kernel: str, label: str, pytest_args: list[str], env: dict[str, str]
             timeout: float) -> Outcome:
     out = Outcome(kernel, label)
     python = str(ROOT / ".venv" / "bin" / "python")
-    command = " ".join([python, "-m", "pytest", "-p", "no:cacheprovider", "-q",
+    # --timeout: one hung test must not take the guest's whole budget with it
+    command = " ".join([python, "-m", "pytest", "-p", "no:cacheprovider", "-v",
+                        "--color=no", f"--timeout={TEST_TIMEOUT}",
                         "--junitxml=/results/out/junit.xml", "-o", "junit_family=xunit1",
                         *[vm.shlex.quote(a) for a in pytest_args]])
     artifacts = ROOT / "build" / "matrix" / f"{kernel}-{label}"
