@@ -237,6 +237,25 @@ def netns_feature():
     return _NETNS_FEATURE[0]
 
 
+_MOUNTNS_FEATURE: list[object] = []
+
+
+def mountns_feature():
+    """Whether a private mount namespace with its own mounts can be made here
+    (``unshare --mount`` and a tmpfs mounted inside): tried once, for real."""
+    from libbpfpy.probe import Feature
+    if not _MOUNTNS_FEATURE:
+        res = subprocess.run(["unshare", "--mount", "sh", "-c",
+                              "mount -t tmpfs none /mnt && umount /mnt"],
+                             capture_output=True, text=True)
+        _MOUNTNS_FEATURE.append(
+            Feature("mount namespace", True, "unshare --mount and a tmpfs mount worked")
+            if res.returncode == 0 else
+            Feature("mount namespace", False, "unshare --mount with a tmpfs mount failed: "
+                    + (res.stderr.strip() or f"exit {res.returncode}")))
+    return _MOUNTNS_FEATURE[0]
+
+
 @pytest.fixture
 def netns_factory():
     """Create throwaway network namespaces (deleted after the test); skipped, quoting
