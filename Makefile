@@ -26,6 +26,9 @@ RUNTIME_APT_PACKAGES := python3 python3-venv ca-certificates libbpf1 clang libbp
 # Everything: the test, benchmark and example tool chain too.
 APT_PACKAGES := clang llvm libbpf-dev libbpf1 gcc make iproute2 bpftool systemtap-sdt-dev
 APT_PACKAGES += python3 python3-venv ca-certificates
+# the exporter's end-to-end test scrapes it with a real Prometheus server (its
+# recommends -- node-exporter, smartmontools ... -- are not needed: left out)
+APT_LEAN_PACKAGES := prometheus
 BPF_CFLAGS = -g -O2 -target bpf -D__TARGET_ARCH_$(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/') -Wall -Wno-unused-function \
 	-idirafter /usr/include/$(shell gcc -dumpmachine)
 
@@ -72,6 +75,7 @@ endef
 # System packages: install only what is missing.
 deps:
 	$(call apt_ensure,$(APT_PACKAGES),python)
+	$(call apt_ensure,$(APT_LEAN_PACKAGES),,--no-install-recommends)
 
 deps-run:
 	$(call apt_ensure,$(RUNTIME_APT_PACKAGES),python,--no-install-recommends)
@@ -94,7 +98,7 @@ venv: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml setup.py
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q -e '.[dev,exporter]'
 	@touch $@ $(VENV)/.installed-run
 
 # tracefs and bpffs (needs root; harmless when already mounted).
@@ -133,6 +137,11 @@ run: setup-run
 
 test: setup
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The exporter's tests alone, the end-to-end one against a real Prometheus included.
+.PHONY: test-exporter
+test-exporter: setup
+	$(PY) -m pytest tests/test_exporter_*.py $(PYTEST_ARGS)
 
 bench: setup
 	$(PY) bench/run.py $(ARGS)

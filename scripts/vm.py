@@ -57,7 +57,9 @@ KERNELS = {
 ROOT_MODULES = ["virtio_pci", "9pnet_virtio", "9p", "overlay"]
 # Passed from the caller's environment into the guest's command.
 ENV_PREFIXES = ("LIBBPFPY_", "PYTEST_", "HYPOTHESIS_")
-ENV_NAMES = ("CI", "TERM", "LANG", "COLUMNS", "PYTHONPATH", "PYTHONDONTWRITEBYTECODE")
+# (Not PYTHONDONTWRITEBYTECODE: under TCG, recompiling every module in every Python
+# process the tests start costs more than anything else.)
+ENV_NAMES = ("CI", "TERM", "LANG", "COLUMNS", "PYTHONPATH")
 LSMS = "lockdown,capability,landlock,yama,bpf"
 BUSYBOX = "/bin/busybox"
 STATUS_MISSING = 125  # the guest ended without reporting the command's status
@@ -234,7 +236,8 @@ def _merge_usr(src: Path, dest: Path) -> None:
 
 INIT = r"""#!/bin/busybox sh
 # libbpfpy's VM init: mount the host's root read-only over 9p with a tmpfs overlay,
-# run the command from the results share, report its status there, power off.
+# make that the root (switch_root: the kernel's own helpers such as modprobe then run
+# there) and hand over to /results/stage2, which runs the command and powers off.
 /bin/busybox --install -s /bin
 export PATH=/bin
 mount -t proc proc /proc
@@ -243,7 +246,7 @@ mount -t devtmpfs dev /dev
 for m in /modules/*.ko; do
     [ -e "$m" ] && insmod "$m" 2>/dev/null
 done
-fail() { echo "vm-init: $*" > /dev/console; poweroff -f; }
+fail() { echo "vm-init: $*" > /dev/console; echo o > /proc/sysrq-trigger; sleep 30; }
 mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000 results /results \
     || fail "cannot mount the results share"
 . /results/setup
@@ -259,9 +262,12 @@ mount -t sysfs sys $N/sys
 mount -t devtmpfs dev $N/dev
 mkdir -p $N/dev/pts $N/dev/shm
 mount -t devpts -o newinstance,ptmxmode=0666 devpts $N/dev/pts
+ln -sf pts/ptmx $N/dev/ptmx
 mount -t tmpfs tmpfs $N/dev/shm
-for d in /tmp /run /var/tmp; do mount -t tmpfs tmpfs $N$d; done
-mkdir -p $N/run/netns $N/var/run
+# /tmp stays the host's (through the overlay: files there are visible, writes stay
+# in the guest); /run is the host's live state (netns, pids ...) and starts empty.
+mount -t tmpfs tmpfs $N/run
+mkdir -p $N/run/netns $N/run/lock
 mount -t tracefs tracefs $N/sys/kernel/tracing 2>/dev/null
 mount -t debugfs debugfs $N/sys/kernel/debug 2>/dev/null
 mount -t securityfs securityfs $N/sys/kernel/security
@@ -272,15 +278,23 @@ mkdir -p $N/lib/modules/$VM_RELEASE $N/boot
 mount --bind $N$VM_MODULES $N/lib/modules/$VM_RELEASE
 cp $N$VM_CONFIG $N/boot/config-$VM_RELEASE
 hostname "vm-$VM_NAME"
+ip link set lo up
 mkdir -p $N/results
-mount --bind /results $N/results
-echo "@@vm-ready $(cat /proc/sys/kernel/osrelease)" > /dev/console
-chroot $N /bin/sh -c '. /results/env; cd "$VM_CWD" && exec /bin/sh /results/cmd' \
-    < /dev/console > /dev/console 2>&1
+mount --move /results $N/results
+exec switch_root $N /bin/sh /results/stage2
+"""
+
+# Runs as PID 1 in the guest's real root: the command on the serial line as its
+# controlling terminal (setsid -c), in the caller's directory and environment.
+STAGE2 = r"""#!/bin/sh
+echo "@@vm-ready $(uname -r)" > /dev/console
+setsid -c -w /bin/sh -c '. /results/env; cd "$VM_CWD" && exec /bin/sh /results/cmd' \
+    < /dev/ttyS0 > /dev/ttyS0 2>&1
 echo $? > /results/status.tmp && mv /results/status.tmp /results/status
 echo "@@vm-done" > /dev/console
 sync
-poweroff -f
+echo o > /proc/sysrq-trigger
+sleep 30
 """
 
 
@@ -351,6 +365,7 @@ def run(kernel: Kernel, command: str, *, cwd: str | None = None, timeout: float 
                                                  "LIBBPFPY_VM": kernel.name,
                                                  **(env or {})}))
         (results / "cmd").write_text(command + "\n")
+        (results / "stage2").write_text(STAGE2)
         cmdline = (f"console=ttyS0 rdinit=/init panic=-1 loglevel=4 lsm={LSMS} "
                    "mitigations=off tsc=reliable no_timer_check")
         qemu = ["qemu-system-x86_64", *_accel(), "-smp", str(cpus), "-m", memory,

@@ -199,6 +199,7 @@ def test_numpy_dtype_offsets_equal_btf(zoo):
     assert dt.fields["sgn"][0] == np.dtype("<i4")
 
 
+@pytest.mark.slow
 def test_every_vmlinux_record_builds_with_btf_layout():
     with BTF.vmlinux() as btf:
         n = 0

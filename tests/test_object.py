@@ -9,6 +9,7 @@ import struct
 import subprocess
 import sys
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -25,6 +26,8 @@ from libbpfpy import (
     probe,
 )
 from libbpfpy import _raw as raw
+
+ROOT = Path(__file__).resolve().parents[1]
 
 REPORT = struct.Struct("qQQ")
 
@@ -483,3 +486,73 @@ def test_iterator_probe_agrees_with_a_real_load(bpf_object_path, fixture, target
     assert "ulimit" not in str(info.value)
     if "EPERM" in feature.reason:
         assert "refuses" in str(info.value) and info.value.errno == errno.EPERM
+
+
+# -- __kconfig externs and the kernel's configuration ---------------------------------------
+
+def _kernel_config() -> dict[str, str]:
+    """The running kernel's configuration, read the way libbpf looks for it."""
+    import gzip
+    path = f"/boot/config-{os.uname().release}"
+    if os.path.exists(path):
+        with open(path) as f:
+            text = f.read()
+    else:
+        with gzip.open("/proc/config.gz", "rt") as f:
+            text = f.read()
+    return dict(line.split("=", 1) for line in text.splitlines() if "=" in line
+                and not line.startswith("#"))
+
+
+def _report_kconfig(obj: Object) -> tuple[int, int]:
+    res = obj.programs["report"].test_run(ctx=bytes(16))
+    return struct.unpack("qq", res.ctx)  # type: ignore[return-value]
+
+
+@pytest.mark.root
+def test_kconfig_externs_get_the_running_kernels_values(bpf_object_path):
+    from libbpfpy.object import kernel_config_source
+    if kernel_config_source() is None:
+        pytest.fail("this machine has neither /boot/config-<release> nor /proc/config.gz "
+                    "(the VM runner provides the first)")
+    with Object.open(bpf_object_path("kconfig")) as obj:
+        obj.load()
+        assert _report_kconfig(obj) == (int(_kernel_config()["CONFIG_HZ"]), 0)
+    with Object.open(bpf_object_path("kconfig"), kconfig="CONFIG_HZ=123") as obj:
+        obj.load()
+        assert _report_kconfig(obj) == (123, 0)
+
+
+@pytest.mark.root
+def test_missing_kernel_config_is_a_clear_error(bpf_object_path):
+    # A child in its own mount namespace where libbpf finds no configuration: the
+    # error names the extern, where libbpf looked and what to do; kconfig= still works.
+    from conftest import mountns_feature, skip_unless
+    skip_unless(mountns_feature())
+    path = bpf_object_path("kconfig")
+    code = f"""
+import struct
+from libbpfpy import BPFError, Object
+try:
+    with Object.open({path!r}) as obj:
+        obj.load()
+    print("loaded?!")
+except BPFError as exc:
+    print("ERROR", exc)
+with Object.open({path!r}, kconfig="CONFIG_HZ=321") as obj:
+    obj.load()
+    print("HZ", struct.unpack("qq", obj.programs["report"].test_run(ctx=bytes(16)).ctx)[0])
+"""
+    script = ("mount -t tmpfs none /boot && "
+              "{ [ ! -e /proc/config.gz ] || mount --bind /dev/null /proc/config.gz; } && "
+              f"exec {sys.executable} -c \"$0\"")
+    res = subprocess.run(["unshare", "--mount", "sh", "-c", script, code], text=True,
+                         capture_output=True, timeout=60,
+                         env=dict(os.environ, PYTHONPATH=str(ROOT / "src")))
+    assert res.returncode == 0, res.stderr
+    first, second = res.stdout.splitlines()
+    assert first.startswith("ERROR cannot load object 'kconfig': its __kconfig extern "
+                            "CONFIG_HZ has no value"), first
+    assert f"/boot/config-{os.uname().release} or /proc/config.gz" in first
+    assert 'kconfig="CONFIG_HZ=..."' in first
+    assert second == "HZ 321"

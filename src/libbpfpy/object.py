@@ -31,6 +31,22 @@ __all__ = ["Object"]
 
 V = TypeVar("V")
 
+_UNRESOLVED_KCONFIG = re.compile(r"extern '(CONFIG_\w+)' \(strong\): not resolved")
+
+
+def kernel_config_source() -> str | None:
+    """Where libbpf finds the running kernel's configuration for ``__kconfig``
+    externs (``/boot/config-<release>``, else ``/proc/config.gz``), or None."""
+    for path in (f"/boot/config-{os.uname().release}", "/proc/config.gz"):
+        try:
+            with open(path, "rb") as f:
+                if f.read(2):
+                    return path
+        except OSError:
+            continue
+    return None
+
+
 _LOG_BLOCK = re.compile(r"prog '([^']+)': -- BEGIN PROG LOAD LOG --\n(.*?)"
                         r"-- END PROG LOAD LOG --", re.S)
 _FAILED_PROG = re.compile(r"prog '([^']+)': (?:BPF program load failed|failed to load)")
@@ -317,6 +333,9 @@ class Object(Owner):
 
     def _load_error(self, err: int, lines: list[str]) -> BPFError:
         text = "".join(lines)
+        unresolved = _UNRESOLVED_KCONFIG.findall(text)
+        if unresolved:
+            return self._kconfig_error(err, unresolved)
         block = _LOG_BLOCK.search(text)
         failed = _FAILED_PROG.search(text)
         prog_name = block.group(1) if block else (failed.group(1) if failed else None)
@@ -350,6 +369,26 @@ class Object(Owner):
                          + (f" at program {prog_name!r}" if prog_name else "")
                          + f": {detail}",
                          call="bpf_object__load", target=self.name)
+
+    def _kconfig_error(self, err: int, names: list[str]) -> BPFError:
+        """libbpf could not give a value to strong ``__kconfig`` externs: say whether
+        the kernel's configuration is missing or lacks them, and what to do."""
+        which = ", ".join(dict.fromkeys(names))
+        source = kernel_config_source()
+        if source is None:
+            release = os.uname().release
+            why = (f"libbpf reads the running kernel's configuration from "
+                   f"/boot/config-{release} or /proc/config.gz, and neither is readable "
+                   "here")
+            hint = ("install the kernel's config file there, or pass the values with "
+                    f"Object.open(..., kconfig=\"{names[0]}=...\")")
+        else:
+            why = f"the kernel's configuration ({source}) does not set {which}"
+            hint = (f"declare {'it' if len(names) == 1 else 'them'} __weak with a default, "
+                    "or pass the value with Object.open(..., kconfig=...)")
+        return BPFError(err or errno.ESRCH, f"cannot load {self._describe()}: its __kconfig "
+                        f"extern {which} has no value: {why}", call="bpf_object__load",
+                        target=self.name, hint=hint)
 
     def _unsupported(self, prog: Program, err: int) -> BPFError | None:
         from . import probe

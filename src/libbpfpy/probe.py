@@ -23,7 +23,7 @@ from .errors import a_or_an
 __all__ = ["Feature", "prog_type", "for_program", "kernel_btf_id", "map_type", "helper",
            "kprobes", "uprobes", "kprobe_multi", "fentry", "fmod_ret", "lsm", "iterators",
            "iterator", "iterator_targets", "syscall_symbol", "kprobe_alternative", "tp_btf",
-           "tracefs", "bpffs", "kernel_version", "privileges", "libbpf_version",
+           "tracefs", "tracepoint", "bpffs", "kernel_version", "privileges", "libbpf_version",
            "attach_kinds", "clear_cache", "tcx", "netkit", "netfilter", "uprobe_multi",
            "sockmap_link", "raw_tracepoint_cookie", "token", "streams", "exclusive_maps",
            "struct_ops_association", "link_kinds", "bpf_features", "user_namespaces"]
@@ -461,6 +461,17 @@ def tracefs() -> Feature:
     if path:
         return Feature("tracefs", True, f"mounted at {path}")
     return Feature("tracefs", False, f"not mounted (mount -t tracefs tracefs {fs.TRACEFS})")
+
+
+def tracepoint(category: str, name: str) -> Feature:
+    """Whether the kernel has the tracepoint ``category:name`` (tracefs lists it)."""
+    what = f"tracepoint {category}:{name}"
+    path = fs.tracefs_path()
+    if path is None:
+        return Feature(what, False, "tracefs is not mounted")
+    if fs.tracepoint_exists(category, name):
+        return Feature(what, True, f"listed in {path}/events")
+    return Feature(what, False, f"not in {path}/events (kernel too old or built without it)")
 
 
 def bpffs() -> Feature:

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from ..errors import LoadError
 
 SUBCOMMAND_MODULES = ["libbpfpy.cli.build", "libbpfpy.cli.inspect", "libbpfpy.cli.probe",
-                      "libbpfpy.cli.kernel", "libbpfpy.cli.link"]
+                      "libbpfpy.cli.kernel", "libbpfpy.cli.exporter", "libbpfpy.cli.link"]
 
 
 def version_text() -> str:
