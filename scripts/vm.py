@@ -380,6 +380,8 @@ def run(kernel: Kernel, command: str, *, cwd: str | None = None, timeout: float 
                 "-fsdev", f"local,id=results,path={results},security_model=none",
                 "-device", "virtio-9p-pci,fsdev=results,mount_tag=results"]
         started = time.monotonic()
+        import resource
+        cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
         proc = subprocess.Popen(qemu, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, start_new_session=True)
         assert proc.stdout is not None
@@ -431,9 +433,13 @@ def run(kernel: Kernel, command: str, *, cwd: str | None = None, timeout: float 
                     f"(qemu exit {proc.returncode})")
             return STATUS_MISSING
         status = int(status_file.read_text().strip() or STATUS_MISSING)
+        cpu_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (cpu_after.ru_utime + cpu_after.ru_stime) - \
+            (cpu_before.ru_utime + cpu_before.ru_stime)
         if not quiet:
+            # CPU time says what a run costs whatever else the machine was doing
             log(f"{kernel.name}: command exited {status} after "
-                f"{time.monotonic() - started:.1f} s")
+                f"{time.monotonic() - started:.1f} s ({cpu:.0f} s of CPU)")
         return status
 
 
