@@ -115,7 +115,15 @@ tools: $(TOOL_OBJS)
 $(TOOL_OBJS) &: $(wildcard $(TOOL_DIR)/*.bpf.c $(TOOL_DIR)/*.h) $(BUILD)/vmlinux.h | venv-run
 	$(PY) -m libbpfpy.tools --vmlinux $(BUILD)/vmlinux.h
 
-$(BUILD)/vmlinux.h: | venv-run
+# vmlinux.h describes the kernel it was generated on: a stamp named after the running
+# kernel makes a build/ left by another kernel (an upgrade, a copied tree) regenerate
+# it, and with it every object compiled against it.
+KERNEL_ID := $(shell { uname -rv; cat /sys/kernel/notes; } 2>/dev/null | sha256sum | cut -c1-16)
+
+$(BUILD)/.kernel-$(KERNEL_ID):
+	@mkdir -p $(BUILD) && rm -f $(BUILD)/.kernel-* && touch $@
+
+$(BUILD)/vmlinux.h: $(BUILD)/.kernel-$(KERNEL_ID) | venv-run
 	@mkdir -p $(BUILD)
 	$(PY) -m libbpfpy vmlinux -o $@.tmp && mv $@.tmp $@
 
