@@ -262,7 +262,9 @@ mkdir -p $N/dev/pts $N/dev/shm
 mount -t devpts -o newinstance,ptmxmode=0666 devpts $N/dev/pts
 ln -sf pts/ptmx $N/dev/ptmx
 mount -t tmpfs tmpfs $N/dev/shm
-for d in /tmp /run /var/tmp; do mount -t tmpfs tmpfs $N$d; done
+# /tmp stays the host's (through the overlay: files there are visible, writes stay
+# in the guest); /run is the host's live state (netns, pids ...) and starts empty.
+mount -t tmpfs tmpfs $N/run
 mkdir -p $N/run/netns $N/run/lock
 mount -t tracefs tracefs $N/sys/kernel/tracing 2>/dev/null
 mount -t debugfs debugfs $N/sys/kernel/debug 2>/dev/null
