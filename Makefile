@@ -172,8 +172,8 @@ docs: $(VENV)/.installed-docs
 wheel-check: deps-run mounts
 	$(PYTHON) scripts/wheel-check
 
-# A minimal Debian 12 (debootstrap) with a clone of this repository, running the
-# README's commands (see the script for what it needs).
+# A fresh minimal Debian 12 (debootstrap, pivot_root'ed in a private mount namespace)
+# with a clone of this repository, running the README's commands (see the script).
 fresh-machine-check:
 	python3 scripts/fresh-machine-check $(ARGS)
 
