@@ -32,6 +32,8 @@ import vm  # noqa: E402
 # random call sequences, whole-vmlinux BTF walks) run on the host and on the --full
 # kernels only; under TCG they are most of a guest's time.
 SLOW = "not slow"
+# Seconds one test may take in a guest (TCG runs ~10x slower than the host).
+TEST_TIMEOUT = 600
 
 
 @dataclass
@@ -75,7 +77,9 @@ def run_one(kernel: str, label: str, pytest_args: list[str], env: dict[str, str]
             timeout: float) -> Outcome:
     out = Outcome(kernel, label)
     python = str(ROOT / ".venv" / "bin" / "python")
-    command = " ".join([python, "-m", "pytest", "-p", "no:cacheprovider", "-q",
+    # --timeout: one hung test must not take the guest's whole budget with it
+    command = " ".join([python, "-m", "pytest", "-p", "no:cacheprovider", "-v",
+                        "--color=no", f"--timeout={TEST_TIMEOUT}",
                         "--junitxml=/results/out/junit.xml", "-o", "junit_family=xunit1",
                         *[vm.shlex.quote(a) for a in pytest_args]])
     artifacts = ROOT / "build" / "matrix" / f"{kernel}-{label}"
@@ -130,6 +134,12 @@ def main(argv: list[str] | None = None) -> int:
     full = {k for k in args.full.replace(" ", ",").split(",") if k}
     for k in kernels:
         vm.Kernel(k).prepare()
+    # Byte-compile the checkout once on the host: the guests see it read-only, and
+    # under TCG compiling modules again in every Python process the tests start is
+    # the largest cost there is.
+    vm.subprocess.run([sys.executable, "-m", "compileall", "-q", "-j", "0",
+                       str(ROOT / "src"), str(ROOT / "tests"), str(ROOT / "examples")],
+                      check=False, stdout=vm.subprocess.DEVNULL)
     outcomes: list[Outcome] = []
     started = time.monotonic()
     for k in kernels:

@@ -57,7 +57,9 @@ KERNELS = {
 ROOT_MODULES = ["virtio_pci", "9pnet_virtio", "9p", "overlay"]
 # Passed from the caller's environment into the guest's command.
 ENV_PREFIXES = ("LIBBPFPY_", "PYTEST_", "HYPOTHESIS_")
-ENV_NAMES = ("CI", "TERM", "LANG", "COLUMNS", "PYTHONPATH", "PYTHONDONTWRITEBYTECODE")
+# (Not PYTHONDONTWRITEBYTECODE: under TCG, recompiling every module in every Python
+# process the tests start costs more than anything else.)
+ENV_NAMES = ("CI", "TERM", "LANG", "COLUMNS", "PYTHONPATH")
 LSMS = "lockdown,capability,landlock,yama,bpf"
 BUSYBOX = "/bin/busybox"
 STATUS_MISSING = 125  # the guest ended without reporting the command's status

@@ -527,6 +527,8 @@ def test_kconfig_externs_get_the_running_kernels_values(bpf_object_path):
 def test_missing_kernel_config_is_a_clear_error(bpf_object_path):
     # A child in its own mount namespace where libbpf finds no configuration: the
     # error names the extern, where libbpf looked and what to do; kconfig= still works.
+    from conftest import mountns_feature, skip_unless
+    skip_unless(mountns_feature())
     path = bpf_object_path("kconfig")
     code = f"""
 import struct
