@@ -115,7 +115,15 @@ tools: $(TOOL_OBJS)
 $(TOOL_OBJS) &: $(wildcard $(TOOL_DIR)/*.bpf.c $(TOOL_DIR)/*.h) $(BUILD)/vmlinux.h | venv-run
 	$(PY) -m libbpfpy.tools --vmlinux $(BUILD)/vmlinux.h
 
-$(BUILD)/vmlinux.h: | venv-run
+# vmlinux.h describes the kernel it was generated on: a stamp named after the running
+# kernel makes a build/ left by another kernel (an upgrade, a copied tree) regenerate
+# it, and with it every object compiled against it.
+KERNEL_ID := $(shell { uname -rv; cat /sys/kernel/notes; } 2>/dev/null | sha256sum | cut -c1-16)
+
+$(BUILD)/.kernel-$(KERNEL_ID):
+	@mkdir -p $(BUILD) && rm -f $(BUILD)/.kernel-* && touch $@
+
+$(BUILD)/vmlinux.h: $(BUILD)/.kernel-$(KERNEL_ID) | venv-run
 	@mkdir -p $(BUILD)
 	$(PY) -m libbpfpy vmlinux -o $@.tmp && mv $@.tmp $@
 
@@ -164,8 +172,8 @@ docs: $(VENV)/.installed-docs
 wheel-check: deps-run mounts
 	$(PYTHON) scripts/wheel-check
 
-# A minimal Debian 12 (debootstrap) with a clone of this repository, running the
-# README's commands (see the script for what it needs).
+# A fresh minimal Debian 12 (debootstrap, pivot_root'ed in a private mount namespace)
+# with a clone of this repository, running the README's commands (see the script).
 fresh-machine-check:
 	python3 scripts/fresh-machine-check $(ARGS)
 
