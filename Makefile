@@ -26,9 +26,10 @@ RUNTIME_APT_PACKAGES := python3 python3-venv ca-certificates libbpf1 clang libbp
 # Everything: the test, benchmark and example tool chain too.
 APT_PACKAGES := clang llvm libbpf-dev libbpf1 gcc make iproute2 bpftool systemtap-sdt-dev
 APT_PACKAGES += python3 python3-venv ca-certificates
-# the exporter's end-to-end test scrapes it with a real Prometheus server (its
-# recommends -- node-exporter, smartmontools ... -- are not needed: left out)
-APT_LEAN_PACKAGES := prometheus
+# The exporter's end-to-end test scrapes it with a real Prometheus server: Debian's
+# package, unpacked into build/prometheus (not installed: installing it would start
+# a prometheus service on the machine).
+PROMETHEUS := $(BUILD)/prometheus/usr/bin/prometheus
 BPF_CFLAGS = -g -O2 -target bpf -D__TARGET_ARCH_$(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/') -Wall -Wno-unused-function \
 	-idirafter /usr/include/$(shell gcc -dumpmachine)
 
@@ -52,7 +53,10 @@ export CMD KERNEL KERNELS FULL_KERNELS
 .PHONY: setup setup-run deps deps-run vm-deps venv venv-run mounts bpf tools run test bench \
 	lint docs wheel-check fresh-machine-check clean kernels vm test-kernels
 
-setup: deps venv mounts bpf
+setup: deps venv mounts bpf $(PROMETHEUS)
+
+$(PROMETHEUS):
+	$(PYTHON) scripts/debian.py fetch bookworm prometheus $(BUILD)/prometheus >/dev/null
 
 # Running needs less: no test/lint tool chain, no test fixtures.
 setup-run: deps-run venv-run mounts tools
@@ -75,7 +79,6 @@ endef
 # System packages: install only what is missing.
 deps:
 	$(call apt_ensure,$(APT_PACKAGES),python)
-	$(call apt_ensure,$(APT_LEAN_PACKAGES),,--no-install-recommends)
 
 deps-run:
 	$(call apt_ensure,$(RUNTIME_APT_PACKAGES),python,--no-install-recommends)
