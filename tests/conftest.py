@@ -63,6 +63,22 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 
 @pytest.fixture(scope="session", autouse=True)
+def _private_compile_cache(tmp_path_factory):
+    """The suite compiles into a cache of its own (the commands it runs inherit it),
+    not the machine's (/var/cache/libbpfpy for root): what an earlier session left
+    there can neither help nor break a run, and a run leaves nothing there.  A cache
+    the caller chose with LIBBPFPY_CACHE_DIR is kept."""
+    if os.environ.get("LIBBPFPY_CACHE_DIR"):
+        yield
+        return
+    os.environ["LIBBPFPY_CACHE_DIR"] = str(tmp_path_factory.mktemp("compile-cache"))
+    try:
+        yield
+    finally:
+        del os.environ["LIBBPFPY_CACHE_DIR"]
+
+
+@pytest.fixture(scope="session", autouse=True)
 def _mounts() -> None:
     if _privileged():
         from libbpfpy import fs

@@ -155,7 +155,7 @@ def _connect_with(cc: bytes) -> None:
 
 
 def test_struct_ops_maps_attach_switch_and_autoattach(bpf_object_path, netns_factory):
-    with Object.open(bpf_object_path("struct_ops")) as obj:
+    with Object.open(bpf_object_path("struct_ops_link")) as obj:
         if not raw.is_available("bpf_map__autoattach"):
             # libbpf 1.1 knows no .struct_ops.link maps; autoattach is 1.5's
             assert refused_by_old_libbpf(
@@ -163,7 +163,7 @@ def test_struct_ops_maps_attach_switch_and_autoattach(bpf_object_path, netns_fac
             return
         first, second = obj.maps["first"], obj.maps["second"]
         assert first.type == MapType.STRUCT_OPS and first.autoattach
-        second.autoattach = False           # both are "lbpy_cc": one registers at a time
+        second.autoattach = False           # both are "lbpy_cc_link": one registers at a time
         obj.load()
         links = obj.attach()                # programs have no targets; the map has
         assert len(links) == 1
@@ -172,21 +172,21 @@ def test_struct_ops_maps_attach_switch_and_autoattach(bpf_object_path, netns_fac
         assert info.type == LinkType.STRUCT_OPS and info.target["map_id"] == first.info().id
         ns = netns_factory()
         with ns.inside():
-            _connect_with(b"lbpy_cc")
+            _connect_with(b"lbpy_cc_link")
             assert (obj.globals["inits_first"], obj.globals["inits_second"]) == (1, 0)
             link.update_map(second)         # the other implementation takes over
-            _connect_with(b"lbpy_cc")
+            _connect_with(b"lbpy_cc_link")
             assert (obj.globals["inits_first"], obj.globals["inits_second"]) == (1, 1)
             link.destroy()
             with pytest.raises(OSError) as info_:
-                _connect_with(b"lbpy_cc")
+                _connect_with(b"lbpy_cc_link")
             assert info_.value.errno == errno.ENOENT  # unregistered
         with pytest.raises(BPFError, match="not struct_ops"):
             obj.maps["struct_o.bss"].attach_struct_ops()
 
 
 def test_assoc_struct_ops_associates_or_says_why_not(bpf_object_path):
-    with Object.open(bpf_object_path("struct_ops")) as obj:
+    with Object.open(bpf_object_path("struct_ops_link")) as obj:
         prog = obj.programs["plain"]
         if not raw.is_available("bpf_map__autoattach"):   # no struct_ops maps in 1.1
             assert refused_by_old_libbpf("bpf_program__assoc_struct_ops",
