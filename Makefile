@@ -187,7 +187,9 @@ kernels: vm-deps
 vm: setup vm-deps
 	$(PYTHON) scripts/vm.py run $(KERNEL) -- "$$CMD"
 
+# The kernel-dependent tests run again on the newest kernel with libbpf 1.7.
 test-kernels: setup vm-deps
+	LIBBPFPY_MATRIX_LIBBPF=$(abspath $(LIBBPF_SID_SO)) \
 	$(PYTHON) scripts/test_kernels.py --kernels "$(KERNELS)" --full "$(FULL_KERNELS)"
 
 comma := ,
