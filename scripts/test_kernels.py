@@ -8,7 +8,8 @@ Every kernel runs the kernel-dependent tests (``KERNEL_TESTS``, root tier, not
 by ``vm.py`` (the host's filesystem read-only, a tmpfs overlay on top) and writes a
 JUnit report to its results share; the summary table at the end (kernel x
 passed/failed/skipped/errors, time) is built from those reports, and the exit status
-is non-zero if any test failed or any guest did not report.  Skips are listed with their reasons, which quote the probes.
+is non-zero if any test failed or any guest did not report.  Skips are listed with
+their reasons, which quote the probes.
 
 Environment: ``LIBBPFPY_LIBBPF`` and the other LIBBPFPY_* variables reach the guests;
 ``LIBBPFPY_MATRIX_LIBBPF=path`` adds a second run of the root tier on the newest
