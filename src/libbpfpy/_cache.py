@@ -58,12 +58,21 @@ def private_dir(p: str, *, create_parents: bool = False) -> None:
 
 
 def atomic_write(dest: str | os.PathLike[str], data: bytes, mode: int = 0o644) -> None:
-    """Write ``data`` to ``dest`` through a temporary file in the same directory and a
-    rename (which replaces a symlink at ``dest`` rather than following it)."""
-    import tempfile
+    """Write ``data`` to ``dest`` through a new temporary file in the same directory
+    (created ``O_EXCL|O_NOFOLLOW``) and a rename (which replaces a symlink at ``dest``
+    rather than following it)."""
     dest = os.fspath(dest)
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(dest)}.", suffix=".tmp",
-                               dir=os.path.dirname(dest))
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    for _ in range(100):
+        tmp = os.path.join(os.path.dirname(dest), f".{os.path.basename(dest)}."
+                           f"{os.getpid()}.{os.urandom(6).hex()}.tmp")
+        try:
+            fd = os.open(tmp, flags, 0o600)
+            break
+        except FileExistsError:
+            continue
+    else:
+        raise FileExistsError(17, "no free temporary name", dest)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
