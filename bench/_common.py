@@ -20,6 +20,26 @@ from pathlib import Path
 
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
 DEBIAN_PYTHON = "/usr/bin/python3"
+SRC = str(Path(__file__).resolve().parents[1] / "src")
+
+
+def bench_python() -> tuple[str, dict[str, str]]:
+    """The interpreter (and environment) to run libbpfpy's side in: the one BCC runs
+    in (Debian's /usr/bin/python3, an optimised build) when it can import libbpfpy
+    and numpy from this checkout and its venv, so that ratios to BCC compare
+    libraries, not interpreters; else this one.  BENCH_PYTHON=venv forces this one."""
+    import site
+    import sys
+    env = dict(os.environ)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    if os.environ.get("BENCH_PYTHON") == "venv" or not os.path.exists(DEBIAN_PYTHON):
+        return sys.executable, env
+    paths = [SRC] + [p for p in site.getsitepackages() if p.startswith(sys.prefix)]
+    env["PYTHONPATH"] = os.pathsep.join(paths + [env.get("PYTHONPATH", "")]).rstrip(
+        os.pathsep)
+    ok = subprocess.run([DEBIAN_PYTHON, "-c", "import libbpfpy.map, numpy"], env=env,
+                        capture_output=True).returncode == 0
+    return (DEBIAN_PYTHON, env) if ok else (sys.executable, dict(os.environ))
 
 
 def bcc_ready() -> str | None:

@@ -4,8 +4,10 @@ next to a C tool on the same BPF object and programs, and BCC.
 
 * C: the plain libbpf API (bench/startup/loader.c, gcc) loading mmapsnoop's own
   compiled object with the same tracepoint pair: the libbpf-tools way;
-* mmapsnoop itself (the console script), warm: its BPF object shipped compiled, its
-  probe answers kept for this boot (the first run, not counted, fills that cache);
+* mmapsnoop itself (``python -m libbpfpy.tools.mmapsnoop`` in the interpreter the
+  benchmarks run in, see bench/run.py; also the venv's console script), warm: its BPF
+  object shipped compiled, its probe answers kept for this boot (the first run, not
+  counted, fills that cache);
 * BCC (bench/startup/mmapsnoop_bcc.py, python3-bpfcc), compiling its C at start.
 
 Each run: exec, wait for the "tracing" line on stderr (*attached*), SIGINT at once,
@@ -103,6 +105,12 @@ def main() -> int:
     if shutil.which("gcc"):
         tools["C, plain libbpf API"] = ([str(build_c_tool()), obj], "tracing", RUNS)
     tools["mmapsnoop (libbpfpy)"] = (snoop, "tracing mmap()", RUNS)
+    venv_script = ROOT / ".venv" / "bin" / "mmapsnoop"
+    if venv_script.exists() and not script.exists():
+        # the same tool from the venv's interpreter (pyenv's build here: slower to
+        # start than Debian's), for reference
+        tools["mmapsnoop, venv console script"] = ([str(venv_script)], "tracing mmap()",
+                                                   RUNS)
     bcc_note = bcc_ready()
     if bcc_note is None:
         tools["BCC (python3-bpfcc)"] = (["/usr/bin/python3", str(HERE / "mmapsnoop_bcc.py")],

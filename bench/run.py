@@ -5,7 +5,10 @@ Benchmarks are scripts named ``bench/bench_*.py`` run in a fresh interpreter eac
 in name order.  ``make bench ARGS=ringbuf`` runs only those whose name contains it.
 Each table sets C (libbpf, or bpftool), BCC and libbpfpy side by side with ratios;
 the ``target:`` lines the benchmarks print are repeated at the end, with the load
-of the machine (a shared one makes every absolute number noisy).
+of the machine (a shared one makes every absolute number noisy).  The benchmarks run
+in the interpreter BCC runs in where they can (``_common.bench_python``: Debian's
+optimised python3 with this checkout on its path), so that libbpfpy and BCC are
+compared on the same Python; ``BENCH_PYTHON=venv`` keeps the venv's.
 """
 from __future__ import annotations
 
@@ -18,6 +21,10 @@ HERE = Path(__file__).resolve().parent
 
 
 def main() -> int:
+    sys.path.insert(0, str(HERE))
+    from _common import bench_python
+    python, env = bench_python()
+    print(f"benchmarks run in {python}", flush=True)
     wanted = sys.argv[1:]
     status = 0
     targets: list[str] = []
@@ -26,8 +33,8 @@ def main() -> int:
         if wanted and not any(w in script.stem for w in wanted):
             continue
         print(f"\n=== {script.stem} ===", flush=True)
-        proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE,
-                                text=True)
+        proc = subprocess.Popen([python, str(script)], stdout=subprocess.PIPE, text=True,
+                                env=env)
         assert proc.stdout is not None
         for line in proc.stdout:
             print(line, end="", flush=True)

@@ -492,7 +492,7 @@ def run(args: argparse.Namespace) -> int:
             return _fail("needs BPF privileges: run as root, or grant CAP_BPF and "
                          "CAP_PERFMON (with CAP_DAC_READ_SEARCH for tracefs)")
         # Imported here so that a missing or unloadable libbpf is a one-line error.
-        from .. import fs, object, ringbuf  # noqa: F401
+        from .. import fs, object  # noqa: F401
     except ImportError as exc:  # libbpf missing or unloadable
         return _fail(f"cannot use libbpf: {exc}")
     restore = _route_libbpf_log(args.verbose)
@@ -506,7 +506,6 @@ def _trace(args: argparse.Namespace) -> int:
     from .. import fs
     from ..errors import BPFError, NotSupportedError
     from ..object import Object
-    from ..ringbuf import RingBuffer
     try:
         fs.mount_tracefs()
     except OSError as exc:
@@ -547,6 +546,9 @@ def _trace(args: argparse.Namespace) -> int:
             prepare(obj, args, choice.strategy)
             obj.load()
             _attach(obj, choice.strategy)
+            # Imported after the load, whose peak (libbpf parsing the kernel's BTF) is
+            # then that much lower: the memory it frees serves this import.
+            from ..ringbuf import RingBuffer
             with RingBuffer(obj.maps["events"], printer) as rb:
                 printer.header()
                 print(f"{PROG}: tracing mmap() via {choice.strategy}; Ctrl-C to end",
