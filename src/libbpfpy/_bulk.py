@@ -235,26 +235,36 @@ def _dtypes(np: Any, m: MapAPI) -> tuple[Any, Any, Any]:
     return kdt, vdt, rec
 
 
+Buffer = bytearray | mmap.mmap
+
+
 class Whole:
     """A whole map read by :func:`read_all`: ``n`` keys back to back in ``keys``, their
-    values (per-CPU: ``ncpu`` slots of ``walk.slot`` bytes each) in ``values``.  The
-    buffers are anonymous mappings: pages the kernel did not write were never touched
-    (cost nothing) and go back to the system with :meth:`close`."""
+    values (per-CPU: ``ncpu`` slots of ``walk.slot`` bytes each) in ``values``.  Large
+    buffers are anonymous mappings (pages the kernel did not write were never touched,
+    and go back to the system with :meth:`close`); small ones ordinary memory."""
 
-    def __init__(self, keys: mmap.mmap, values: mmap.mmap, n: int, walk: Batches) -> None:
+    def __init__(self, keys: Buffer, values: Buffer, n: int, walk: Batches) -> None:
         self.keys, self.values, self.n, self.walk = keys, values, n, walk
 
     def close(self) -> None:
-        self.keys.close()
-        self.values.close()
+        for buf in (self.keys, self.values):
+            if isinstance(buf, mmap.mmap):
+                buf.close()
 
 
-def _buffers(cap: int, b: Batches) -> tuple[mmap.mmap, mmap.mmap]:
-    return (mmap.mmap(-1, max(cap * b.key_size, 1)),
-            mmap.mmap(-1, max(cap * b.value_bytes, 1)))
+_SMALL = 4 << 20    # buffers up to this many bytes come from the heap (likely warm)
 
 
-def _address(mm: mmap.mmap) -> int:
+def _buffer(size: int) -> Buffer:
+    return bytearray(size) if size <= _SMALL else mmap.mmap(-1, size)
+
+
+def _buffers(cap: int, b: Batches) -> tuple[Buffer, Buffer]:
+    return _buffer(max(cap * b.key_size, 1)), _buffer(max(cap * b.value_bytes, 1))
+
+
+def _address(mm: Buffer) -> int:
     view = ctypes.c_char.from_buffer(mm)
     try:
         return ctypes.addressof(view)
@@ -284,15 +294,13 @@ def read_all(m: MapAPI, call: str = "bpf_map_lookup_batch", *, fallback: bool = 
                 bigger = _buffers(cap, b)
                 bigger[0][:n * b.key_size] = keys[:n * b.key_size]
                 bigger[1][:n * b.value_bytes] = values[:n * b.value_bytes]
-                keys.close()
-                values.close()
+                Whole(keys, values, n, b).close()
                 keys, values = bigger
                 continue
             if b.done or not got:
                 return Whole(keys, values, n, b)
     except BaseException:
-        keys.close()
-        values.close()
+        Whole(keys, values, n, b).close()
         raise
 
 
