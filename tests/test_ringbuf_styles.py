@@ -339,3 +339,27 @@ def test_one_call_drains_the_ring(obj, walker):
         assert int.from_bytes(first[:4], "little") == 0
         assert rb.consume() == 39999
         assert [int.from_bytes(g[:4], "little") for g in got] == list(range(1, 40000))
+
+
+def test_a_small_read_batch_waits_the_back_off_for_more(obj, direct, monkeypatch):
+    """Batch per wakeup: a read_batch() finding a few events pauses for the back-off
+    and returns what came meanwhile too; an interrupt in that pause loses nothing."""
+    with RingBuffer(obj.maps["second"], event_type=Event) as rb:
+        rb._backoff = 0.3
+        produce(obj, 10, 32, seq=0)
+        later = threading.Timer(0.05, lambda: produce(obj, 10, 32, seq=10))
+        later.start()
+        try:
+            assert rb.read_batch()["seq"].tolist() == list(range(20))
+        finally:
+            later.join()
+        produce(obj, 5, 32, seq=20)
+
+        def interrupted(_seconds):
+            raise KeyboardInterrupt
+        monkeypatch.setattr(ringbuf_mod.time, "sleep", interrupted)
+        with pytest.raises(KeyboardInterrupt):
+            rb.read_batch()
+        monkeypatch.undo()
+        rb._backoff = 0.0
+        assert rb.read_batch()["seq"].tolist() == list(range(20, 25))

@@ -747,11 +747,36 @@ class RingBuffer(Reader):
                         raise self._closed_error()
                     out = self._take(np, rings, dtype, max_events)
                 if len(out) or max_events == 0:
-                    return out
+                    return self._batch_per_wakeup(np, rings, dtype, max_events, out)
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
                     return out
                 self._wait(remaining)
+
+    #: a read_batch() that finds fewer events than this looks again after the back-off
+    _small_batch = 256
+
+    def _batch_per_wakeup(self, np: Any, rings: list[_Ring], dtype: Any,
+                          max_events: int | None, out: Any) -> Any:
+        """A few events (the records of one wakeup, e.g. after ``select()``): pause
+        for the back-off and take what came meanwhile too, so that a loop woken per
+        record reads one batch per pause instead (see docs/DESIGN.md 5.1)."""
+        if not self._backoff or len(out) >= self._small_batch or (
+                max_events is not None and len(out) >= max_events):
+            return out
+        left = None if max_events is None else max_events - len(out)
+        try:
+            time.sleep(self._backoff)
+            with self._mutex:
+                if self._closed:
+                    return out
+                more = self._take(np, rings, dtype, left)
+        except BaseException:
+            with self._mutex:     # what this call took is not lost: queued again
+                if not self._closed:
+                    self._requeue(np, rings[0], [out])
+            raise
+        return np.concatenate((out, more)) if len(more) else out
 
     def _typed_rings(self, map: MapAPI | None, what: str) -> tuple[list[_Ring], Any]:
         """The rings to read (all, or the one of ``map``) and their common dtype."""
@@ -779,11 +804,15 @@ class RingBuffer(Reader):
         except BaseException:
             # Whatever was already taken from the rings is queued again (first in
             # line), so an interrupt or an error loses nothing.
-            for arr in reversed(parts):
-                self._pending.appendleft(Batch(
-                    rings[0], items=[bytes(r) for r in arr.view(
-                        np.dtype((np.void, arr.dtype.itemsize)))]))
+            self._requeue(np, rings[0], parts)
             raise
+
+    def _requeue(self, np: Any, ring: _Ring, arrays: list[Any]) -> None:
+        """Queue events already taken as arrays again, ahead of everything; mutex held."""
+        for arr in reversed(arrays):
+            self._pending.appendleft(Batch(ring, items=[bytes(r) for r in arr.view(
+                np.dtype((np.void, arr.dtype.itemsize)))]))
+        self._sync_queued()
 
     # -- zero copy --------------------------------------------------------------------------
     @contextlib.contextmanager
