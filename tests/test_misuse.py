@@ -236,6 +236,7 @@ class Ops(RuleBasedStateMachine):
                 for p in attempt(lambda: list(obj.programs.values())) or []:
                     attempt(link.update_program, p)
                     return
+            return      # no open object has a program to update the link with
         if op == "from_id":
             other = attempt(lambda: Link.from_id(link.id))
             if other is not None:
