@@ -26,9 +26,10 @@ RUNTIME_APT_PACKAGES := python3 python3-venv ca-certificates libbpf1 clang libbp
 # Everything: the test, benchmark and example tool chain too.
 APT_PACKAGES := clang llvm libbpf-dev libbpf1 gcc make iproute2 bpftool systemtap-sdt-dev
 APT_PACKAGES += python3 python3-venv ca-certificates
-# the exporter's end-to-end test scrapes it with a real Prometheus server (its
-# recommends -- node-exporter, smartmontools ... -- are not needed: left out)
-APT_LEAN_PACKAGES := prometheus
+# The exporter's end-to-end test scrapes it with a real Prometheus server: Debian's
+# package, unpacked into build/prometheus (not installed: installing it would start
+# a prometheus service on the machine).
+PROMETHEUS := $(BUILD)/prometheus/usr/bin/prometheus
 BPF_CFLAGS = -g -O2 -target bpf -D__TARGET_ARCH_$(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/') -Wall -Wno-unused-function \
 	-idirafter /usr/include/$(shell gcc -dumpmachine)
 
@@ -52,7 +53,10 @@ export CMD KERNEL KERNELS FULL_KERNELS
 .PHONY: setup setup-run deps deps-run vm-deps venv venv-run mounts bpf tools run test bench \
 	lint docs wheel-check fresh-machine-check clean kernels vm test-kernels
 
-setup: deps venv mounts bpf
+setup: deps venv mounts bpf $(PROMETHEUS)
+
+$(PROMETHEUS):
+	$(PYTHON) scripts/debian.py fetch bookworm prometheus $(BUILD)/prometheus >/dev/null
 
 # Running needs less: no test/lint tool chain, no test fixtures.
 setup-run: deps-run venv-run mounts tools
@@ -75,7 +79,6 @@ endef
 # System packages: install only what is missing.
 deps:
 	$(call apt_ensure,$(APT_PACKAGES),python)
-	$(call apt_ensure,$(APT_LEAN_PACKAGES),,--no-install-recommends)
 
 deps-run:
 	$(call apt_ensure,$(RUNTIME_APT_PACKAGES),python,--no-install-recommends)
@@ -115,7 +118,15 @@ tools: $(TOOL_OBJS)
 $(TOOL_OBJS) &: $(wildcard $(TOOL_DIR)/*.bpf.c $(TOOL_DIR)/*.h) $(BUILD)/vmlinux.h | venv-run
 	$(PY) -m libbpfpy.tools --vmlinux $(BUILD)/vmlinux.h
 
-$(BUILD)/vmlinux.h: | venv-run
+# vmlinux.h describes the kernel it was generated on: a stamp named after the running
+# kernel makes a build/ left by another kernel (an upgrade, a copied tree) regenerate
+# it, and with it every object compiled against it.
+KERNEL_ID := $(shell { uname -rv; cat /sys/kernel/notes; } 2>/dev/null | sha256sum | cut -c1-16)
+
+$(BUILD)/.kernel-$(KERNEL_ID):
+	@mkdir -p $(BUILD) && rm -f $(BUILD)/.kernel-* && touch $@
+
+$(BUILD)/vmlinux.h: $(BUILD)/.kernel-$(KERNEL_ID) | venv-run
 	@mkdir -p $(BUILD)
 	$(PY) -m libbpfpy vmlinux -o $@.tmp && mv $@.tmp $@
 
@@ -164,8 +175,8 @@ docs: $(VENV)/.installed-docs
 wheel-check: deps-run mounts
 	$(PYTHON) scripts/wheel-check
 
-# A minimal Debian 12 (debootstrap) with a clone of this repository, running the
-# README's commands (see the script for what it needs).
+# A fresh minimal Debian 12 (debootstrap, pivot_root'ed in a private mount namespace)
+# with a clone of this repository, running the README's commands (see the script).
 fresh-machine-check:
 	python3 scripts/fresh-machine-check $(ARGS)
 

@@ -57,7 +57,9 @@ KERNELS = {
 ROOT_MODULES = ["virtio_pci", "9pnet_virtio", "9p", "overlay"]
 # Passed from the caller's environment into the guest's command.
 ENV_PREFIXES = ("LIBBPFPY_", "PYTEST_", "HYPOTHESIS_")
-ENV_NAMES = ("CI", "TERM", "LANG", "COLUMNS", "PYTHONPATH", "PYTHONDONTWRITEBYTECODE")
+# (Not PYTHONDONTWRITEBYTECODE: under TCG, recompiling every module in every Python
+# process the tests start costs more than anything else.)
+ENV_NAMES = ("CI", "TERM", "LANG", "COLUMNS", "PYTHONPATH")
 LSMS = "lockdown,capability,landlock,yama,bpf"
 BUSYBOX = "/bin/busybox"
 STATUS_MISSING = 125  # the guest ended without reporting the command's status
@@ -102,19 +104,21 @@ class Kernel:
     def modules(self) -> Path:
         return self.tree / "lib" / "modules" / self.release
 
-    @property
-    def vmlinuz(self) -> Path:
-        for cand in (self.tree / "boot" / f"vmlinuz-{self.release}", self.modules / "vmlinuz"):
+    def _boot_file(self, name: str) -> Path:
+        """``name`` (vmlinuz, config) of this kernel: in /boot as Debian 12's packages
+        put it, or beside the modules as newer, usrmerged ones do."""
+        for cand in (self.tree / "boot" / f"{name}-{self.release}", self.modules / name):
             if cand.exists():
                 return cand
-        raise SystemExit(f"vm: no vmlinuz in {self.tree}")
+        raise SystemExit(f"vm: no {name} in {self.tree}")
+
+    @property
+    def vmlinuz(self) -> Path:
+        return self._boot_file("vmlinuz")
 
     @property
     def config(self) -> Path:
-        for cand in (self.tree / "boot" / f"config-{self.release}", self.modules / "config"):
-            if cand.exists():
-                return cand
-        raise SystemExit(f"vm: no kernel config in {self.tree}")
+        return self._boot_file("config")
 
     @property
     def initramfs(self) -> Path:
@@ -378,6 +382,8 @@ def run(kernel: Kernel, command: str, *, cwd: str | None = None, timeout: float 
                 "-fsdev", f"local,id=results,path={results},security_model=none",
                 "-device", "virtio-9p-pci,fsdev=results,mount_tag=results"]
         started = time.monotonic()
+        import resource
+        cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
         proc = subprocess.Popen(qemu, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, start_new_session=True)
         assert proc.stdout is not None
@@ -429,9 +435,13 @@ def run(kernel: Kernel, command: str, *, cwd: str | None = None, timeout: float 
                     f"(qemu exit {proc.returncode})")
             return STATUS_MISSING
         status = int(status_file.read_text().strip() or STATUS_MISSING)
+        cpu_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (cpu_after.ru_utime + cpu_after.ru_stime) - \
+            (cpu_before.ru_utime + cpu_before.ru_stime)
         if not quiet:
+            # CPU time says what a run costs whatever else the machine was doing
             log(f"{kernel.name}: command exited {status} after "
-                f"{time.monotonic() - started:.1f} s")
+                f"{time.monotonic() - started:.1f} s ({cpu:.0f} s of CPU)")
         return status
 
 

@@ -63,6 +63,22 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 
 @pytest.fixture(scope="session", autouse=True)
+def _private_compile_cache(tmp_path_factory):
+    """The suite compiles into a cache of its own (the commands it runs inherit it),
+    not the machine's (/var/cache/libbpfpy for root): what an earlier session left
+    there can neither help nor break a run, and a run leaves nothing there.  A cache
+    the caller chose with LIBBPFPY_CACHE_DIR is kept."""
+    if os.environ.get("LIBBPFPY_CACHE_DIR"):
+        yield
+        return
+    os.environ["LIBBPFPY_CACHE_DIR"] = str(tmp_path_factory.mktemp("compile-cache"))
+    try:
+        yield
+    finally:
+        del os.environ["LIBBPFPY_CACHE_DIR"]
+
+
+@pytest.fixture(scope="session", autouse=True)
 def _mounts() -> None:
     if _privileged():
         from libbpfpy import fs
@@ -217,11 +233,52 @@ class NetNS:
         return cm()
 
 
+_NETNS_FEATURE: list[object] = []
+
+
+def netns_feature():
+    """Whether this machine lets ``ip netns`` create named network namespaces (it
+    needs CAP_SYS_ADMIN and a /run/netns it can make a shared mount point; some
+    containers and chroots allow neither): tried once, for real."""
+    from libbpfpy.probe import Feature
+    if not _NETNS_FEATURE:
+        name = f"lbpyprobe{os.getpid()}"
+        res = subprocess.run(["ip", "netns", "add", name], capture_output=True, text=True)
+        if res.returncode == 0:
+            subprocess.run(["ip", "netns", "del", name], check=False)
+            _NETNS_FEATURE.append(Feature("netns", True, "ip netns add worked"))
+        else:
+            _NETNS_FEATURE.append(Feature("netns", False, "ip netns add failed: "
+                                          + (res.stderr.strip() or f"exit {res.returncode}")))
+    return _NETNS_FEATURE[0]
+
+
+_MOUNTNS_FEATURE: list[object] = []
+
+
+def mountns_feature():
+    """Whether a private mount namespace with its own mounts can be made here
+    (``unshare --mount`` and a tmpfs mounted inside): tried once, for real."""
+    from libbpfpy.probe import Feature
+    if not _MOUNTNS_FEATURE:
+        res = subprocess.run(["unshare", "--mount", "sh", "-c",
+                              "mount -t tmpfs none /mnt && umount /mnt"],
+                             capture_output=True, text=True)
+        _MOUNTNS_FEATURE.append(
+            Feature("mount namespace", True, "unshare --mount and a tmpfs mount worked")
+            if res.returncode == 0 else
+            Feature("mount namespace", False, "unshare --mount with a tmpfs mount failed: "
+                    + (res.stderr.strip() or f"exit {res.returncode}")))
+    return _MOUNTNS_FEATURE[0]
+
+
 @pytest.fixture
 def netns_factory():
-    """Create throwaway network namespaces (deleted after the test)."""
+    """Create throwaway network namespaces (deleted after the test); skipped, quoting
+    the probe, where ``ip netns`` cannot work here."""
     need(subprocess.run(["which", "ip"], capture_output=True).returncode == 0,
          "iproute2 not installed")
+    skip_unless(netns_feature())
     made: list[NetNS] = []
 
     def make() -> NetNS:

@@ -527,6 +527,8 @@ def test_kconfig_externs_get_the_running_kernels_values(bpf_object_path):
 def test_missing_kernel_config_is_a_clear_error(bpf_object_path):
     # A child in its own mount namespace where libbpf finds no configuration: the
     # error names the extern, where libbpf looked and what to do; kconfig= still works.
+    from conftest import mountns_feature, skip_unless
+    skip_unless(mountns_feature())
     path = bpf_object_path("kconfig")
     code = f"""
 import struct
@@ -541,6 +543,8 @@ with Object.open({path!r}, kconfig="CONFIG_HZ=321") as obj:
     obj.load()
     print("HZ", struct.unpack("qq", obj.programs["report"].test_run(ctx=bytes(16)).ctx)[0])
 """
+    # libbpf says "not resolved" for an empty config and "failed to open" for none:
+    # /boot hidden, and where /proc/config.gz exists, an empty file over it.
     script = ("mount -t tmpfs none /boot && "
               "{ [ ! -e /proc/config.gz ] || mount --bind /dev/null /proc/config.gz; } && "
               f"exec {sys.executable} -c \"$0\"")
@@ -549,8 +553,8 @@ with Object.open({path!r}, kconfig="CONFIG_HZ=321") as obj:
                          env=dict(os.environ, PYTHONPATH=str(ROOT / "src")))
     assert res.returncode == 0, res.stderr
     first, second = res.stdout.splitlines()
-    assert first.startswith("ERROR cannot load object 'kconfig': its __kconfig extern "
-                            "CONFIG_HZ has no value"), first
+    assert first.startswith("ERROR cannot load object 'kconfig': its __kconfig extern"), first
+    assert "CONFIG_HZ" in first
     assert f"/boot/config-{os.uname().release} or /proc/config.gz" in first
     assert 'kconfig="CONFIG_HZ=..."' in first
     assert second == "HZ 321"

@@ -283,6 +283,8 @@ class Object(Owner):
         unresolved = _UNRESOLVED_KCONFIG.findall(text)
         if unresolved:
             return self._kconfig_error(err, unresolved)
+        if "failed to open system Kconfig" in text:
+            return self._kconfig_error(err, self._kconfig_externs(), opened=False)
         block = _LOG_BLOCK.search(text)
         failed = _FAILED_PROG.search(text)
         prog_name = block.group(1) if block else (failed.group(1) if failed else None)
@@ -317,25 +319,46 @@ class Object(Owner):
                          + f": {detail}",
                          call="bpf_object__load", target=self.name)
 
-    def _kconfig_error(self, err: int, names: list[str]) -> BPFError:
-        """libbpf could not give a value to strong ``__kconfig`` externs: say whether
-        the kernel's configuration is missing or lacks them, and what to do."""
-        which = ", ".join(dict.fromkeys(names))
+    def _kconfig_error(self, err: int, names: list[str], *, opened: bool = True
+                       ) -> BPFError:
+        """libbpf could not give values to ``__kconfig`` externs: say whether the
+        kernel's configuration is missing or lacks them, and what to do.  ``names``
+        are the unresolved externs, or (``opened`` false: libbpf found no
+        configuration at all) every ``__kconfig`` extern of the object."""
+        which = ", ".join(dict.fromkeys(names)) or "CONFIG_*"
+        what = (f"its __kconfig extern {which} has no value" if opened else
+                f"its __kconfig externs ({which}) need the kernel's configuration")
         source = kernel_config_source()
-        if source is None:
+        example = names[0] if names else "CONFIG_X"
+        if source is None or not opened:
             release = os.uname().release
             why = (f"libbpf reads the running kernel's configuration from "
                    f"/boot/config-{release} or /proc/config.gz, and neither is readable "
                    "here")
             hint = ("install the kernel's config file there, or pass the values with "
-                    f"Object.open(..., kconfig=\"{names[0]}=...\")")
+                    f"Object.open(..., kconfig=\"{example}=...\")")
         else:
             why = f"the kernel's configuration ({source}) does not set {which}"
             hint = (f"declare {'it' if len(names) == 1 else 'them'} __weak with a default, "
                     "or pass the value with Object.open(..., kconfig=...)")
-        return BPFError(err or errno.ESRCH, f"cannot load {self._describe()}: its __kconfig "
-                        f"extern {which} has no value: {why}", call="bpf_object__load",
-                        target=self.name, hint=hint)
+        return BPFError(err or errno.ESRCH, f"cannot load {self._describe()}: {what}: {why}",
+                        call="bpf_object__load", target=self.name, hint=hint)
+
+    def _kconfig_externs(self) -> list[str]:
+        """The object's ``__kconfig`` externs: the variables of its BTF's
+        ``.kconfig`` section."""
+        try:
+            btf = self.btf
+            if btf is None:
+                return []
+            from .btf import Kind
+            names: list[str] = []
+            for sec in btf.types(Kind.DATASEC):
+                if sec.name == ".kconfig":
+                    names.extend(btf[v.type_id].name for v in sec.vars)
+            return names
+        except (BPFError, KeyError, AttributeError):
+            return []
 
     def _unsupported(self, prog: Program, err: int) -> BPFError | None:
         from . import probe
