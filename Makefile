@@ -53,7 +53,7 @@ export CMD KERNEL KERNELS FULL_KERNELS
 .PHONY: setup setup-run deps deps-run vm-deps venv venv-run mounts bpf tools run test bench \
 	lint docs wheel-check fresh-machine-check clean kernels vm test-kernels
 
-setup: deps venv mounts bpf $(PROMETHEUS)
+setup: deps venv mounts bpf $(PROMETHEUS) libbpf-sid libbpf-inputs
 
 $(PROMETHEUS):
 	$(PYTHON) scripts/debian.py fetch bookworm prometheus $(BUILD)/prometheus >/dev/null
@@ -187,10 +187,61 @@ kernels: vm-deps
 vm: setup vm-deps
 	$(PYTHON) scripts/vm.py run $(KERNEL) -- "$$CMD"
 
+# The kernel-dependent tests run again on the newest kernel with libbpf 1.7.
 test-kernels: setup vm-deps
+	LIBBPFPY_MATRIX_LIBBPF=$(abspath $(LIBBPF_SID_SO)) \
 	$(PYTHON) scripts/test_kernels.py --kernels "$(KERNELS)" --full "$(FULL_KERNELS)"
 
 comma := ,
 
 clean:
 	rm -rf $(BUILD) $(TOOL_OBJS)
+
+# -- libbpf builds other than the system's (issues 10 and 11) ------------------------
+#   make libbpf LIBBPF=sid        libbpf 1.7 built from Debian sid's source package
+#   make libbpf LIBBPF=backports  bookworm-backports' libbpf1 (1.4.6) binary, unpacked
+# Either lands in build/ next to the system's library and is selected with
+# LIBBPFPY_LIBBPF=<path printed by the target>.  `make test-libbpf17` runs the suite
+# with the sid build.
+LIBBPF ?= sid
+APT_PACKAGES += libelf-dev
+APT_PACKAGES += zlib1g-dev
+APT_PACKAGES += pkg-config
+APT_PACKAGES += dpkg-dev
+LIBBPF_SID := $(BUILD)/libbpf-sid
+LIBBPF_SID_SO := $(LIBBPF_SID)/lib/libbpf.so.1
+LIBBPF_BACKPORTS_SO := $(BUILD)/libbpf-backports/usr/lib/$(shell gcc -dumpmachine)/libbpf.so.1
+
+.PHONY: libbpf libbpf-sid libbpf-backports libbpf-inputs test-libbpf17
+
+libbpf: libbpf-$(LIBBPF)
+
+# The source package is fetched through scripts/debian.py's private apt state and
+# built with libbpf's own Makefile into build/libbpf-sid/{lib,include}; once built,
+# nothing is fetched again (remove build/libbpf-sid* to rebuild).
+libbpf-sid: $(LIBBPF_SID_SO)
+	@echo "LIBBPFPY_LIBBPF=$(abspath $(LIBBPF_SID_SO))"
+
+$(LIBBPF_SID_SO): | deps
+	@$(PYTHON) scripts/debian.py source sid libbpf $(BUILD)/libbpf-sid-src >/dev/null
+	@$(MAKE) --no-print-directory -s -C $(BUILD)/libbpf-sid-src/src/src \
+	  OBJDIR=$(abspath $(LIBBPF_SID))/obj DESTDIR=$(abspath $(LIBBPF_SID)) \
+	  PREFIX= LIBDIR=/lib INCLUDEDIR=/include install install_uapi_headers >/dev/null
+
+# The library and, beside it (usr/include), its BPF-side headers from libbpf-dev.
+libbpf-backports: deps
+	@$(PYTHON) scripts/debian.py fetch bookworm-backports libbpf1 $(BUILD)/libbpf-backports >/dev/null
+	@$(PYTHON) scripts/debian.py fetch bookworm-backports libbpf-dev $(BUILD)/libbpf-backports-dev >/dev/null
+	@ln -sfn $(abspath $(BUILD))/libbpf-backports-dev/usr/include $(BUILD)/libbpf-backports/usr/include
+	@echo "LIBBPFPY_LIBBPF=$(abspath $(LIBBPF_BACKPORTS_SO))"
+
+# What the tests compare the raw layer with: libbpf 1.7 built (above) and the
+# Debian packages scripts/gen_raw.py generated the table from.
+LIBBPF_INPUTS := $(BUILD)/libbpf-inputs/inputs.json
+libbpf-inputs: $(LIBBPF_INPUTS)
+
+$(LIBBPF_INPUTS): scripts/gen_raw.py scripts/debian.py | deps
+	@$(PYTHON) scripts/gen_raw.py --fetch-only >/dev/null
+
+test-libbpf17: setup
+	LIBBPFPY_LIBBPF=$(abspath $(LIBBPF_SID_SO)) $(PY) -m pytest $(PYTEST_ARGS)

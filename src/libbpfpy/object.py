@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 from ._caps import has_bpf_privileges
 from ._lifetime import Owner
 from ._raw import capture_log, check_int, lib, opts
+from .enums import MapType
 from .errors import BPFError, NotSupportedError, VerifierError, error_for, strerror
 from .link import Link
 from .map import Map
@@ -109,6 +110,7 @@ class Object(Owner):
         self._source = source
         self._loaded = False
         self._load_failed = False
+        self._prepared = False
         self._arm(lib.bpf_object__close, ptr)
         self.name: str = lib.bpf_object__name(ptr).decode()
         progs: dict[str, Program] = {}
@@ -138,12 +140,17 @@ class Object(Owner):
              name: str | None = None, kconfig: str | None = None,
              btf_custom_path: str | os.PathLike[str] | None = None,
              pin_root_path: str | os.PathLike[str] | None = None,
-             kernel_log_level: int = 0, relaxed_maps: bool = False) -> Object:
+             kernel_log_level: int = 0, relaxed_maps: bool = False,
+             token_path: str | os.PathLike[str] | None = None) -> Object:
         """Open a BPF object from a file path or from its bytes (nothing is loaded yet).
 
         ``kconfig`` supplies ``CONFIG_*`` values for ``extern`` Kconfig variables,
         ``btf_custom_path`` a kernel BTF to relocate against instead of the running
         kernel's, ``pin_root_path`` where maps with ``pinning`` are pinned.
+        ``token_path``: a delegating bpffs (see :mod:`libbpfpy.token`) from which
+        libbpf makes a BPF token for every map, program and BTF it loads, inside a
+        user namespace (libbpf >= 1.4, Linux >= 6.9); ``""`` turns off libbpf's own
+        attempt at ``/sys/fs/bpf``.
         """
         keep: list[Any] = []
 
@@ -156,7 +163,8 @@ class Object(Owner):
 
         o = opts("bpf_object_open_opts", object_name=c(name), kconfig=c(kconfig),
                  btf_custom_path=c(btf_custom_path), pin_root_path=c(pin_root_path),
-                 kernel_log_level=kernel_log_level, relaxed_maps=relaxed_maps)
+                 kernel_log_level=kernel_log_level, relaxed_maps=relaxed_maps,
+                 bpf_token_path=c(token_path))
         keep.append(o)
         if isinstance(source, (bytes, bytearray, memoryview)):
             data = bytes(source)
@@ -203,8 +211,45 @@ class Object(Owner):
 
     @property
     def _load_attempted(self) -> bool:
-        # libbpf freezes an object's definition at its first load, failed or not.
-        return self._loaded or self._load_failed
+        # libbpf freezes an object's definition at its first load or prepare, failed
+        # or not.
+        return self._loaded or self._load_failed or self._prepared
+
+    @property
+    def _maps_created(self) -> bool:
+        # After prepare() or load() the maps live in the kernel (libbpf's copies of
+        # the global sections are then the maps' mmap'ed memory, .rodata read-only).
+        return self._loaded or self._prepared
+
+    @property
+    def prepared(self) -> bool:
+        """Whether :meth:`prepare` succeeded (maps created, programs not yet loaded)."""
+        return self._prepared
+
+    def prepare(self) -> Object:
+        """Do everything :meth:`load` does short of loading the programs: create the
+        maps, relocate the programs (CO-RE included); returns self.
+
+        In between, map fds exist (fill them, pass them on), the programs'
+        final instructions and their ``func_info()``/``line_info()`` can be read;
+        :meth:`load` then loads the programs.  Setters are refused from here on, as
+        after a load.  Requires libbpf >= 1.6."""
+        self._check()
+        call = lib.bpf_object__prepare  # a libbpf without it says which one has it
+        if self._loaded or self._prepared:
+            raise BPFError(errno.EALREADY, f"{self._describe()} is already "
+                           f"{'loaded' if self._loaded else 'prepared'}",
+                           call="bpf_object__prepare", target=self.name)
+        if self._load_failed:
+            raise BPFError(errno.EINVAL, f"{self._describe()} failed to load before; "
+                           "open it again", call="bpf_object__prepare", target=self.name)
+        with capture_log() as lines:
+            ret = call(self._ptr)
+        if ret < 0:
+            self._load_failed = True
+            raise self._load_error(-ret, lines)
+        self._prepared = True
+        return self
 
     def _require_unloaded(self, call: str, what: str, target: str) -> None:
         """For setters of programs and maps: checked here rather than left to libbpf,
@@ -227,6 +272,14 @@ class Object(Owner):
         ``prog.bpf.o``) and which are also found by their section (``.rodata``)."""
         self._check()
         return self._maps
+
+    @property
+    def token_fd(self) -> int | None:
+        """The BPF token libbpf made for this object at load (from ``token_path`` or
+        /sys/fs/bpf), or None; owned by the object.  Requires libbpf >= 1.5."""
+        self._check()
+        fd = int(lib.bpf_object__token_fd(self._ptr))
+        return fd if fd > 0 else None
 
     @property
     def kversion(self) -> int:
@@ -373,7 +426,8 @@ class Object(Owner):
 
     def attach(self) -> list[Link]:
         """Attach every loaded program whose section says how (libbpf auto-attach) and
-        whose ``autoattach`` is on; return the new links."""
+        whose ``autoattach`` is on, and with libbpf >= 1.5 register every struct_ops
+        map whose ``autoattach`` is on; return the new links."""
         self._check()
         if not self._loaded:
             raise BPFError(errno.EINVAL, f"{self._describe()} is not loaded: call load() "
@@ -386,6 +440,12 @@ class Object(Owner):
                 link = prog._auto_attach()
                 if link is not None:
                     links.append(link)
+            # As libbpf >= 1.5's skeletons do: struct_ops maps register too, unless
+            # their autoattach is off.
+            if lib.has("bpf_map__autoattach"):
+                for m in self._maps.values():
+                    if m.type == MapType.STRUCT_OPS and m.autoattach and m.autocreate:
+                        links.append(m.attach_struct_ops())
         except BaseException:
             for link in links:
                 link.close()
@@ -418,7 +478,8 @@ class Object(Owner):
                   "bpf_object__unpin_programs", self._describe())
 
     def __repr__(self) -> str:
-        state = "closed" if self._closed else ("loaded" if self._loaded else "opened")
+        state = "closed" if self._closed else ("loaded" if self._loaded else
+                                                "prepared" if self._prepared else "opened")
         return f"<Object {getattr(self, 'name', '?')!r} {state}>"
 
 
