@@ -9,9 +9,10 @@ rest of the batch queued for the next call; an interrupt (SIGINT) at any point l
 records either still in the ring or queued, never both and never neither; closing
 from another thread wakes the waiter and stops delivery.
 
-Every operation that touches the fds or the mappings is counted as a *use*; closing
-while another thread is inside one marks the reader closed, wakes it, and leaves the
-actual release to the last use that ends, so nothing is ever unmapped under a reader.
+Every operation that touches the fds or the mappings is counted as a *use* (the
+mechanism every :class:`~libbpfpy._lifetime.Owner` has); closing while another thread
+is inside one marks the reader closed, wakes it, and leaves the actual release to the
+last use that ends, so nothing is ever unmapped under a reader.
 """
 from __future__ import annotations
 
@@ -116,30 +117,6 @@ class _Checked:
         self._it.__setstate__(state)  # type: ignore[attr-defined]
 
 
-class _Use:
-    """``with reader._use():`` -- counts an operation that needs the fds and mappings."""
-
-    __slots__ = ("reader",)
-
-    def __init__(self, reader: Reader) -> None:
-        self.reader = reader
-
-    def __enter__(self) -> None:
-        r = self.reader
-        with r._state:
-            if r._closed:
-                raise ClosedError(r._describe())
-            r._users += 1
-
-    def __exit__(self, *exc: object) -> None:
-        r = self.reader
-        with r._state:
-            r._users -= 1
-            last = r._users == 0 and r._closed
-        if last:
-            r._resources.free()
-
-
 class Resources:
     """What a reader must release, in order; also the garbage collector's safety net."""
 
@@ -177,9 +154,7 @@ class Reader(Owner):
     def __init__(self) -> None:
         super().__init__()
         self._resources = Resources()
-        self._state = threading.Lock()
         self._mutex = threading.RLock()   # fetching and delivering
-        self._users = 0
         self._pending: collections.deque[Batch] = collections.deque()
         self._thread: threading.Thread | None = None
         self._thread_error: BaseException | None = None
@@ -210,16 +185,13 @@ class Reader(Owner):
         """Raise if nothing can be consumed yet (e.g. no map added)."""
 
     # -- lifetime -----------------------------------------------------------------------
-    def _use(self) -> _Use:
-        return _Use(self)
-
     def _wake(self) -> None:
         try:
             os.eventfd_write(self._wakefd, 1)
         except OSError:
             pass
 
-    def _release(self) -> None:
+    def _shutdown(self) -> None:
         # Stop delivery of what is already fetched: exhaust the shared iterators (a
         # loop handing them out sees the end, then finds the reader closed).
         for batch in list(self._pending):
@@ -232,10 +204,9 @@ class Reader(Owner):
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
             thread.join()
-        with self._state:
-            busy = self._users > 0
-        if not busy:
-            self._resources.free()
+
+    def _release(self) -> None:
+        self._resources.free()
 
     def _closed_error(self) -> ClosedError:
         return ClosedError(self._describe())

@@ -26,7 +26,7 @@ from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ._btf_types import Struct, TypeBuilder, Union
-from ._lifetime import Owner
+from ._lifetime import Owner, guarded
 from ._raw import CALLBACKS, check_int, check_ptr, lib, libc, opts
 from .errors import BPFError
 
@@ -250,6 +250,7 @@ class _Parsed:
         return s[off:end].decode("utf-8", "replace")
 
 
+@guarded()
 class BTF(Owner):
     """A set of BTF types: a kernel's, a kernel module's or a BPF object's.
 

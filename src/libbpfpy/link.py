@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ._fd import fd_by_id, obj_info
-from ._lifetime import Owner, close_fd
+from ._lifetime import Owner, close_fd, guarded
 from ._raw import check_int, lib, opts
 from .enums import AttachType, LinkType
 from .errors import BPFError
@@ -84,6 +84,7 @@ class LinkInfo:
                    target=target)
 
 
+@guarded()
 class Link(Owner):
     """An attachment of a program.  ``with`` destroys it on exit."""
 

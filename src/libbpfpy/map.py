@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import _codec
 from ._fd import FdHandle, c_string, fd_by_id, obj_info
-from ._lifetime import dup_fd, fd_kind
+from ._lifetime import dup_fd, fd_kind, guarded
 from ._raw import check_int, lib, opts
 from ._raw import version_tuple as _libbpf_version
 from .enums import MapFlags, MapType, UpdateFlags, parse_enum
@@ -566,6 +566,7 @@ class _Items:
         return f"ItemsView({list(self)!r})"
 
 
+@guarded("_obj")
 class Map(MapAPI):
     """A map of an :class:`~libbpfpy.Object` (libbpf's ``struct bpf_map``).
 
@@ -838,6 +839,7 @@ class Map(MapAPI):
         return self._ptr
 
 
+@guarded()
 class MapHandle(FdHandle, MapAPI):
     """A map owned through its file descriptor: created here, or opened by pin, id or fd.
 

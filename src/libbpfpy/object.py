@@ -18,7 +18,7 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any, TypeVar
 
-from ._lifetime import Owner
+from ._lifetime import Owner, guarded
 from ._raw import capture_log, check_int, lib, opts
 from .errors import BPFError, NotSupportedError, VerifierError, error_for, strerror
 from .link import Link
@@ -61,6 +61,7 @@ class _Named(Mapping[str, V]):
         return f"<{self._kind}s of {self._owner.name!r}: {', '.join(self._items)}>"
 
 
+@guarded()
 class Object(Owner):
     """A BPF object file opened through libbpf."""
 

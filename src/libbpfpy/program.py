@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from . import fs
-from ._lifetime import dup_fd
+from ._lifetime import dup_fd, guarded
 from ._raw import RECORDS, capture_log, check_int, lib, opts
 from .enums import AttachType, ProgType, parse_enum
 from .errors import BPFError, NotSupportedError, error_for, strerror
@@ -54,6 +54,7 @@ class TestRunResult:
     __test__ = False  # not a pytest test class
 
 
+@guarded("_obj")
 class Program:
     """A program of an object.  Attributes are settable before load where noted."""
 

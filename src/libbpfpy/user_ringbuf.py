@@ -28,7 +28,7 @@ from typing import Any
 
 from ._lifetime import Owner
 from ._raw import check_ptr, lib
-from ._ring import Resources, _Use
+from ._ring import Resources
 from .enums import MapType
 from .errors import BPFError, ClosedError, error_for
 from .map import MapAPI
@@ -103,8 +103,6 @@ class UserRingBuffer(Owner):
     def __init__(self, map: MapAPI) -> None:
         super().__init__()
         self._resources = Resources()
-        self._state = threading.Lock()
-        self._users = 0
         self._wlock = threading.RLock()
         self._outstanding: list[Sample] = []
         self._name = getattr(map, "name", "?")
@@ -147,10 +145,7 @@ class UserRingBuffer(Owner):
     def __repr__(self) -> str:
         return f"<UserRingBuffer {self._name}{' closed' if self._closed else ''}>"
 
-    def _use(self) -> _Use:
-        return _Use(self)  # type: ignore[arg-type]
-
-    def _release(self) -> None:
+    def _shutdown(self) -> None:
         with self._wlock:
             for sample in self._outstanding:
                 if self._ptr:
@@ -161,10 +156,9 @@ class UserRingBuffer(Owner):
             os.eventfd_write(self._wakefd, 1)
         except (OSError, AttributeError):
             pass
-        with self._state:
-            busy = self._users > 0
-        if not busy:
-            self._resources.free()
+
+    def _release(self) -> None:
+        self._resources.free()
 
     # -- writing -----------------------------------------------------------------------
     def _check_size(self, size: int) -> None:

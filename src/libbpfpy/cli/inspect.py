@@ -74,10 +74,15 @@ def describe(path: str) -> dict[str, Any]:
     """Everything ``inspect`` reports about the object file at ``path``."""
     from ..object import Object
     with Object.open(path) as obj:
-        return {"object": path, "name": obj.name,
-                "programs": [_program(p) for p in obj.programs.values()],
-                "maps": [_map(obj, m) for m in obj.maps.values()],
-                "globals": _globals(obj) if obj.btf is not None else []}
+        return describe_object(obj, path)
+
+
+def describe_object(obj: Any, path: str) -> dict[str, Any]:
+    """What ``inspect`` reports about the open object ``obj`` (read from ``path``)."""
+    return {"object": path, "name": obj.name,
+            "programs": [_program(p) for p in obj.programs.values()],
+            "maps": [_map(obj, m) for m in obj.maps.values()],
+            "globals": _globals(obj) if obj.btf is not None else []}
 
 
 def render(d: dict[str, Any]) -> str:
