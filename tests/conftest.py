@@ -326,3 +326,24 @@ def net_obj(request, bpf_object_path):
         obj.load()
         obj.maps["port_cfg"][0] = request.module.UDP_PORT
         yield obj
+
+
+def run_python(code: str, *, timeout: float = 120,
+               env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run Python ``code`` in a child process (so that a crash fails the calling test
+    instead of killing the suite); the child imports libbpfpy from this tree and can
+    import the test helpers."""
+    import sys
+    full_env = dict(os.environ, PYTHONPATH=f"{ROOT / 'src'}:{ROOT / 'tests'}",
+                    PYTHONFAULTHANDLER="1")
+    full_env.update(env or {})
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=timeout, env=full_env, cwd=str(ROOT))
+
+
+def child_ok(proc: subprocess.CompletedProcess[str]) -> str:
+    """An assertion message for a child run by :func:`run_python` (signal named)."""
+    import signal
+    rc = proc.returncode
+    how = f"killed by {signal.Signals(-rc).name}" if rc < 0 else f"exit status {rc}"
+    return f"child {how}\nstdout:\n{proc.stdout[-3000:]}\nstderr:\n{proc.stderr[-3000:]}"

@@ -278,6 +278,9 @@ class BTF(Owner):
         self._owned_base: BTF | None = None
         if owner is None:
             self._arm(lib.btf__free, ptr)
+        if base is not None:
+            # Split BTF points into its base: closing the base closes it first.
+            base._adopt(self)
 
     # -- construction -------------------------------------------------------------------
     @classmethod
@@ -367,7 +370,7 @@ class BTF(Owner):
         if parsed is not None:
             return parsed
         self._check()
-        with self._plock:
+        with self._plock, self._use():
             if self._parsed is None:
                 size = ctypes.c_uint32()
                 ptr = check_ptr(lib.btf__raw_data(self._ptr, ctypes.byref(size)),
@@ -958,9 +961,10 @@ def _internal_section(m: Any) -> str | None:
         secname = sec.name
         if not secname.startswith((".data", ".rodata", ".bss", ".kconfig")):
             continue
-        ptr = lib.bpf_object__find_map_by_name(obj._ptr, secname.encode())
-        if ptr and ptr == m._ptr_checked():
-            return str(secname)
+        with obj._use():
+            ptr = lib.bpf_object__find_map_by_name(obj._ptr, secname.encode())
+            if ptr and ptr == m._ptr_checked():
+                return str(secname)
     # Fall back to libbpf's naming: "<object prefix><section>" truncated to 15 bytes.
     for suffix in (".rodata", ".data", ".bss", ".kconfig"):
         if suffix in name:

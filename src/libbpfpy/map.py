@@ -123,6 +123,10 @@ class MapAPI(MutableMapping[Any, Any]):
     def _check(self) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def _use(self) -> Any:  # pragma: no cover - abstract
+        """A use of the owner of the map's fd (see :class:`~libbpfpy._lifetime.Owner`)."""
+        raise NotImplementedError
+
     def _adopt(self, dependant: Any) -> None:  # pragma: no cover - abstract
         """Close ``dependant`` (a buffer over this map) before the map's fd goes away:
         with the object for an object's map, with the handle for a MapHandle."""
@@ -321,8 +325,11 @@ class MapAPI(MutableMapping[Any, Any]):
     def _raw_keys(self) -> Iterator[bytes]:
         cur = None
         nxt = _buf(self.key_size)
-        while self._found(lib.bpf_map_get_next_key(self.fd, cur, nxt),
-                          "bpf_map_get_next_key"):
+        while True:
+            with self._use():  # a step at a time: a suspended walk pins nothing
+                ret = lib.bpf_map_get_next_key(self.fd, cur, nxt)
+            if not self._found(ret, "bpf_map_get_next_key"):
+                return
             raw = bytes(nxt)
             yield raw
             cur = (ctypes.c_char * self.key_size).from_buffer_copy(raw)
@@ -583,6 +590,9 @@ class Map(MapAPI):
 
     def _check(self) -> None:
         self._obj._check_open(f"map {self.name!r}")
+
+    def _use(self) -> Any:
+        return self._obj._use()
 
     def _adopt(self, dependant: Any) -> None:
         self._obj._adopt(dependant)
