@@ -26,6 +26,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
+from . import _args
 from ._lifetime import Owner
 from ._ring_types import Decoder, ShortRecord
 from .errors import ClosedError
@@ -36,6 +37,8 @@ _NOTHING: Any = object()
 _length_hint = operator.length_hint
 # Exhausting a list iterator in O(1) (list_iterator.__setstate__ clamps to the end).
 _END = 1 << 62
+# The longest single epoll wait, in seconds (epoll takes int milliseconds).
+_MAX_WAIT = 86400.0
 
 
 class Source:
@@ -223,8 +226,9 @@ class Reader(Owner):
         if timeout is not None and timeout <= 0:
             return False
         # select.epoll.poll retries on EINTR after running signal handlers (PEP 475),
-        # so SIGINT surfaces here as KeyboardInterrupt with nothing half-done.
-        events = self._epoll.poll(-1 if timeout is None else timeout)
+        # so SIGINT surfaces here as KeyboardInterrupt with nothing half-done.  A
+        # wait longer than epoll's int milliseconds ends early (the caller re-waits).
+        events = self._epoll.poll(-1 if timeout is None else min(timeout, _MAX_WAIT))
         if self._closed:
             raise self._closed_error()
         if self._stopping:
@@ -237,6 +241,7 @@ class Reader(Owner):
         Returns whether events are (or, for a perf buffer, may be) available: False
         on timeout.  Nothing is consumed.
         """
+        timeout = _args.timeout(timeout)
         with self._use():
             if self._pending and any(b.remaining() for b in self._pending):
                 return True
@@ -315,6 +320,7 @@ class Reader(Owner):
         A callback's exception propagates (see :meth:`consume`); closing the buffer
         from another thread wakes the poll, which raises :class:`ClosedError`.
         """
+        timeout = _args.timeout(timeout)
         with self._use():
             self._require_callbacks()
             n = self._drain(self._poll_limit)
@@ -351,6 +357,7 @@ class Reader(Owner):
     def read(self, timeout: float | None = None) -> Any:
         """The next event, waiting up to ``timeout`` seconds (None: forever); None if
         none arrived in time."""
+        timeout = _args.timeout(timeout)
         with self._use():
             self._consumable()
             deadline = None if timeout is None else time.monotonic() + timeout
@@ -466,6 +473,7 @@ class Reader(Owner):
 
         Re-raises the exception that stopped the thread, if a callback raised one.
         """
+        timeout = _args.timeout(timeout)
         thread = self._thread
         if thread is None:
             return

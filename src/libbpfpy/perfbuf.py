@@ -25,6 +25,7 @@ import itertools
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
+from . import _args
 from ._raw import CALLBACKS, check_int, check_ptr, lib
 from ._ring import Batch, Reader, Source
 from ._ring_types import Decoder, resolve_event_type
@@ -99,7 +100,10 @@ class PerfBuffer(Reader):
         for name, cb in (("callback", callback), ("lost_callback", lost_callback)):
             if cb is not None and not callable(cb):
                 raise TypeError(f"{name} must be callable, not {cb!r}")
-        if page_count < 1 or page_count & (page_count - 1):
+        # Each CPU's buffer is page_count pages mapped at once: bounded well below
+        # anything a size_t or the kernel's limits would wrap.
+        page_count = _args.uint(page_count, "page_count", minimum=1, maximum=1 << 20)
+        if page_count & (page_count - 1):
             raise ValueError(f"page_count must be a power of two, not {page_count}")
         self._source = _PerfSource(callback, Decoder(resolve_event_type(event_type, map)))
         self._collect: list[tuple[int, bytes]] = []

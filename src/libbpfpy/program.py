@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from . import fs
+from . import _args, fs
 from ._lifetime import dup_fd, guarded
 from ._raw import RECORDS, capture_log, check_int, lib, opts
 from .enums import AttachType, ProgType, parse_enum
@@ -191,7 +191,7 @@ class Program:
 
     @flags.setter
     def flags(self, value: int) -> None:
-        self._set("bpf_program__set_flags", int(value))
+        self._set("bpf_program__set_flags", _args.uint(value, "flags"))
 
     @property
     def ifindex(self) -> int:
@@ -202,8 +202,9 @@ class Program:
 
     @ifindex.setter
     def ifindex(self, value: int) -> None:
-        self._set("bpf_program__set_ifindex", int(value))
-        self._ifindex = int(value)
+        value = _args.uint(value, "ifindex")
+        self._set("bpf_program__set_ifindex", value)
+        self._ifindex = value
 
     @property
     def log_level(self) -> int:
@@ -214,12 +215,14 @@ class Program:
 
     @log_level.setter
     def log_level(self, value: int) -> None:
-        self._set("bpf_program__set_log_level", int(value))
+        value = _args.uint(value, "log_level")
+        self._set("bpf_program__set_log_level", value)
         if value and self._log_buf is None:
             self.set_log_buffer(16 << 20)
 
     def set_log_buffer(self, size: int) -> None:
         """Give the verifier ``size`` bytes for its log (before load)."""
+        size = _args.uint(size, "size", minimum=1)
         buf = ctypes.create_string_buffer(size)
         self._set("bpf_program__set_log_buf", buf, size)
         self._log_buf = buf
@@ -548,9 +551,18 @@ class Program:
         array of u64 arguments; for networking programs an ``xdp_md``/``__sk_buff``.
         ``data_size_out`` bounds the packet out (by default the packet plus room for
         the program to grow it; a bigger packet is fetched with one more run).
-        ``flags``/``cpu``: ``BPF_F_TEST_RUN_ON_CPU`` for raw_tp.  Requires Linux >= 4.12
-        (networking), 5.10 (raw_tp), 5.14 (syscall).
+        ``flags``/``cpu``: ``BPF_F_TEST_RUN_ON_CPU`` for raw_tp.  Sizes, counts and
+        flags must fit their C types (u32): anything else raises ``ValueError``,
+        ``OverflowError`` or ``TypeError`` naming the argument, before the kernel
+        sees it.  Requires Linux >= 4.12 (networking), 5.10 (raw_tp), 5.14 (syscall).
         """
+        repeat = _args.uint(repeat, "repeat", minimum=1)
+        flags = _args.uint(flags, "flags")
+        cpu = _args.uint(cpu, "cpu")
+        if data_size_out is not None:
+            # The kernel reads 0 as "no limit" and would write the whole packet out.
+            data_size_out = _args.uint(data_size_out, "data_size_out", minimum=1)
+        _args.uint(len(data), "len(data)")
         fd = self.fd
         ptype = self.type
         # syscall and raw_tp runs take a context only: no packet, no output
@@ -563,8 +575,6 @@ class Program:
         if ctx_only and repeat != 1:
             raise ValueError(f"{ptype.libbpf_name} programs run once per test_run "
                              "(repeat must be 1)")
-        if repeat < 1:
-            raise ValueError("repeat must be >= 1")
         keep: list[Any] = []
         o = opts("bpf_test_run_opts", flags=flags, cpu=cpu)
         if len(data):
@@ -580,8 +590,12 @@ class Program:
             if isinstance(ctx, (bytes, bytearray, memoryview)):
                 raw_ctx = bytes(ctx)
                 ctx_obj = ctypes.create_string_buffer(raw_ctx, len(raw_ctx))
-            else:
+            elif _is_ctypes(ctx):
                 ctx_obj = ctx  # a ctypes instance: the kernel may write back into it
+            else:
+                raise TypeError(f"ctx must be bytes-like or a ctypes object, not "
+                                f"{type(ctx).__name__}")
+            _args.uint(ctypes.sizeof(ctx_obj), "ctx size")
             o.ctx_in = ctypes.addressof(ctx_obj)
             o.ctx_size_in = ctypes.sizeof(ctx_obj)
             if not ctx_only:
@@ -649,6 +663,11 @@ class Program:
         if self._obj.closed:
             return f"<Program {self.name!r} closed>"
         return f"<Program {self.name!r} SEC({self.section!r}) {self.type.libbpf_name}>"
+
+
+def _is_ctypes(value: Any) -> bool:
+    return isinstance(value, (ctypes._SimpleCData, ctypes.Structure, ctypes.Union,
+                              ctypes.Array))
 
 
 def _ifindex(interface: str | int) -> int:

@@ -34,6 +34,7 @@ from collections.abc import Callable
 from operator import itemgetter
 from typing import Any
 
+from . import _args
 from ._raw import CALLBACKS, CONSTANTS, check_ptr, lib
 from ._ring import Batch, Reader, Source
 from ._ring_types import Decoder, numpy_dtype, resolve_event_type
@@ -468,8 +469,9 @@ class RingBuffer(Reader):
         ring large enough to hold what arrives meanwhile.
         """
         np = _numpy()
-        if max_events is not None and max_events < 0:
-            raise ValueError("max_events must be >= 0")
+        if max_events is not None:
+            max_events = _args.uint(max_events, "max_events", 63)
+        timeout = _args.timeout(timeout)
         with self._use():
             self._consumable()
             rings = self._rings

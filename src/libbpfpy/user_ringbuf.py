@@ -26,6 +26,7 @@ import threading
 import time
 from typing import Any
 
+from . import _args
 from ._lifetime import Owner
 from ._raw import check_ptr, lib
 from ._ring import Resources
@@ -201,6 +202,7 @@ class UserRingBuffer(Owner):
         forever) for a BPF program to drain enough room; TimeoutError if it did not.
         Closing the buffer from another thread wakes the wait (ClosedError)."""
         self._check_size(size)
+        timeout = _args.timeout(timeout)
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._use():
             while True:
@@ -211,7 +213,7 @@ class UserRingBuffer(Owner):
                 if remaining is not None and remaining <= 0:
                     raise TimeoutError(errno.ETIMEDOUT, f"{self._describe()}: no room for "
                                        f"{size} bytes within {timeout} s")
-                self._epoll.poll(-1 if remaining is None else remaining)
+                self._epoll.poll(-1 if remaining is None else min(remaining, 86400.0))
                 if self._closed:
                     raise ClosedError(self._describe())
 
@@ -223,6 +225,7 @@ class UserRingBuffer(Owner):
         raw = memoryview(data).cast("B") if not isinstance(data, memoryview) else \
             data.cast("B")
         size = raw.nbytes
+        timeout = _args.timeout(timeout)
         sample = self.reserve(size) if timeout == 0 else self.reserve_blocking(size, timeout)
         try:
             sample[:] = raw

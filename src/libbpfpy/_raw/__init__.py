@@ -155,14 +155,38 @@ def _describe(call: str, target: str | None, err: int) -> str:
 
 # -- opts structs ------------------------------------------------------------------------
 
-def _field_names(cls: Any) -> set[str]:
-    names: set[str] = set()
+def _field_types(cls: Any) -> dict[str, Any]:
+    types: dict[str, Any] = {}
     anonymous = set(getattr(cls, "_anonymous_", ()))
     for field in cls._fields_:
         if field[0] in anonymous:
-            names |= _field_names(field[1])
-        names.add(field[0])
-    return names
+            types.update(_field_types(field[1]))
+        types[field[0]] = field[1:]   # (ctype,) or (ctype, bit width)
+    return types
+
+
+_INT_CODES = {"b": (8, True), "B": (8, False), "h": (16, True), "H": (16, False),
+              "i": (32, True), "I": (32, False), "l": (64, True), "L": (64, False),
+              "q": (64, True), "Q": (64, False)}
+
+
+def _check_int_field(struct_name: str, name: str, field: tuple[Any, ...],
+                     value: Any) -> None:
+    """Refuse what ctypes would silently truncate into an integer field."""
+    ctype = field[0]
+    code = getattr(ctype, "_type_", None)
+    if not isinstance(code, str) or code not in _INT_CODES:
+        return
+    bits, signed = _INT_CODES[code]
+    bits = min(bits, 8 * ctypes.sizeof(ctype), *field[1:])
+    what = f"{name} (struct {struct_name})"
+    if isinstance(value, float) or not hasattr(value, "__index__"):
+        raise TypeError(f"{what} must be an int, not {type(value).__name__}")
+    v = value.__index__()
+    low, high = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if signed else (0, (1 << bits) - 1)
+    if not low <= v <= high:
+        raise OverflowError(f"{what} must fit in {'a signed' if signed else 'an unsigned'} "
+                            f"{bits}-bit integer ({low}..{high}), got {v}")
 
 
 def opts(struct_name: str, **fields: Any) -> Any:
@@ -172,8 +196,8 @@ def opts(struct_name: str, **fields: Any) -> Any:
     have is a TypeError: ctypes would otherwise silently add a Python attribute.
     """
     cls = RECORDS[struct_name]
-    known = _field_names(cls)
-    unknown = sorted(set(fields) - known)
+    known = _field_types(cls)
+    unknown = sorted(set(fields) - set(known))
     if unknown:
         raise TypeError(f"struct {struct_name} has no field {', '.join(unknown)}")
     value = cls()
@@ -181,6 +205,7 @@ def opts(struct_name: str, **fields: Any) -> Any:
         value.sz = ctypes.sizeof(cls)
     for key, val in fields.items():
         if val is not None:
+            _check_int_field(struct_name, key, known[key], val)
             setattr(value, key, val)
     return value
 
