@@ -19,6 +19,7 @@ from .errors import (
     BPFError,
     ClosedError,
     CompileError,
+    FormatError,
     LoadError,
     NotSupportedError,
     PermissionDeniedError,
@@ -43,7 +44,8 @@ _LAZY = {
 _SUBMODULES = {"probe", "fs", "inventory", "btf", "enums", "errors", "tc"}
 
 __all__ = [
-    "AttachType", "BPFError", "BTF", "BTFInfo", "ClosedError", "CompileError", "Link",
+    "AttachType", "BPFError", "BTF", "BTFInfo", "ClosedError", "CompileError", "FormatError",
+    "Link",
     "LinkInfo", "LinkType", "LoadError", "Map", "MapFlags", "MapHandle", "MapInfo", "MapType",
     "NotSupportedError", "Object", "PerfBuffer", "PerfEvent", "PermissionDeniedError",
     "ProgType", "Program", "ProgramHandle", "ProgramInfo", "RingBuffer", "Sample",

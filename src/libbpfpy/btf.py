@@ -316,26 +316,53 @@ class BTF(Owner):
     def from_file(cls, path: str | os.PathLike[str], *, base: BTF | None = None) -> BTF:
         """BTF read from an ELF file's ``.BTF`` section or from a raw BTF file.
 
-        ``base`` is the BTF a split BTF builds on (e.g. vmlinux for a module's)."""
+        ``base`` is the BTF a split BTF builds on (e.g. vmlinux for a module's).
+        The file must be a regular file; its BTF is checked before libbpf parses it
+        (:class:`~libbpfpy.errors.FormatError` when malformed)."""
+        from .validate import raw_btf, read_input
         p = os.fspath(path)
-        if not os.path.exists(p):
-            raise FileNotFoundError(errno.ENOENT, "BTF file not found", p)
-        if base is not None:
-            base._check()
-            ptr = check_ptr(lib.btf__parse_split(os.fsencode(p), base._ptr),
-                            "btf__parse_split", p)
-        else:
-            ptr = check_ptr(lib.btf__parse(os.fsencode(p), None), "btf__parse", p)
-        return cls(ptr, name=p, base=base)
+        return cls.from_bytes(raw_btf(read_input(p, "BTF file"), p), name=p, base=base)
 
     @classmethod
     def from_bytes(cls, data: bytes | bytearray | memoryview, *,
-                   name: str = "btf") -> BTF:
-        """BTF from raw BTF bytes (the ``.BTF`` section format)."""
+                   name: str = "btf", base: BTF | None = None) -> BTF:
+        """BTF from raw BTF bytes (the ``.BTF`` section format), split BTF on top of
+        ``base`` when given.  Checked before libbpf parses it: malformed BTF raises
+        :class:`~libbpfpy.errors.FormatError` naming the type at fault."""
+        from .validate import check_btf, memfd
         raw = bytes(data)
+        if base is not None:
+            with base._use():
+                base._check()
+                check_btf(raw, name, base=base._as_base())
+                # libbpf 1.1 has no btf__new_split: it reads the checked bytes from an
+                # in-memory file.
+                with memfd(raw) as f:
+                    ptr = check_ptr(lib.btf__parse_raw_split(
+                        f"/proc/self/fd/{f.fileno()}".encode(), base._ptr),
+                        "btf__parse_raw_split", name)
+            return cls(ptr, name=name, base=base)
+        check_btf(raw, name)
         buf = ctypes.create_string_buffer(raw, len(raw))
         ptr = check_ptr(lib.btf__new(buf, len(raw)), "btf__new", name)
         return cls(ptr, name=name)
+
+    def _as_base(self) -> Any:
+        """What checking split BTF on top of this one needs to know of it."""
+        from .validate import Base
+        p = self._p()
+
+        def size(tid: int) -> int | None:
+            t = self._get(tid)
+            if t.kind in (Kind.UNKN, Kind.FWD, Kind.FUNC, Kind.FUNC_PROTO, Kind.DECL_TAG):
+                return None
+            ret = int(lib.btf__resolve_size(self._ptr, tid))
+            return ret if ret >= 0 else None
+
+        return Base(count=p.start_id + len(p.offsets),
+                    str_len=p.base_str_len + len(p.strings),
+                    kind=lambda tid: int(self._get(tid).kind),
+                    size=size, vlen=lambda tid: self._get(tid).vlen)
 
     @classmethod
     def from_id(cls, btf_id: int, *, base: BTF | None = None) -> BTF:

@@ -18,6 +18,7 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any, TypeVar
 
+from . import _args
 from ._lifetime import Owner, guarded
 from ._raw import capture_log, check_int, lib, opts
 from .errors import BPFError, NotSupportedError, VerifierError, error_for, strerror
@@ -72,6 +73,7 @@ class Object(Owner):
         self._ptr = ptr
         self._keep = keep           # buffers libbpf may point into until close
         self._source = source
+        self._mem_path = ""         # libbpf's name for the buffer, in its messages
         self._loaded = False
         self._load_failed = False
         self._arm(lib.bpf_object__close, ptr)
@@ -105,7 +107,13 @@ class Object(Owner):
         ``kconfig`` supplies ``CONFIG_*`` values for ``extern`` Kconfig variables,
         ``btf_custom_path`` a kernel BTF to relocate against instead of the running
         kernel's, ``pin_root_path`` where maps with ``pinning`` are pinned.
+
+        The object (and a custom BTF) is read once, refused unless it is a regular
+        file, and checked in Python before libbpf parses it: a malformed file raises
+        :class:`~libbpfpy.errors.FormatError` naming what is wrong.
         """
+        from .validate import check_btf_file, check_object, read_input
+        kernel_log_level = _args.uint(kernel_log_level, "kernel_log_level")
         keep: list[Any] = []
 
         def c(value: str | os.PathLike[str] | None) -> bytes | None:
@@ -115,33 +123,46 @@ class Object(Owner):
             keep.append(b)
             return b
 
-        o = opts("bpf_object_open_opts", object_name=c(name), kconfig=c(kconfig),
-                 btf_custom_path=c(btf_custom_path), pin_root_path=c(pin_root_path),
-                 kernel_log_level=kernel_log_level, relaxed_maps=relaxed_maps)
-        keep.append(o)
         if isinstance(source, (bytes, bytearray, memoryview)):
             data = bytes(source)
-            buf = ctypes.create_string_buffer(data, len(data))
-            keep.append(buf)
             desc = name or f"<{len(data)} bytes>"
-            with capture_log() as lines:
-                ptr = lib.bpf_object__open_mem(buf, len(data), ctypes.byref(o))
-            call = "bpf_object__open_mem"
         else:
             path = os.fspath(source)
             desc = path
-            if not os.path.exists(path):
-                raise FileNotFoundError(errno.ENOENT, "BPF object file not found", path)
+            data = read_input(path, "BPF object file")
+            # libbpf's own name for an object file: its base name up to the first dot.
+            name = name if name is not None else os.path.basename(path).split(".", 1)[0]
+        check_object(data, desc)
+        custom = None
+        if btf_custom_path is not None:
+            # libbpf reads this file at load: give it a private copy of the bytes
+            # checked here (a memfd), not a path that could change meanwhile.
+            custom = check_btf_file(btf_custom_path)
+            keep.append(custom)
+            btf_custom_path = f"/proc/self/fd/{custom.fileno()}"
+        try:
+            o = opts("bpf_object_open_opts", object_name=c(name), kconfig=c(kconfig),
+                     btf_custom_path=c(btf_custom_path), pin_root_path=c(pin_root_path),
+                     kernel_log_level=kernel_log_level, relaxed_maps=relaxed_maps)
+            keep.append(o)
+            buf = ctypes.create_string_buffer(data, len(data))
+            keep.append(buf)
+            call = "bpf_object__open_mem"
             with capture_log() as lines:
-                ptr = lib.bpf_object__open_file(os.fsencode(path), ctypes.byref(o))
-            call = "bpf_object__open_file"
-        if not ptr:
-            err = ctypes.get_errno() or errno.EINVAL
-            detail = _last_warning(lines)
-            raise error_for(err, f"{call}() could not open {desc}: "
-                            f"{detail or strerror(err)}"
-                            f" [errno {err}]", call=call, target=desc)
-        return cls(ptr, keep=keep, source=desc)
+                ptr = lib.bpf_object__open_mem(buf, len(data), ctypes.byref(o))
+            if not ptr:
+                err = ctypes.get_errno() or errno.EINVAL
+                detail = _last_warning(lines).replace(_mem_path(buf, data), desc)
+                raise error_for(err, f"{call}() could not open {desc}: "
+                                f"{detail or strerror(err)}"
+                                f" [errno {err}]", call=call, target=desc)
+        except BaseException:
+            if custom is not None:
+                custom.close()
+            raise
+        obj = cls(ptr, keep=keep, source=desc)
+        obj._mem_path = _mem_path(buf, data)
+        return obj
 
     # -- state ----------------------------------------------------------------------------
     def _describe(self) -> str:
@@ -155,6 +176,9 @@ class Object(Owner):
     def _release(self) -> None:
         lib.bpf_object__close(self._ptr)
         self._ptr = 0
+        for kept in self._keep:
+            if hasattr(kept, "close"):   # the memfd of a custom BTF
+                kept.close()
         self._keep.clear()
 
     @property
@@ -238,6 +262,8 @@ class Object(Owner):
         return self
 
     def _load_error(self, err: int, lines: list[str]) -> BPFError:
+        if self._mem_path:
+            lines = [line.replace(self._mem_path, self._source) for line in lines]
         text = "".join(lines)
         block = _LOG_BLOCK.search(text)
         failed = _FAILED_PROG.search(text)
@@ -324,6 +350,11 @@ class Object(Owner):
     def __repr__(self) -> str:
         state = "closed" if self._closed else ("loaded" if self._loaded else "opened")
         return f"<Object {getattr(self, 'name', '?')!r} {state}>"
+
+
+def _mem_path(buf: Any, data: bytes) -> str:
+    """What libbpf calls an object opened from memory ("<address>-<size>" in hex)."""
+    return f"{ctypes.addressof(buf):x}-{len(data):x}"
 
 
 def _opt_path(path: str | os.PathLike[str] | None) -> bytes | None:

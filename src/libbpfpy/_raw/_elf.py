@@ -1,16 +1,23 @@
-"""The exported functions of a shared library, read from its ELF dynamic symbol table.
+"""A small, bounds-checked ELF reader: section headers, string tables, symbols.
 
-What ``nm -D --defined-only`` lists as ``T``, with the version node of each symbol
-(``LIBBPF_1.0.0``), without needing binutils: the raw layer's completeness test and
-``scripts/gen_raw.py`` both use it.
+Two users: the raw layer's completeness test and ``scripts/gen_raw.py`` read a shared
+library's exported functions (what ``nm -D --defined-only`` lists as ``T``, with the
+version node of each symbol, ``LIBBPF_1.0.0``) without binutils; and
+:mod:`libbpfpy.validate` checks BPF object files before libbpf sees them.  Every
+offset and size is checked against the file: a malformed file raises
+:class:`ELFFormatError` naming what is wrong, never an IndexError or a struct.error.
 """
 from __future__ import annotations
 
 import struct
+from typing import NamedTuple
 
-__all__ = ["exported_functions"]
+from ..errors import FormatError
 
-_SHT_DYNSYM = 11
+__all__ = ["exported_functions", "ELFFile", "Section", "Symbol", "ELFFormatError"]
+
+SHT_NULL, SHT_PROGBITS, SHT_SYMTAB, SHT_STRTAB, SHT_RELA = 0, 1, 2, 3, 4
+SHT_NOBITS, SHT_REL, SHT_DYNSYM = 8, 9, 11
 _SHT_GNU_VERDEF = 0x6FFFFFFD
 _SHT_GNU_VERSYM = 0x6FFFFFFF
 _STT_FUNC = 2
@@ -19,10 +26,170 @@ _STB_GLOBAL = 1
 _STB_WEAK = 2
 _SHN_UNDEF = 0
 _VERSYM_HIDDEN = 0x8000
+SHN_LORESERVE = 0xFF00
 
 
-class ELFFormatError(ValueError):
-    """The file is not an ELF shared object this parser understands."""
+class ELFFormatError(FormatError):
+    """The file is not an ELF file this reader understands, or is malformed."""
+
+
+class Section(NamedTuple):
+    """A section header (``Elf*_Shdr``) and its index and name."""
+
+    index: int
+    name: bytes
+    type: int
+    flags: int
+    addr: int
+    offset: int
+    size: int
+    link: int
+    info: int
+    addralign: int
+    entsize: int
+
+
+class Symbol(NamedTuple):
+    """A symbol table entry (``Elf*_Sym``) and its index and name."""
+
+    index: int
+    name: bytes
+    info: int
+    other: int
+    shndx: int
+    value: int
+    size: int
+
+    @property
+    def type(self) -> int:
+        return self.info & 0xF
+
+    @property
+    def bind(self) -> int:
+        return self.info >> 4
+
+
+class ELFFile:
+    """The section headers of an ELF file held in memory, checked against its size."""
+
+    def __init__(self, data: bytes, source: str) -> None:
+        self.data = data
+        self.source = source
+        if len(data) < 16 or data[:4] != b"\x7fELF":
+            self.fail("", "not an ELF file (bad magic)")
+        if data[4] not in (1, 2) or data[5] not in (1, 2):
+            self.fail("ELF header", f"unknown class {data[4]} or data encoding {data[5]}")
+        self.is64 = data[4] == 2
+        self.endian = "<" if data[5] == 1 else ">"
+        e = self.endian
+        if self.is64:
+            hdr = self.unpack(e + "HHIQQQIHHHHHH", 16, "ELF header")
+            (self.e_type, self.e_machine, _v, _entry, _phoff, self.shoff, _flags,
+             ehsize, _phentsize, _phnum, self.shentsize, self.shnum, self.shstrndx) = hdr
+            sh_fmt, self._sym_fmt = e + "IIQQQQIIQQ", e + "IBBHQQ"
+        else:
+            hdr = self.unpack(e + "HHIIIIIHHHHHH", 16, "ELF header")
+            (self.e_type, self.e_machine, _v, _entry, _phoff, self.shoff, _flags,
+             ehsize, _phentsize, _phnum, self.shentsize, self.shnum, self.shstrndx) = hdr
+            sh_fmt, self._sym_fmt = e + "IIIIIIIIII", e + "IIIBBH"
+        if self.shentsize != struct.calcsize(sh_fmt):
+            self.fail("ELF header", f"section header size {self.shentsize}, expected "
+                      f"{struct.calcsize(sh_fmt)}")
+        if self.shnum == 0 or self.shstrndx >= SHN_LORESERVE:
+            self.fail("ELF header", "extended section numbering is not supported "
+                      f"(e_shnum {self.shnum}, e_shstrndx {self.shstrndx:#x})")
+        self.within(self.shoff, self.shnum * self.shentsize, "section header table")
+        raw = [struct.unpack_from(sh_fmt, data, self.shoff + i * self.shentsize)
+               for i in range(self.shnum)]
+        if self.shstrndx >= self.shnum:
+            self.fail("ELF header", f"section name table index {self.shstrndx} is out of "
+                      f"range ({self.shnum} sections)")
+        self.sections: list[Section] = []
+        names = raw[self.shstrndx]
+        if names[1] != SHT_STRTAB:
+            self.fail(f"section {self.shstrndx}", "the section name table is not a "
+                      "string table")
+        self._check_bounds(self.shstrndx, names[1], names[4], names[5])
+        for i, r in enumerate(raw):
+            name, stype, flags, addr, off, size, link, info, align, entsize = r
+            self._check_bounds(i, stype, off, size)
+            sname = self._cstring(names[4], names[5], name, f"section {i}", "name")
+            self.sections.append(Section(i, sname, stype, flags, addr, off, size, link,
+                                         info, align, entsize))
+
+    # -- checks ---------------------------------------------------------------------
+    def fail(self, where: str, problem: str) -> None:
+        raise ELFFormatError(self.source, where, problem)
+
+    def within(self, off: int, size: int, what: str) -> None:
+        if off < 0 or size < 0 or off + size > len(self.data):
+            self.fail(what, f"{size} bytes at offset {off} run past the end of the file "
+                      f"({len(self.data)} bytes)")
+
+    def unpack(self, fmt: str, off: int, what: str) -> tuple[int, ...]:
+        self.within(off, struct.calcsize(fmt), what)
+        return struct.unpack_from(fmt, self.data, off)
+
+    def _check_bounds(self, index: int, stype: int, off: int, size: int) -> None:
+        if stype not in (SHT_NULL, SHT_NOBITS):
+            self.within(off, size, f"section {index}")
+
+    def _cstring(self, table_off: int, table_size: int, off: int, where: str,
+                 what: str) -> bytes:
+        if off >= table_size:
+            if off == 0 and table_size == 0:
+                return b""
+            self.fail(where, f"{what} offset {off} is outside its string table "
+                      f"({table_size} bytes)")
+        end = self.data.find(b"\0", table_off + off, table_off + table_size)
+        if end < 0:
+            self.fail(where, f"{what} at offset {off} is not NUL-terminated")
+        return self.data[table_off + off:end]
+
+    # -- access ---------------------------------------------------------------------
+    def section(self, index: int, where: str) -> Section:
+        """Section ``index``, or an error naming ``where`` the index came from."""
+        if not 0 <= index < len(self.sections):
+            self.fail(where, f"section index {index} is out of range "
+                      f"({len(self.sections)} sections)")
+        return self.sections[index]
+
+    def by_name(self, name: bytes) -> Section | None:
+        for sec in self.sections:
+            if sec.name == name:
+                return sec
+        return None
+
+    def contents(self, sec: Section) -> bytes:
+        """The bytes of a section (empty for SHT_NOBITS)."""
+        if sec.type in (SHT_NULL, SHT_NOBITS):
+            return b""
+        return self.data[sec.offset:sec.offset + sec.size]
+
+    def string(self, table: Section, off: int, where: str, what: str = "name") -> bytes:
+        """The NUL-terminated string at ``off`` in the string table ``table``."""
+        if table.type != SHT_STRTAB:
+            self.fail(where, f"{what}: section {table.index} is not a string table")
+        return self._cstring(table.offset, table.size, off, where, what)
+
+    def symbols(self, symtab: Section) -> list[Symbol]:
+        """The entries of a symbol table, their names read from its linked table."""
+        entsize = struct.calcsize(self._sym_fmt)
+        where = f"symbol table (section {symtab.index})"
+        if symtab.entsize != entsize or symtab.size % entsize:
+            self.fail(where, f"entry size {symtab.entsize} / table size {symtab.size} do "
+                      f"not match {entsize}-byte symbols")
+        strtab = self.section(symtab.link, where)
+        out = []
+        for i in range(symtab.size // entsize):
+            fields = struct.unpack_from(self._sym_fmt, self.data, symtab.offset + i * entsize)
+            if self.is64:
+                name_off, info, other, shndx, value, size = fields
+            else:
+                name_off, value, size, info, other, shndx = fields
+            name = self.string(strtab, name_off, f"symbol {i}") if name_off else b""
+            out.append(Symbol(i, name, info, other, shndx, value, size))
+        return out
 
 
 def exported_functions(path: str) -> dict[str, str]:
@@ -32,68 +199,38 @@ def exported_functions(path: str) -> dict[str, str]:
     """
     with open(path, "rb") as f:
         data = f.read()
-    if data[:4] != b"\x7fELF":
-        raise ELFFormatError(f"{path} is not an ELF file")
-    is64 = data[4] == 2
-    end = "<" if data[5] == 1 else ">"
-    if is64:
-        shoff, = struct.unpack_from(end + "Q", data, 0x28)
-        shentsize, shnum, shstrndx = struct.unpack_from(end + "HHH", data, 0x3A)
-        sh_fmt, sym_fmt = end + "IIQQQQIIQQ", end + "IBBHQQ"
-    else:
-        shoff, = struct.unpack_from(end + "I", data, 0x20)
-        shentsize, shnum, shstrndx = struct.unpack_from(end + "HHH", data, 0x2E)
-        sh_fmt, sym_fmt = end + "IIIIIIIIII", end + "IIIBBH"
-    sections = [struct.unpack_from(sh_fmt, data, shoff + i * shentsize) for i in range(shnum)]
-    # (name, type, flags, addr, offset, size, link, info, addralign, entsize)
-    del shstrndx
-
-    def strings(index: int) -> bytes:
-        sec = sections[index]
-        return data[sec[4]:sec[4] + sec[5]]
-
-    def cstr(table: bytes, off: int) -> str:
-        return table[off:table.index(b"\0", off)].decode()
-
-    dynsym = next((s for s in sections if s[1] == _SHT_DYNSYM), None)
+    elf = ELFFile(data, path)
+    dynsym = next((s for s in elf.sections if s.type == SHT_DYNSYM), None)
     if dynsym is None:
-        raise ELFFormatError(f"{path} has no dynamic symbol table")
-    dynstr = strings(dynsym[6])
-    versym_sec = next((s for s in sections if s[1] == _SHT_GNU_VERSYM), None)
-    verdef_sec = next((s for s in sections if s[1] == _SHT_GNU_VERDEF), None)
+        raise ELFFormatError(path, "", "no dynamic symbol table")
+    versym_sec = next((s for s in elf.sections if s.type == _SHT_GNU_VERSYM), None)
+    verdef_sec = next((s for s in elf.sections if s.type == _SHT_GNU_VERDEF), None)
+    e = elf.endian
 
     # Version definitions: index -> name (first aux entry of each verdef).
     versions: dict[int, str] = {}
     if verdef_sec is not None:
-        vstr = strings(verdef_sec[6])
-        off = verdef_sec[4]
-        for _ in range(verdef_sec[7]):  # sh_info = number of entries
-            _vd_version, _flags, ndx, _cnt, _hash, aux, nxt = struct.unpack_from(
-                end + "HHHHIII", data, off)
-            name_off, = struct.unpack_from(end + "I", data, off + aux)
-            versions[ndx] = cstr(vstr, name_off)
+        vstr = elf.section(verdef_sec.link, "version definitions")
+        off = verdef_sec.offset
+        for _ in range(verdef_sec.info):  # sh_info = number of entries
+            _vd_version, _flags, ndx, _cnt, _hash, aux, nxt = elf.unpack(
+                e + "HHHHIII", off, "version definition")
+            name_off, = elf.unpack(e + "I", off + aux, "version definition aux")
+            versions[ndx] = elf.string(vstr, name_off, "version definition").decode()
             if not nxt:
                 break
             off += nxt
 
-    symsize = struct.calcsize(sym_fmt)
-    count = dynsym[5] // symsize
     found: dict[str, str] = {}
-    for i in range(count):
-        fields = struct.unpack_from(sym_fmt, data, dynsym[4] + i * symsize)
-        if is64:
-            name_off, info, _other, shndx = fields[0], fields[1], fields[2], fields[3]
-        else:
-            name_off, info, _other, shndx = fields[0], fields[3], fields[4], fields[5]
-        stype, bind = info & 0xF, info >> 4
-        if shndx == _SHN_UNDEF or stype not in (_STT_FUNC, _STT_GNU_IFUNC) \
-                or bind not in (_STB_GLOBAL, _STB_WEAK):
+    for sym in elf.symbols(dynsym):
+        if sym.shndx == _SHN_UNDEF or sym.type not in (_STT_FUNC, _STT_GNU_IFUNC) \
+                or sym.bind not in (_STB_GLOBAL, _STB_WEAK):
             continue
-        name = cstr(dynstr, name_off)
+        name = sym.name.decode()
         node = ""
         hidden = False
         if versym_sec is not None:
-            vs, = struct.unpack_from(end + "H", data, versym_sec[4] + 2 * i)
+            vs, = elf.unpack(e + "H", versym_sec.offset + 2 * sym.index, "version symbol")
             hidden = bool(vs & _VERSYM_HIDDEN)
             node = versions.get(vs & 0x7FFF, "")
         if name not in found or not hidden:
