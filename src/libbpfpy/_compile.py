@@ -19,6 +19,7 @@ kernel build id (``/sys/kernel/notes``), falling back to a hash of the kernel's 
 """
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import logging
@@ -35,7 +36,8 @@ from .errors import BPFError, CompileError
 # vmlinux.h) is actually produced: a cache hit, the common case at a tool's start,
 # needs none of them.
 
-__all__ = ["compile", "vmlinux_header", "cache_dir", "target_arch", "kernel_build_id"]
+__all__ = ["compile", "compile_bytes", "vmlinux_header", "cache_dir", "target_arch",
+           "kernel_build_id"]
 
 log = logging.getLogger("libbpfpy.compile")
 
@@ -56,90 +58,191 @@ def target_arch(machine: str | None = None) -> str:
 
 # -- the cache directory -----------------------------------------------------------------
 
+def _default_cache() -> str:
+    env = os.environ.get("LIBBPFPY_CACHE_DIR")
+    if env:
+        return env
+    if os.geteuid() == 0:
+        return "/var/cache/libbpfpy"
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"),
+                                                             ".cache")
+    return os.path.join(base, "libbpfpy")
+
+
 def cache_dir(path: str | os.PathLike[str] | None = None) -> Path:
     """The cache directory (created 0700 if missing), after checking that it is a real
-    directory owned by the caller and not writable by group or others."""
-    if path is None:
-        env = os.environ.get("LIBBPFPY_CACHE_DIR")
-        if env:
-            path = env
-        elif os.geteuid() == 0:
-            path = "/var/cache/libbpfpy"
-        else:
-            base = os.environ.get("XDG_CACHE_HOME") or os.path.join(
-                os.path.expanduser("~"), ".cache")
-            path = os.path.join(base, "libbpfpy")
-    p = Path(os.path.abspath(path))
-    _private_dir(p, create_parents=True)
-    return p
+    directory owned by the caller, not writable by group or others, and reached
+    through directories no other user can change (see :class:`_Dir`)."""
+    d = _Dir.root(path)
+    d.close()
+    return d.path
 
 
-def _private_dir(p: Path, *, create_parents: bool = False) -> None:
-    if create_parents:
-        p.parent.mkdir(parents=True, exist_ok=True)
+class _Dir:
+    """A directory of the cache, held open: everything in it is reached through the
+    fd (``openat`` with ``O_NOFOLLOW``), so renaming or replacing a directory on its
+    path after the checks changes nothing.
+
+    The root is reached from ``/`` one component at a time, each opened with
+    ``O_NOFOLLOW|O_DIRECTORY`` and checked on its fd: owned by root or the caller and
+    not writable by group or others unless sticky (``/tmp``: others cannot rename
+    or remove what is not theirs).  The cache directory itself must be the caller's
+    and private (0700 when created)."""
+
+    def __init__(self, fd: int, path: Path) -> None:
+        self.fd = fd
+        self.path = path
+
+    @classmethod
+    def root(cls, path: str | os.PathLike[str] | None) -> _Dir:
+        p = Path(os.path.realpath(os.path.abspath(os.fspath(path or _default_cache()))))
+        requested = Path(os.path.abspath(os.fspath(path or _default_cache())))
+        if requested != p and _is_symlink(requested):
+            raise BPFError(errno.ELOOP, f"refusing cache directory {requested}: it is a "
+                           f"symlink (to {p}); give the real directory", call="cache",
+                           target=str(requested))
+        fd = os.open("/", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            parts = p.parts[1:]
+            for i, part in enumerate(parts):
+                where = Path("/", *parts[:i + 1])
+                child = _open_subdir(fd, part, where, create=True)
+                os.close(fd)
+                fd = child
+                st = os.fstat(fd)
+                if i == len(parts) - 1:
+                    _check_private(st, where)
+                else:
+                    _check_ancestor(st, where)
+            return cls(fd, p)
+        except BaseException:
+            os.close(fd)
+            raise
+
+    def sub(self, name: str) -> _Dir:
+        """The private subdirectory ``name`` (created 0700 if missing)."""
+        where = self.path / name
+        fd = _open_subdir(self.fd, name, where, create=True)
+        try:
+            _check_private(os.fstat(fd), where)
+        except BaseException:
+            os.close(fd)
+            raise
+        return _Dir(fd, where)
+
+    def read(self, name: str) -> bytes | None:
+        """The contents of the regular file ``name`` if it exists and is the caller's."""
+        try:
+            fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC,
+                         dir_fd=self.fd)
+        except OSError:
+            return None
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode) or st.st_uid != os.geteuid():
+                return None
+            chunks: list[bytes] = []
+            while True:
+                chunk = os.read(fd, 1 << 20)
+                if not chunk:
+                    return b"".join(chunks)
+                chunks.append(chunk)
+        except OSError:
+            return None
+        finally:
+            os.close(fd)
+
+    def write(self, name: str, data: bytes) -> None:
+        """Replace ``name`` atomically (see :func:`libbpfpy._files.atomic_write`)."""
+        from ._files import atomic_write
+        try:
+            atomic_write(name, data, mode=0o644, dir_fd=self.fd)
+        except BPFError as exc:
+            raise _unwritable(self.path, exc) from None
+
+    def unlink(self, name: str) -> None:
+        try:
+            os.unlink(name, dir_fd=self.fd)
+        except OSError:
+            pass
+
+    def proc_path(self, name: str = "") -> str:
+        """A path to this directory (or ``name`` in it) through the held fd, for a
+        child process given the fd (``pass_fds``)."""
+        return f"/proc/self/fd/{self.fd}" + (f"/{name}" if name else "")
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+    def __enter__(self) -> _Dir:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _is_symlink(p: Path) -> bool:
     try:
-        os.mkdir(p, 0o700)
+        return stat.S_ISLNK(os.lstat(p).st_mode)
+    except OSError:
+        return False
+
+
+def _open_subdir(parent: int, name: str, where: Path, *, create: bool) -> int:
+    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+    try:
+        return os.open(name, flags, dir_fd=parent)
+    except FileNotFoundError:
+        if not create:
+            raise
+    except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+            raise BPFError(errno.ENOTDIR, f"refusing cache directory {where}: not a "
+                           "directory (or a symlink)", call="cache",
+                           target=str(where)) from None
+        raise _unwritable(where, BPFError(exc.errno or errno.EACCES,
+                                          exc.strerror or "")) from None
+    try:
+        os.mkdir(name, 0o700, dir_fd=parent)
     except FileExistsError:
         pass
-    st = os.lstat(p)
-    if stat.S_ISLNK(st.st_mode) or not stat.S_ISDIR(st.st_mode):
-        raise BPFError(20, f"refusing cache directory {p}: not a directory (or a symlink)",
-                       call="cache", target=str(p))
+    except OSError as exc:
+        raise _unwritable(where, BPFError(exc.errno or errno.EACCES,
+                                          exc.strerror or "")) from None
+    return os.open(name, flags, dir_fd=parent)
+
+
+def _check_ancestor(st: os.stat_result, where: Path) -> None:
+    """A directory on the way to the cache: nobody but root and the caller may change
+    what it holds."""
+    if st.st_uid not in (0, os.geteuid()):
+        raise BPFError(errno.EPERM, f"refusing cache directory: {where} on its path is "
+                       f"owned by uid {st.st_uid}, who could replace what it holds",
+                       call="cache", target=str(where))
+    if st.st_mode & 0o022 and not st.st_mode & stat.S_ISVTX:
+        raise BPFError(errno.EPERM, f"refusing cache directory: {where} on its path is "
+                       f"writable by group or others (mode {stat.S_IMODE(st.st_mode):o}), "
+                       "who could replace what it holds", call="cache", target=str(where))
+
+
+def _check_private(st: os.stat_result, where: Path) -> None:
     if st.st_uid != os.geteuid():
-        raise BPFError(1, f"refusing cache directory {p}: owned by uid {st.st_uid}, not "
-                       f"by this user (uid {os.geteuid()})", call="cache", target=str(p))
+        raise BPFError(errno.EPERM, f"refusing cache directory {where}: owned by uid "
+                       f"{st.st_uid}, not by this user (uid {os.geteuid()})", call="cache",
+                       target=str(where))
     if st.st_mode & 0o022:
-        raise BPFError(1, f"refusing cache directory {p}: writable by group or others "
-                       f"(mode {stat.S_IMODE(st.st_mode):o}); chmod go-w it",
-                       call="cache", target=str(p))
+        raise BPFError(errno.EPERM, f"refusing cache directory {where}: writable by group "
+                       f"or others (mode {stat.S_IMODE(st.st_mode):o}); chmod go-w it",
+                       call="cache", target=str(where))
 
 
-def _atomic_write(dest: Path, data: bytes, mode: int = 0o644) -> None:
-    """Write ``data`` to ``dest`` through a temporary file in the same directory and a
-    rename (which replaces a symlink at ``dest`` rather than following it)."""
-    import tempfile
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            os.fchmod(f.fileno(), mode)
-        os.replace(tmp, dest)
-    except BaseException:
-        _unlink(tmp)
-        raise
-
-
-def _atomic_copy(src: Path, dest: Path) -> None:
-    import tempfile
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
-    try:
-        with os.fdopen(fd, "wb") as out, _open_nofollow(src) as inp:
-            shutil.copyfileobj(inp, out)
-            os.fchmod(out.fileno(), 0o644)
-        os.replace(tmp, dest)
-    except BaseException:
-        _unlink(tmp)
-        raise
-
-
-def _open_nofollow(path: Path) -> Any:
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-    return os.fdopen(fd, "rb")
-
-
-def _read_nofollow(path: Path) -> bytes | None:
-    try:
-        with _open_nofollow(path) as f:
-            return f.read()  # type: ignore[no-any-return]
-    except OSError:
-        return None
-
-
-def _unlink(path: str | Path) -> None:
-    try:
-        os.unlink(path)
-    except OSError:
-        pass
+def _unwritable(where: Path, exc: BPFError) -> BPFError:
+    return BPFError(exc.errno or errno.EACCES, f"cannot write the compile cache in {where}: "
+                    f"{os.strerror(exc.errno or errno.EACCES)}", call="cache",
+                    target=str(where), hint="set LIBBPFPY_CACHE_DIR (or pass cache_path=) "
+                    "to a directory of yours that is writable")
 
 
 # -- vmlinux.h ------------------------------------------------------------------------------
@@ -181,38 +284,36 @@ def vmlinux_header(cache: str | os.PathLike[str] | None = None) -> Path:
     """The path of a ``vmlinux.h`` for the running kernel, generated through libbpf's
     ``btf_dump`` on first use and cached per kernel build.
 
+    The header is written whole or not at all (a full disk raises and leaves no
+    truncated header), and a cached header is used only if it is complete.
     Requires Linux >= 5.4 built with CONFIG_DEBUG_INFO_BTF."""
-    root = cache_dir(cache)
-    d = root / "vmlinux"
-    _private_dir(d)
-    sub = d / _kernel_key()
-    _private_dir(sub)
-    header = sub / "vmlinux.h"
-    st = _lstat(header)
-    if st is not None and stat.S_ISREG(st.st_mode) and st.st_size > 0:
-        return header
-    import tempfile
+    with _Dir.root(cache) as root, _header_dir(root) as d:
+        return d.path / "vmlinux.h"
 
-    from .btf import BTF
-    fd, tmp = tempfile.mkstemp(prefix=".vmlinux.h.", suffix=".tmp", dir=sub)
-    os.close(fd)
+
+def _header_dir(root: _Dir) -> _Dir:
+    """The directory holding this kernel's complete vmlinux.h (generated if needed)."""
+    with root.sub("vmlinux") as vm:
+        d = vm.sub(_kernel_key())
     try:
-        with BTF.vmlinux() as btf:
-            btf.dump_c(tmp)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, header)
+        if not _complete_header(d.read("vmlinux.h")):
+            from .btf import BTF
+            with BTF.vmlinux() as btf:
+                text = btf.to_c().encode()
+            if not _complete_header(text):
+                raise BPFError(errno.EIO, "generating vmlinux.h gave an incomplete header",
+                               call="btf_dump")
+            d.write("vmlinux.h", text)
+            log.info("generated %s", d.path / "vmlinux.h")
     except BaseException:
-        _unlink(tmp)
+        d.close()
         raise
-    log.info("generated %s", header)
-    return header
+    return d
 
 
-def _lstat(p: Path) -> os.stat_result | None:
-    try:
-        return os.lstat(p)
-    except OSError:
-        return None
+def _complete_header(text: bytes | None) -> bool:
+    """Whether ``text`` is a whole generated vmlinux.h (it ends with the guard)."""
+    return text is not None and text.rstrip().endswith(b"#endif /* __VMLINUX_H__ */")
 
 
 # -- compile ------------------------------------------------------------------------------
@@ -288,25 +389,68 @@ def compile(src: str | os.PathLike[str], out: str | os.PathLike[str] | None = No
     written to ``out`` if given, else left in the cache.  An unchanged source (same
     flags, same included headers, same clang and kernel) is not compiled again unless
     ``cache=False``.  ``clang`` overrides the compiler (also ``$LIBBPFPY_CLANG``);
-    ``cache_path`` the cache directory.
+    ``cache_path`` the cache directory.  See :func:`compile_bytes` for the object's
+    bytes, read through the checked cache directory.
 
     Raises :class:`~libbpfpy.CompileError` with clang's diagnostics when it fails.
     """
+    path, _data = _compile(src, out, cflags=cflags, include_dirs=include_dirs, cache=cache,
+                           cache_path=cache_path, clang=clang, vmlinux=vmlinux)
+    return path
+
+
+def compile_bytes(src: str | os.PathLike[str], **options: Any) -> bytes:
+    """Like :func:`compile` (same options, no ``out``), returning the object's bytes as
+    read through the cache directory's checked fd -- for ``Object.open(bytes)``, so
+    that no path is opened again between the checks and the load."""
+    return _compile(src, None, **options)[1]
+
+
+def _compile(src: str | os.PathLike[str], out: str | os.PathLike[str] | None, *,
+             cflags: Sequence[str] = (), include_dirs: Iterable[str | os.PathLike[str]] = (),
+             cache: bool = True, cache_path: str | os.PathLike[str] | None = None,
+             clang: str | os.PathLike[str] | None = None,
+             vmlinux: str | os.PathLike[str] | None = None) -> tuple[Path, bytes]:
+    from .validate import read_input
     src_path = Path(os.path.abspath(os.fspath(src)))
-    source = _read_nofollow(src_path) if src_path.exists() else None
-    if source is None:
-        raise FileNotFoundError(2, "BPF source not found", str(src_path))
+    source = read_input(src_path, "BPF source")
     compiler = _find_clang(clang)
-    root = cache_dir(cache_path)
-    objects = root / "objects"
-    _private_dir(objects)
-    if vmlinux is not None:
-        vmlinux_dir = os.path.dirname(os.path.abspath(os.fspath(vmlinux)))
-        vm_ident = _file_hash(os.fspath(vmlinux)) or "missing"
-    else:
-        header = vmlinux_header(root)
-        vmlinux_dir = str(header.parent)
-        vm_ident = header.parent.name
+    with _Dir.root(cache_path) as root, root.sub("objects") as objects:
+        header_dir: _Dir | None = None
+        try:
+            if vmlinux is not None:
+                vmlinux_dir = os.path.dirname(os.path.abspath(os.fspath(vmlinux)))
+                vm_ident = _file_hash(os.fspath(vmlinux)) or "missing"
+            else:
+                header_dir = _header_dir(root)
+                vmlinux_dir = str(header_dir.path)
+                vm_ident = header_dir.path.name
+            argv = _clang_args(cflags, include_dirs, vmlinux_dir)
+            cst = os.stat(compiler)
+            key_text = json.dumps([_FORMAT, compiler, cst.st_size, cst.st_mtime_ns, argv,
+                                   str(src_path), hashlib.sha256(source).hexdigest(),
+                                   vm_ident])
+            key = hashlib.sha256(key_text.encode()).hexdigest()[:32]
+            data = _cached(objects, key) if cache else None
+            if data is None:
+                data = _run_clang(compiler, argv, src_path, objects, key, header_dir)
+            else:
+                log.debug("compile cache hit for %s: %s", src_path, objects.path / key)
+        finally:
+            if header_dir is not None:
+                header_dir.close()
+        cached = objects.path / f"{key}.o"
+    if out is None:
+        return cached, data
+    from ._files import atomic_write
+    dest = Path(os.path.abspath(os.fspath(out)))
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(dest, data, mode=0o644)
+    return dest, data
+
+
+def _clang_args(cflags: Sequence[str], include_dirs: Iterable[str | os.PathLike[str]],
+                vmlinux_dir: str) -> list[str]:
     incs = [os.path.abspath(os.fspath(d)) for d in include_dirs]
     libbpf_inc = _libbpf_include()
     argv = ["-g", "-O2", "-target", "bpf", f"-D__TARGET_ARCH_{target_arch()}",
@@ -318,69 +462,87 @@ def compile(src: str | os.PathLike[str], out: str | os.PathLike[str] | None = No
         # <bpf/usdt.bpf.h> -> <linux/errno.h> -> <asm/errno.h>, which lives in the
         # multiarch directory that clang -target bpf does not search.
         argv.append(f"-idirafter{multiarch}")
-    cst = os.stat(compiler)
-    key_text = json.dumps([_FORMAT, compiler, cst.st_size, cst.st_mtime_ns, argv,
-                           str(src_path), hashlib.sha256(source).hexdigest(), vm_ident])
-    key = hashlib.sha256(key_text.encode()).hexdigest()[:32]
-    cached = objects / f"{key}.o"
-    record_path = objects / f"{key}.json"
-    if cache:
-        raw = _read_nofollow(record_path)
-        st = _lstat(cached)
-        if raw is not None and st is not None and stat.S_ISREG(st.st_mode):
-            try:
-                record = json.loads(raw)
-            except ValueError:
-                record = {}
-            if record.get("key") == key and _deps_fresh(record):
-                log.debug("compile cache hit for %s: %s", src_path, cached)
-                return _deliver(cached, out)
+    return argv
+
+
+def _cached(objects: _Dir, key: str) -> bytes | None:
+    """The cached object for ``key`` when its record matches, its headers are
+    unchanged and it is still a well-formed object (else it is evicted)."""
+    raw = objects.read(f"{key}.json")
+    data = objects.read(f"{key}.o")
+    if raw is None or data is None:
+        return None
+    try:
+        record = json.loads(raw)
+    except ValueError:
+        record = {}
+    if not isinstance(record, dict) or record.get("key") != key or not _deps_fresh(record):
+        return None
+    from .errors import FormatError
+    from .validate import check_object
+    try:
+        check_object(data, str(objects.path / f"{key}.o"))
+    except FormatError as exc:
+        log.warning("evicting a damaged cached object: %s", exc)
+        objects.unlink(f"{key}.o")
+        objects.unlink(f"{key}.json")
+        return None
+    return data
+
+
+def _run_clang(compiler: str, argv: list[str], src_path: Path, objects: _Dir, key: str,
+               header_dir: _Dir | None) -> bytes:
+    import secrets
     import shlex
     import subprocess
-    import tempfile
-    fd, tmp_obj = tempfile.mkstemp(prefix=f".{key}.", suffix=".o.tmp", dir=objects)
-    os.close(fd)
-    depfile = tmp_obj + ".d"
-    cmd = [compiler, *argv, "-MD", "-MF", depfile, "-c", str(src_path), "-o", tmp_obj]
+    tmp = f".{key}.{secrets.token_hex(6)}.o.tmp"
+    depfile = tmp + ".d"
+    # clang writes into the checked cache directory through our fd (and reads the
+    # header from its checked directory the same way): renaming directories on the
+    # paths meanwhile changes nothing.
+    fds = [objects.fd] + ([header_dir.fd] if header_dir is not None else [])
+    run_argv = list(argv)
+    if header_dir is not None:
+        run_argv = [a if a != f"-I{header_dir.path}" else f"-I{header_dir.proc_path()}"
+                    for a in run_argv]
+    cmd = [compiler, *run_argv, "-MD", "-MF", objects.proc_path(depfile), "-c",
+           str(src_path), "-o", objects.proc_path(tmp)]
     log.info("compiling %s: %s", src_path, shlex.join(cmd))
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=src_path.parent)
+        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=src_path.parent,
+                              pass_fds=fds)
         if proc.returncode != 0:
+            note = ""
+            if header_dir is not None and "vmlinux.h:" in proc.stderr:
+                # A header that breaks the compile is not served again: the next
+                # compile generates a fresh one.
+                header_dir.unlink("vmlinux.h")
+                note = " (the cached vmlinux.h it complained about was removed)"
             raise CompileError(f"clang failed to compile {src_path} "
-                               f"(exit status {proc.returncode})",
+                               f"(exit status {proc.returncode}){note}",
                                diagnostics=proc.stderr, returncode=proc.returncode)
         if proc.stderr:
             log.warning("clang: %s", proc.stderr.rstrip())
-        try:
-            with open(depfile) as f:
-                deps = _parse_depfile(f.read())
-        except OSError:
-            deps = []
+        data = objects.read(tmp)
+        if data is None:
+            raise CompileError(f"clang wrote no object for {src_path}", diagnostics="",
+                               returncode=0)
+        deps = _parse_depfile((objects.read(depfile) or b"").decode("utf-8", "replace"))
         dep_records = []
         for dep in deps:
             dpath = os.path.abspath(os.path.join(src_path.parent, dep))
-            if dpath == str(src_path):
-                continue
+            if dpath == str(src_path) or dpath.startswith("/proc/self/fd/"):
+                continue   # the source is hashed; the header is in the key
             try:
                 dst = os.stat(dpath)
             except OSError:
                 continue
             dep_records.append([dpath, dst.st_size, dst.st_mtime_ns, _file_hash(dpath)])
-        os.chmod(tmp_obj, 0o644)
-        os.replace(tmp_obj, cached)
-        _atomic_write(record_path, json.dumps({"key": key, "source": str(src_path),
-                                               "command": cmd,
-                                               "deps": dep_records}).encode())
+        objects.write(f"{key}.o", data)
+        objects.write(f"{key}.json", json.dumps({"key": key, "source": str(src_path),
+                                                 "command": cmd,
+                                                 "deps": dep_records}).encode())
+        return data
     finally:
-        _unlink(tmp_obj)
-        _unlink(depfile)
-    return _deliver(cached, out)
-
-
-def _deliver(cached: Path, out: str | os.PathLike[str] | None) -> Path:
-    if out is None:
-        return cached
-    dest = Path(os.path.abspath(os.fspath(out)))
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    _atomic_copy(cached, dest)
-    return dest
+        objects.unlink(tmp)
+        objects.unlink(depfile)

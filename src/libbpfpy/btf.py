@@ -359,7 +359,7 @@ class BTF(Owner):
             ret = int(lib.btf__resolve_size(self._ptr, tid))
             return ret if ret >= 0 else None
 
-        return Base(count=p.start_id + len(p.offsets),
+        return Base(ntypes=p.start_id + len(p.offsets),
                     str_len=p.base_str_len + len(p.strings),
                     kind=lambda tid: int(self._get(tid).kind),
                     size=size, vlen=lambda tid: self._get(tid).vlen)
@@ -666,16 +666,10 @@ class BTF(Owner):
 
         ``types`` limits the output to those types and what they depend on;
         ``header`` (default: only when dumping everything) adds the include guard and
-        the ``preserve_access_index`` pragma."""
-        self._check()
-        ids = None if types is None else [self.type_id(t) for t in types]
-        if header is None:
-            header = ids is None
-        fp = _fopen(os.fspath(path))
-        try:
-            self._dump_to(fp, ids, header)
-        finally:
-            _libc_fclose(fp)
+        the ``preserve_access_index`` pragma.  The file is replaced atomically, only
+        once the whole text is written (a full disk leaves no truncated header)."""
+        from ._files import atomic_write
+        atomic_write(path, self.to_c(types, header=header).encode())
 
     def to_c(self, types: Iterable[str | int | BTFType] | None = None, *,
              header: bool | None = None) -> str:
@@ -1008,9 +1002,9 @@ def _cfunc(name: str, restype: Any, argtypes: list[Any]) -> Any:
     return fn
 
 
-_libc_fopen = _cfunc("fopen", ctypes.c_void_p, [ctypes.c_char_p, ctypes.c_char_p])
 _libc_fclose = _cfunc("fclose", ctypes.c_int, [ctypes.c_void_p])
 _libc_fputs = _cfunc("fputs", ctypes.c_int, [ctypes.c_char_p, ctypes.c_void_p])
+_libc_ferror = _cfunc("ferror", ctypes.c_int, [ctypes.c_void_p])
 _libc_open_memstream = _cfunc("open_memstream", ctypes.c_void_p,
                               [ctypes.POINTER(ctypes.c_void_p),
                                ctypes.POINTER(ctypes.c_size_t)])
@@ -1031,14 +1025,6 @@ def _dump_type_fast() -> Any:
     return _DUMP_TYPE
 
 
-def _fopen(path: str) -> int:
-    fp = _libc_fopen(os.fsencode(path), b"w")
-    if not fp:
-        err = ctypes.get_errno() or errno.EIO
-        raise OSError(err, os.strerror(err), path)
-    return int(fp)
-
-
 class _MemStream:
     """A FILE* writing into memory (``open_memstream``); ``.text`` after the block."""
 
@@ -1054,11 +1040,16 @@ class _MemStream:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        _libc_fclose(self.fp)
+        failed = _libc_ferror(self.fp)
+        closed = _libc_fclose(self.fp)
         if self._buf.value:
             self.text = ctypes.string_at(self._buf.value, self._len.value).decode(
                 "utf-8", "replace")
             _libc_free(self._buf.value)
+        if (failed or closed) and exc[0] is None:
+            err = ctypes.get_errno() or errno.ENOMEM
+            raise OSError(err, f"writing C declarations in memory failed: "
+                          f"{os.strerror(err)}")
 
 
 # -- typed maps ----------------------------------------------------------------------------

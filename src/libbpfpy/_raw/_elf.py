@@ -36,7 +36,7 @@ class ELFFormatError(FormatError):
 class Section(NamedTuple):
     """A section header (``Elf*_Shdr``) and its index and name."""
 
-    index: int
+    idx: int
     name: bytes
     type: int
     flags: int
@@ -52,7 +52,7 @@ class Section(NamedTuple):
 class Symbol(NamedTuple):
     """A symbol table entry (``Elf*_Sym``) and its index and name."""
 
-    index: int
+    idx: int
     name: bytes
     info: int
     other: int
@@ -169,13 +169,13 @@ class ELFFile:
     def string(self, table: Section, off: int, where: str, what: str = "name") -> bytes:
         """The NUL-terminated string at ``off`` in the string table ``table``."""
         if table.type != SHT_STRTAB:
-            self.fail(where, f"{what}: section {table.index} is not a string table")
+            self.fail(where, f"{what}: section {table.idx} is not a string table")
         return self._cstring(table.offset, table.size, off, where, what)
 
     def symbols(self, symtab: Section) -> list[Symbol]:
         """The entries of a symbol table, their names read from its linked table."""
         entsize = struct.calcsize(self._sym_fmt)
-        where = f"symbol table (section {symtab.index})"
+        where = f"symbol table (section {symtab.idx})"
         if symtab.entsize != entsize or symtab.size % entsize:
             self.fail(where, f"entry size {symtab.entsize} / table size {symtab.size} do "
                       f"not match {entsize}-byte symbols")
@@ -230,7 +230,7 @@ def exported_functions(path: str) -> dict[str, str]:
         node = ""
         hidden = False
         if versym_sec is not None:
-            vs, = elf.unpack(e + "H", versym_sec.offset + 2 * sym.index, "version symbol")
+            vs, = elf.unpack(e + "H", versym_sec.offset + 2 * sym.idx, "version symbol")
             hidden = bool(vs & _VERSYM_HIDDEN)
             node = versions.get(vs & 0x7FFF, "")
         if name not in found or not hidden:

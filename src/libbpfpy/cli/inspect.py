@@ -55,13 +55,20 @@ def _map(obj: Any, m: Any) -> dict[str, Any]:
             "value_type": value_t, "internal": m.is_internal}
 
 
+# Larger globals are listed with their size only: a value of megabytes (a .bss
+# array costs nothing in the file) would drown the report.
+_MAX_VALUE_BYTES = 4096
+
+
 def _globals(obj: Any) -> list[dict[str, Any]]:
     g = obj.globals
     out = []
     for name in g:
         info = g.info(name)
+        value = None
         try:
-            value = jsonable(g[name])
+            if info.size <= _MAX_VALUE_BYTES:
+                value = jsonable(g[name])
         except (OSError, ValueError, TypeError):
             value = None
         out.append({"name": name, "section": info.section,
@@ -126,9 +133,10 @@ def _short(value: Any) -> str:
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
-    """``libbpfpy inspect``."""
+    """``libbpfpy inspect`` (the file is read in a child process: see ``_isolated``)."""
+    from ._isolated import isolated
     quiet_libbpf()
-    return emit(describe(args.object), args.json, render)
+    return emit(isolated(args.object, describe, args.object), args.json, render)
 
 
 def register(sub: Any) -> None:

@@ -72,7 +72,7 @@ class Base(NamedTuple):
     """What split BTF needs of its base: type count, string bytes, and per type id
     its kind, its resolved size (None when it has none) and its vlen."""
 
-    count: int
+    ntypes: int
     str_len: int
     kind: Callable[[int], int]
     size: Callable[[int], int | None]
@@ -83,7 +83,7 @@ class CheckedBTF(NamedTuple):
     """The facts established while checking (used again by the checks of .BTF.ext)."""
 
     start_id: int
-    count: int                 # type ids are < count
+    ntypes: int                # type ids are < ntypes
     kinds: array[int]          # of this BTF's own types, index = id - start_id
     vlens: array[int]
     strings: bytes
@@ -164,10 +164,11 @@ class _Checker:
 
     def classify(self, off: int, where: str) -> int:
         """The name classes (_C_* bits) of the string at ``off``; cached per offset."""
-        c = self.names.get(off)
-        if c is not None:
-            return c
+        cached = self.names.get(off)
+        if cached is not None:
+            return cached
         rel = off - self.str_base
+        c = 0
         if off < self.str_base:
             c = _C_ALL  # a base string: the base is trusted (checked, or the kernel's)
         elif rel >= len(self.strs):
@@ -208,7 +209,7 @@ class _Checker:
         self.strings(s_off, s_len)
         d = self.data
         e = self.e
-        start = self.base.count if self.base else 1
+        start = self.base.ntypes if self.base else 1
         head = struct.Struct(e + "III").unpack_from
         offs = array("I")
         kinds = array("B")

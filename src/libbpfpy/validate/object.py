@@ -88,8 +88,8 @@ def check_object(data: bytes, source: str) -> None:
 
 
 def _check_section(elf: ELFFile, sec: Section) -> None:
-    where = f"section {sec.index} ({_show(sec.name)})"
-    if sec.index and not _SEC_NAME.match(sec.name or b"-"):
+    where = f"section {sec.idx} ({_show(sec.name)})"
+    if sec.idx and not _SEC_NAME.match(sec.name or b"-"):
         elf.fail(where, "name is not printable")
     if sec.type == SHT_NULL:
         return
@@ -119,8 +119,8 @@ def _check_section(elf: ELFFile, sec: Section) -> None:
 
 
 def _check_symbol(elf: ELFFile, sym: Symbol) -> None:
-    where = f"symbol {sym.index} ({_show(sym.name)})"
-    if sym.index == 0 or sym.shndx in (0, _SHN_ABS):
+    where = f"symbol {sym.idx} ({_show(sym.name)})"
+    if sym.idx == 0 or sym.shndx in (0, _SHN_ABS):
         return
     if sym.shndx == _SHN_COMMON:
         elf.fail(where, "a COMMON symbol (compile with -fno-common)")
@@ -129,7 +129,7 @@ def _check_symbol(elf: ELFFile, sym: Symbol) -> None:
     sec = elf.section(sym.shndx, where)
     if sym.type != _STT_SECTION and (sym.value > sec.size or
                                       sym.value + sym.size > sec.size):
-        elf.fail(where, f"{sym.size} bytes at {sym.value} run past section {sec.index} "
+        elf.fail(where, f"{sym.size} bytes at {sym.value} run past section {sec.idx} "
                  f"({_show(sec.name)}, {sec.size} bytes)")
     if sec.flags & _SHF_EXECINSTR and sym.type == _STT_FUNC:
         if sym.value % _INSN or sym.size % _INSN:
@@ -141,8 +141,8 @@ def _check_symbol(elf: ELFFile, sym: Symbol) -> None:
 
 
 def _check_relocations(elf: ELFFile, sec: Section, symtab: Section, nsyms: int) -> None:
-    where = f"relocations {sec.index} ({_show(sec.name)})"
-    if sec.link != symtab.index:
+    where = f"relocations {sec.idx} ({_show(sec.name)})"
+    if sec.link != symtab.idx:
         elf.fail(where, f"linked to section {sec.link}, not the symbol table")
     target = elf.section(sec.info, where)
     code = bool(target.flags & _SHF_EXECINSTR)
@@ -155,7 +155,7 @@ def _check_relocations(elf: ELFFile, sec: Section, symtab: Section, nsyms: int) 
                      f"({nsyms} symbols)")
         if r_offset >= target.size or (code and r_offset % _INSN):
             elf.fail(f"{where}, entry {i}", f"offset {r_offset} is not an instruction "
-                     f"inside section {target.index} ({target.size} bytes)")
+                     f"inside section {target.idx} ({target.size} bytes)")
 
 
 def _check_btf_ext(elf: ELFFile, data: bytes, btf: CheckedBTF, source: str) -> None:
@@ -206,7 +206,7 @@ def _check_btf_ext(elf: ELFFile, data: bytes, btf: CheckedBTF, source: str) -> N
                     fail(rw, f"instruction offset {insn_off} is not inside the section")
                 if what == "func_info":
                     type_id = struct.unpack_from(e + "I", data, r + 4)[0]
-                    if type_id >= btf.count or btf.kind(type_id) != FUNC:
+                    if type_id >= btf.ntypes or btf.kind(type_id) != FUNC:
                         fail(rw, f"type [{type_id}] is not a FUNC")
                 elif what == "line_info":
                     file_off, line_off = struct.unpack_from(e + "II", data, r + 4)
@@ -214,7 +214,7 @@ def _check_btf_ext(elf: ELFFile, data: bytes, btf: CheckedBTF, source: str) -> N
                         fail(rw, "file or line string offset is outside .BTF's strings")
                 else:
                     type_id, access_off, kind = struct.unpack_from(e + "III", data, r + 4)
-                    if not 0 < type_id < btf.count:
+                    if not 0 < type_id < btf.ntypes:
                         fail(rw, f"type id {type_id} is out of range")
                     if kind >= _CORE_KINDS:
                         fail(rw, f"unknown relocation kind {kind}")
