@@ -86,8 +86,8 @@ def _forward_property(anon: str, name: str) -> property:
 def python_value(value: Any, enum_cls: type[enum.IntEnum] | None = None) -> Any:
     """A ctypes field value as plain Python: arrays become lists, enums IntEnums."""
     if isinstance(value, ctypes.Array):
-        if issubclass(value._type_, ctypes._SimpleCData):
-            return value[:]   # one C-level copy: big arrays decode at C speed
+        if issubclass(value._type_, (ctypes._SimpleCData, ctypes.Structure, ctypes.Union)):
+            return value[:]   # a C-level loop: big arrays decode at C speed
         return [python_value(v) for v in value]
     if enum_cls is not None and isinstance(value, int):
         return enum_cls._value2member_map_.get(value, value)

@@ -552,7 +552,7 @@ class _Checker:
         if kind in (STRUCT, UNION):
             size = self.raw[i]
             kflag = self.head(self.data, self.offs[i])[1] >> 31
-            for j, (_n, m_type, m_off) in enumerate(self.entries[i] or ()):
+            for j, (m_name, m_type, m_off) in enumerate(self.entries[i] or ()):
                 mw = f"{where}, member {j}"
                 bits = 0
                 if kflag:
@@ -573,6 +573,10 @@ class _Checker:
                     width = (self.int_bits(m_type) if mk == INT else 0) or 8 * msize
                     if width == 8 * msize and m_off % 8:
                         self.fail(mw, f"bit offset {m_off} is not byte-aligned")
+                unnamed = not m_name or self.names.get(m_name) == _C_EMPTY
+                if unnamed and width == 8 * msize and mk not in (STRUCT, UNION):
+                    self.fail(mw, f"an unnamed member of a {_str_kind(mk)} (only structs and "
+                              "unions can be anonymous members)")
                 if kind == UNION and m_off and width == 8 * msize:
                     self.fail(mw, f"a union member at bit offset {m_off} (they start at 0)")
                 if m_off + width > 8 * size:
