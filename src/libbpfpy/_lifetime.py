@@ -20,6 +20,7 @@ import weakref
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
+from ._deferred import any_pending, raise_pending
 from .errors import ClosedError
 
 T = TypeVar("T")
@@ -146,9 +147,6 @@ class Owner:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def __del__(self) -> None:  # the finalizer does the work; nothing here
-        pass
-
     # -- no copies ------------------------------------------------------------------------
     def _not_copyable(self, what: str) -> TypeError:
         return TypeError(f"{type(self).__name__} owns a native resource ({self._describe()}) "
@@ -230,30 +228,38 @@ def _public_members(cls: type) -> Iterator[tuple[str, Any]]:
 
 
 def _wrap(fn: Callable[..., Any], attr: str | None) -> Callable[..., Any]:
+    # After the call, an exception a libbpf callback kept (see _deferred) is raised:
+    # no public call returns with a Ctrl-C still pending.
     if attr is None:
         def call(self: Any, *args: Any, **kwargs: Any) -> Any:
             chain = self._chain
             for o in chain:
                 o._inflight.append(None)
             try:
-                return fn(self, *args, **kwargs)
+                ret = fn(self, *args, **kwargs)
             finally:
                 for o in chain:
                     o._inflight.pop()
                     if o._closed and not o._inflight:
                         o._free()
+            if any_pending:
+                raise_pending()
+            return ret
     else:
         def call(self: Any, *args: Any, **kwargs: Any) -> Any:
             chain = getattr(self, attr)._chain
             for o in chain:
                 o._inflight.append(None)
             try:
-                return fn(self, *args, **kwargs)
+                ret = fn(self, *args, **kwargs)
             finally:
                 for o in chain:
                     o._inflight.pop()
                     if o._closed and not o._inflight:
                         o._free()
+            if any_pending:
+                raise_pending()
+            return ret
     functools.update_wrapper(call, fn)
     call.__wrapped_use__ = True  # type: ignore[attr-defined]
     return call

@@ -26,8 +26,9 @@ from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ._btf_types import Struct, TypeBuilder, Union
+from ._deferred import any_pending
 from ._lifetime import Owner, guarded
-from ._raw import CALLBACKS, check_int, check_ptr, lib, libc, opts
+from ._raw import CALLBACKS, check_int, check_ptr, lib, libc, opts, raise_pending
 from .errors import BPFError
 
 if TYPE_CHECKING:
@@ -310,7 +311,7 @@ class BTF(Owner):
         Requires Linux >= 5.4 built with CONFIG_DEBUG_INFO_BTF."""
         ptr = check_ptr(lib.btf__load_vmlinux_btf(), "btf__load_vmlinux_btf", "vmlinux",
                         hint="the kernel needs CONFIG_DEBUG_INFO_BTF=y")
-        return cls(ptr, name="vmlinux")
+        return cls(ptr, name="vmlinux")._owned()
 
     @classmethod
     def from_file(cls, path: str | os.PathLike[str], *, base: BTF | None = None) -> BTF:
@@ -341,11 +342,16 @@ class BTF(Owner):
                     ptr = check_ptr(lib.btf__parse_raw_split(
                         f"/proc/self/fd/{f.fileno()}".encode(), base._ptr),
                         "btf__parse_raw_split", name)
-            return cls(ptr, name=name, base=base)
+            return cls(ptr, name=name, base=base)._owned()
         check_btf(raw, name)
         buf = ctypes.create_string_buffer(raw, len(raw))
         ptr = check_ptr(lib.btf__new(buf, len(raw)), "btf__new", name)
-        return cls(ptr, name=name)
+        return cls(ptr, name=name)._owned()
+
+    def _owned(self) -> BTF:
+        """Self, once owned: raise what a callback kept meanwhile (closing self)."""
+        raise_pending(self.close)
+        return self
 
     def _as_base(self) -> Any:
         """What checking split BTF on top of this one needs to know of it."""
@@ -375,10 +381,10 @@ class BTF(Owner):
             base._check()
             ptr = check_ptr(lib.btf__load_from_kernel_by_id_split(btf_id, base._ptr),
                             "btf__load_from_kernel_by_id_split", f"BTF id {btf_id}")
-            return cls(ptr, name=f"BTF id {btf_id}", base=base)
+            return cls(ptr, name=f"BTF id {btf_id}", base=base)._owned()
         ptr = lib.btf__load_from_kernel_by_id(btf_id)
         if ptr:
-            return cls(ptr, name=f"BTF id {btf_id}")
+            return cls(ptr, name=f"BTF id {btf_id}")._owned()
         if ctypes.get_errno() in (errno.ENOENT, errno.EPERM, errno.EACCES):
             check_ptr(ptr, "btf__load_from_kernel_by_id", f"BTF id {btf_id}")
         # Anything else: perhaps split BTF (a module's), which needs vmlinux as base.
@@ -706,6 +712,8 @@ class BTF(Owner):
                 ret = dump_type(handle, type_id)
                 if ret < 0:
                     check_int(ret, "btf_dump__dump_type", f"type [{type_id}] of {self._name}")
+                if any_pending:   # a Ctrl-C in libbpf's log callback: stop here
+                    break
             if header:
                 _libc_fputs(_VMLINUX_FOOTER.encode(), fp)
         finally:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._fd import fd_by_id, obj_info
 from ._lifetime import Owner, close_fd, guarded
-from ._raw import check_int, lib, opts
+from ._raw import check_int, lib, opts, raise_pending
 from .enums import AttachType, LinkType
 from .errors import BPFError
 from .fs import bpffs_hint
@@ -127,9 +127,11 @@ class Link(Owner):
         ptr = lib.bpf_link__open(os.fsencode(p))
         if not ptr:
             err = ctypes.get_errno() or errno.ENOENT
+            raise_pending()
             check_int(-err, "bpf_link__open", p)
         link = cls(ptr, description=f"pinned at {p}")
         link._pinned_path = p
+        raise_pending(link.close)  # a Ctrl-C during the open: no link left behind
         return link
 
     @classmethod

@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 
 from . import _args
 from ._lifetime import Owner, guarded
-from ._raw import capture_log, check_int, lib, opts
+from ._raw import capture_log, check_int, lib, opts, raise_pending, unchecked
 from .errors import BPFError, NotSupportedError, VerifierError, error_for, strerror
 from .link import Link
 from .map import Map
@@ -148,10 +148,11 @@ class Object(Owner):
             buf = ctypes.create_string_buffer(data, len(data))
             keep.append(buf)
             call = "bpf_object__open_mem"
-            with capture_log() as lines:
+            with capture_log(raise_pending=False) as lines:
                 ptr = lib.bpf_object__open_mem(buf, len(data), ctypes.byref(o))
             if not ptr:
                 err = ctypes.get_errno() or errno.EINVAL
+                raise_pending()
                 detail = _last_warning(lines).replace(_mem_path(buf, data), desc)
                 raise error_for(err, f"{call}() could not open {desc}: "
                                 f"{detail or strerror(err)}"
@@ -162,6 +163,7 @@ class Object(Owner):
             raise
         obj = cls(ptr, keep=keep, source=desc)
         obj._mem_path = _mem_path(buf, data)
+        raise_pending(obj.close)  # a Ctrl-C that came during the open
         return obj
 
     # -- state ----------------------------------------------------------------------------
@@ -253,12 +255,15 @@ class Object(Owner):
             raise BPFError(errno.EINVAL, f"{self._describe()} failed to load before; "
                            "libbpf cannot retry: open it again", call="bpf_object__load",
                            target=self.name)
-        with capture_log() as lines:
-            ret = lib.bpf_object__load(self._ptr)
+        with capture_log(raise_pending=False) as lines:
+            ret = unchecked(lib.bpf_object__load)(self._ptr)
         if ret < 0:
             self._load_failed = True
+        else:
+            self._loaded = True
+        raise_pending()  # a Ctrl-C that came during the load: after the state is right
+        if ret < 0:
             raise self._load_error(-ret, lines)
-        self._loaded = True
         return self
 
     def _load_error(self, err: int, lines: list[str]) -> BPFError:

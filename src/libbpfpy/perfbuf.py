@@ -26,7 +26,8 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from . import _args
-from ._raw import CALLBACKS, check_int, check_ptr, lib
+from ._deferred import register
+from ._raw import CALLBACKS, check_int, check_ptr, lib, raise_pending
 from ._ring import Batch, Reader, Source
 from ._ring_types import Decoder, resolve_event_type
 from .enums import MapType
@@ -120,11 +121,14 @@ class PerfBuffer(Reader):
                 self._cb_error = exc
 
         def lost(_ctx: Any, cpu: int, count: int) -> None:
-            self.lost += count
-            self._lost_queue.append((cpu, count))
+            try:
+                self.lost += count
+                self._lost_queue.append((cpu, count))
+            except BaseException as exc:  # KeyboardInterrupt can land here too
+                self._cb_error = self._cb_error or exc
 
-        self._sample_cb = CALLBACKS["perf_buffer_sample_fn"](sample)
-        self._lost_cb = CALLBACKS["perf_buffer_lost_fn"](lost)
+        self._sample_cb = CALLBACKS["perf_buffer_sample_fn"](register(sample))
+        self._lost_cb = CALLBACKS["perf_buffer_lost_fn"](register(lost))
         fd = map.fd
         self._ptr = check_ptr(lib.perf_buffer__new(fd, page_count, self._sample_cb,
                                                    self._lost_cb, None, None),
@@ -135,6 +139,7 @@ class PerfBuffer(Reader):
         self._epoll.register(efd, 0x001)  # EPOLLIN
         self._map = map
         map._adopt(self)
+        raise_pending()  # a Ctrl-C during perf_buffer__new (closed by __init__)
 
     def _describe(self) -> str:
         return f"perf buffer over map {getattr(self, '_name', '?')!r}"

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import _args, fs
 from ._lifetime import dup_fd, guarded
-from ._raw import RECORDS, capture_log, check_int, lib, opts
+from ._raw import RECORDS, capture_log, check_int, lib, opts, raise_pending, unchecked
 from .enums import AttachType, ProgType, parse_enum
 from .errors import BPFError, NotSupportedError, error_for, strerror
 from .link import Link
@@ -250,6 +250,7 @@ class Program:
         ptr = getattr(lib, call)(self._ptr, *args)
         if not ptr:
             err = ctypes.get_errno() or errno.EINVAL
+            raise_pending()
             better = diagnose(err) if diagnose else None
             if better is not None:
                 raise better
@@ -266,6 +267,7 @@ class Program:
         link = Link(ptr, program=self, description=f"{self.name} -> {what}")
         self._links.append(link)
         self._obj._adopt(link)
+        raise_pending(link.close)  # a Ctrl-C during the attach: no link left behind
         return link
 
     def _auto_attach(self) -> Link | None:
@@ -296,9 +298,10 @@ class Program:
         skel = opts("bpf_object_skeleton", name=self._obj.name.encode(),
                     obj=ctypes.pointer(obj_ptr), prog_cnt=1,
                     prog_skel_sz=ctypes.sizeof(skel_prog), progs=ctypes.pointer(skel_prog))
-        with capture_log() as lines:
-            ret = lib.bpf_object__attach_skeleton(ctypes.byref(skel))
+        with capture_log(raise_pending=False) as lines:
+            ret = unchecked(lib.bpf_object__attach_skeleton)(ctypes.byref(skel))
         if ret < 0:
+            raise_pending()
             err = -ret
             better = diagnose(err) if diagnose else None
             if better is not None:
@@ -308,6 +311,7 @@ class Program:
                             f"{detail or strerror(err)} [errno {err}]",
                             call="bpf_program__attach", target=self.name)
         if not link_ptr.value:
+            raise_pending()
             return None
         return self._own_link(link_ptr.value, f"SEC({sec!r})")
 

@@ -35,7 +35,8 @@ from operator import itemgetter
 from typing import Any
 
 from . import _args
-from ._raw import CALLBACKS, CONSTANTS, check_ptr, lib
+from ._deferred import register
+from ._raw import CALLBACKS, CONSTANTS, check_ptr, lib, raise_pending
 from ._ring import Batch, Reader, Source
 from ._ring_types import Decoder, numpy_dtype, resolve_event_type
 from .enums import MapType
@@ -261,7 +262,7 @@ class _Ring(Source):
                 self._error = exc
                 return _STOP
 
-        self._sample_cb = CALLBACKS["ring_buffer_sample_fn"](sample)
+        self._sample_cb = CALLBACKS["ring_buffer_sample_fn"](register(sample))
         self._rb_ptr = check_ptr(lib.ring_buffer__new(self.fd, self._sample_cb, None, None),
                                  "ring_buffer__new", f"map {self.name!r}")
 
@@ -378,6 +379,7 @@ class RingBuffer(Reader):
                 self._resources.add(ring.free_libbpf)
             self._epoll.register(fd, 0x001)  # EPOLLIN, level-triggered
             map._adopt(self)
+            raise_pending()  # a Ctrl-C during ring_buffer__new: it is freed with us
             with self._mutex:
                 self._rings = self._rings + [ring]
         return self

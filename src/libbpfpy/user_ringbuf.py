@@ -28,7 +28,7 @@ from typing import Any
 
 from . import _args
 from ._lifetime import Owner
-from ._raw import check_ptr, lib
+from ._raw import check_ptr, lib, raise_pending
 from ._ring import Resources
 from .enums import MapType
 from .errors import BPFError, ClosedError, error_for
@@ -139,6 +139,7 @@ class UserRingBuffer(Owner):
         self._map = map
         self._max = map.max_entries
         map._adopt(self)
+        raise_pending()  # a Ctrl-C during user_ring_buffer__new (closed by __init__)
 
     def _describe(self) -> str:
         return f"user ring buffer over map {getattr(self, '_name', '?')!r}"
@@ -183,6 +184,7 @@ class UserRingBuffer(Owner):
                                 call="user_ring_buffer__reserve", target=self._name)
             sample = Sample(self, ptr, size)
             self._outstanding.append(sample)
+            raise_pending(sample.discard)  # a Ctrl-C meanwhile: nothing held back
             return sample
 
     def reserve(self, size: int) -> Sample:

@@ -10,6 +10,11 @@ version that has it -- when it is *used*, never at import.
 Return codes are checked in exactly two helpers, :func:`check_int` (negative =
 -errno) and :func:`check_ptr` (NULL, errno set by libbpf >= 1.0).
 
+No exception is lost in libbpf's print callback: one raised there (``KeyboardInterrupt``
+from Ctrl-C, an exception from a signal handler or a logging handler) cannot cross
+into C, so it is kept and raised when the libbpf call returns (see
+:func:`raise_pending`).
+
 Set ``LIBBPFPY_LIBBPF=/path/to/libbpf.so`` to use a library other than the system's.
 """
 from __future__ import annotations
@@ -20,6 +25,7 @@ import os
 import threading
 from typing import Any
 
+from .._deferred import any_pending, keep, raise_pending, register
 from ..errors import NotSupportedError, error_for
 from . import _newer, _table
 
@@ -35,7 +41,7 @@ _SINCE: dict[str, str] = _table.SINCE
 
 __all__ = ["lib", "libc", "check_int", "check_ptr", "library_path", "version",
            "version_tuple", "is_available", "opts", "ENUMS", "CONSTANTS", "RECORDS",
-           "CALLBACKS", "capture_log", "LoadError"]
+           "CALLBACKS", "capture_log", "LoadError", "raise_pending", "unchecked"]
 
 
 from ..errors import LoadError  # noqa: E402  (re-exported: defined where it imports free)
@@ -110,6 +116,8 @@ class _Lib:
                 call=name) from None
         fn.restype = proto[0]
         fn.argtypes = proto[1]
+        if _may_print(name):
+            fn = _deferring(fn)
         setattr(self, name, fn)
         return fn
 
@@ -119,6 +127,39 @@ class _Lib:
 
 
 lib = _Lib()
+
+
+def _may_print(name: str) -> bool:
+    """Whether libbpf's function ``name`` can call the print callback: all but the
+    thin syscall wrappers of bpf.c (``bpf_map_lookup_elem``...), which never print
+    (netlink's ``bpf_tc_*``/``bpf_xdp_*`` do)."""
+    return "__" in name or name.startswith(("libbpf_", "bpf_tc_", "bpf_xdp_"))
+
+
+_POINTER_CODES = frozenset("Pz")
+
+
+def _deferring(fn: Any) -> Any:
+    """``fn`` followed by raising what its print callbacks kept.  A function that
+    returns a pointer leaves the exception pending: for a new object, the caller
+    raises it with :func:`raise_pending` once the object is owned (and closes it then),
+    so nothing leaks; for NULL, :func:`check_ptr` raises it."""
+    restype = fn.restype
+    returns_pointer = restype is not None and (
+        getattr(restype, "_type_", None) in _POINTER_CODES or
+        isinstance(restype, type) and issubclass(restype, ctypes._Pointer))
+
+    def call(*args: Any) -> Any:
+        ret = fn(*args)
+        if any_pending and not returns_pointer:
+            raise_pending()
+        return ret
+
+    call.__name__ = call.__qualname__ = getattr(fn, "__name__", "libbpf_function")
+    call.restype = restype  # type: ignore[attr-defined]
+    call.argtypes = fn.argtypes  # type: ignore[attr-defined]
+    call.unchecked = fn  # type: ignore[attr-defined]  # when the caller raises itself
+    return call
 
 
 def is_available(name: str) -> bool:
@@ -139,8 +180,10 @@ def check_int(ret: int, call: str, target: str | None = None, *,
 
 def check_ptr(ptr: Any, call: str, target: str | None = None, *,
               hint: str | None = None) -> Any:
-    """Return ``ptr`` if it is not NULL, else raise the error libbpf left in errno."""
+    """Return ``ptr`` if it is not NULL, else raise the error libbpf left in errno
+    (or first what a callback kept meanwhile, such as a Ctrl-C)."""
     if not ptr:
+        raise_pending()
         err = ctypes.get_errno() or 22
         raise error_for(err, _describe(call, target, err), call=call, target=target,
                         hint=hint)
@@ -260,12 +303,12 @@ def _print(level: int, fmt: bytes, args: Any) -> int:
             sink.append(text)
         if loud:
             log.log(pylevel, "%s", text.rstrip("\n"))
-    except Exception:  # never let an exception cross into C
-        pass
+    except BaseException as exc:  # none may cross into C (ctypes would drop it)
+        keep(exc)
     return 0
 
 
-_print_cb = CALLBACKS["libbpf_print_fn_t"](_print)
+_print_cb = CALLBACKS["libbpf_print_fn_t"](register(_print))
 
 
 class capture_log:
@@ -276,8 +319,9 @@ class capture_log:
     well: for calls whose failure becomes an exception carrying them, or is expected.
     """
 
-    def __init__(self, *, quiet: bool = False) -> None:
+    def __init__(self, *, quiet: bool = False, raise_pending: bool = True) -> None:
         self._quiet = quiet
+        self._raise = raise_pending
 
     def __enter__(self) -> list[str]:
         self._prev = getattr(_capture, "lines", None)
@@ -292,6 +336,14 @@ class capture_log:
         _capture.quiet = self._prev_quiet
         if self._prev is not None:  # an enclosing capture sees nested messages too
             self._prev.extend(mine)
+        if exc[0] is None and self._raise:
+            raise_pending()
 
 
 lib.libbpf_set_print(_print_cb)
+
+
+def unchecked(fn: Any) -> Any:
+    """``lib.f`` without raising a kept exception on return: for callers that must
+    record the result first (then call :func:`raise_pending`)."""
+    return getattr(fn, "unchecked", fn)

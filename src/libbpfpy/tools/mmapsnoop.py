@@ -596,8 +596,10 @@ def _silence_stdout() -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``mmapsnoop`` console script."""
-    args = build_parser().parse_args(argv)
-    return run(args)
+    try:
+        return run(build_parser().parse_args(argv))
+    except KeyboardInterrupt:   # Ctrl-C before tracing started: end quietly
+        return 130
 
 
 if __name__ == "__main__":
