@@ -12,6 +12,8 @@ BUILD := build
 APT_PACKAGES := clang llvm libbpf-dev libbpf1 gcc make iproute2 bpftool systemtap-sdt-dev
 BPF_CFLAGS = -g -O2 -target bpf -D__TARGET_ARCH_$(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/') -Wall -Wno-unused-function \
 	-idirafter /usr/include/$(shell gcc -dumpmachine)
+# libbpfpy's own BPF headers (<libbpfpy/ringbuf.h>), shipped in the package
+BPF_CFLAGS += -Isrc/libbpfpy/include
 
 TEST_SRCS := $(wildcard tests/bpf/*.bpf.c)
 EXAMPLE_SRCS := $(wildcard examples/*.bpf.c)
@@ -57,11 +59,11 @@ $(BUILD)/vmlinux.h: | venv
 	@mkdir -p $(BUILD)
 	$(PY) -m libbpfpy vmlinux -o $@.tmp && mv $@.tmp $@
 
-$(BUILD)/tests/%.bpf.o: tests/bpf/%.bpf.c $(BUILD)/vmlinux.h $(wildcard tests/bpf/*.h) $(EXAMPLE_SRCS)
+$(BUILD)/tests/%.bpf.o: tests/bpf/%.bpf.c $(BUILD)/vmlinux.h $(wildcard tests/bpf/*.h) $(EXAMPLE_SRCS) $(wildcard src/libbpfpy/include/libbpfpy/*.h)
 	@mkdir -p $(dir $@)
 	clang $(BPF_CFLAGS) -I$(BUILD) -Itests/bpf -c $< -o $@
 
-$(BUILD)/examples/%.bpf.o: examples/%.bpf.c $(BUILD)/vmlinux.h
+$(BUILD)/examples/%.bpf.o: examples/%.bpf.c $(BUILD)/vmlinux.h $(wildcard src/libbpfpy/include/libbpfpy/*.h)
 	@mkdir -p $(dir $@)
 	clang $(BPF_CFLAGS) -I$(BUILD) -c $< -o $@
 

@@ -93,6 +93,7 @@ def _compile(src: Path, out: Path) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     subprocess.run(["clang", "-g", "-O2", "-target", "bpf", f"-D__TARGET_ARCH_{arch}",
                     "-Wall", "-Wno-unused-function", f"-I{BUILD}", f"-I{BPF_SRC}",
+                    f"-I{ROOT / 'src' / 'libbpfpy' / 'include'}",
                     *_multiarch_include(), "-c", str(src), "-o", str(out) + tag],
                    check=True)
     os.replace(str(out) + tag, out)
@@ -105,7 +106,8 @@ def bpf_object_path():
         src = BPF_SRC / f"{name}.bpf.c"
         out = BUILD / "tests" / f"{name}.bpf.o"
         # Fixtures may include headers and the examples (hello.bpf.c is one).
-        headers = list(BPF_SRC.glob("*.h")) + list((ROOT / "examples").glob("*.bpf.c"))
+        headers = list(BPF_SRC.glob("*.h")) + list((ROOT / "examples").glob("*.bpf.c")) \
+            + list((ROOT / "src" / "libbpfpy" / "include" / "libbpfpy").glob("*.h"))
         newest = max([src.stat().st_mtime] + [h.stat().st_mtime for h in headers])
         if not out.exists() or out.stat().st_mtime < newest:
             need(subprocess.run(["which", "clang"], capture_output=True).returncode == 0,

@@ -50,6 +50,11 @@ _VMLINUX_BTF = "/sys/kernel/btf/vmlinux"
 _NOTES = "/sys/kernel/notes"
 
 
+#: libbpfpy's own BPF headers (``#include <libbpfpy/ringbuf.h>``), on every compile's
+#: include path.
+INCLUDE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "include")
+
+
 def target_arch(machine: str | None = None) -> str:
     """The ``__TARGET_ARCH_<arch>`` name libbpf's headers use for this machine."""
     m = machine or os.uname().machine
@@ -451,7 +456,7 @@ def _compile(src: str | os.PathLike[str], out: str | os.PathLike[str] | None, *,
 
 def _clang_args(cflags: Sequence[str], include_dirs: Iterable[str | os.PathLike[str]],
                 vmlinux_dir: str) -> list[str]:
-    incs = [os.path.abspath(os.fspath(d)) for d in include_dirs]
+    incs = [os.path.abspath(os.fspath(d)) for d in include_dirs] + [INCLUDE_DIR]
     libbpf_inc = _libbpf_include()
     argv = ["-g", "-O2", "-target", "bpf", f"-D__TARGET_ARCH_{target_arch()}",
             *cflags, *(f"-I{d}" for d in incs), f"-I{vmlinux_dir}"]

@@ -99,6 +99,7 @@ class _Checked:
     """Iterator over decoded events that raises for records too short for the type."""
 
     def __init__(self, events: list[Any], decoder: Decoder) -> None:
+        self._events = events
         self._it = iter(events)
         self._decoder = decoder
 
@@ -118,6 +119,24 @@ class _Checked:
 
     def __setstate__(self, state: int) -> None:
         self._it.__setstate__(state)  # type: ignore[attr-defined]
+
+
+
+def _bookmark(it: Any) -> tuple[int, Callable[[], Any]] | None:
+    """Where a batch's shared iterator stands, and how to make a fresh one that
+    continues from there (an exhausted list iterator cannot be revived); None when
+    it is at its end."""
+    inner = it._it if isinstance(it, _Checked) else it
+    state = inner.__reduce__()  # (iter, (list,), index), or (iter, ((),)) at the end
+    if len(state) < 3:
+        return None
+    seq, pos = state[1][0], state[2]
+
+    def resume() -> Any:
+        new = _Checked(seq, it._decoder) if isinstance(it, _Checked) else iter(seq)
+        new.__setstate__(pos)
+        return new
+    return pos, resume
 
 
 class Resources:
@@ -162,6 +181,9 @@ class Reader(Owner):
         self._thread: threading.Thread | None = None
         self._thread_error: BaseException | None = None
         self._stopping = False
+        # The batch a callback is being called from, and how stop() parked it.
+        self._delivering: Batch | None = None
+        self._parked: Callable[[], Any] | None = None
         self._epoll = select.epoll()
         self._resources.add(self._epoll.close)
         try:
@@ -278,7 +300,16 @@ class Reader(Owner):
             batch = pending[0]
             it = batch.iterator()
             before = _length_hint(it)
-            batch.source.deliver(it)
+            self._delivering = batch
+            try:
+                batch.source.deliver(it)
+            finally:
+                self._delivering = None
+            resume, self._parked = self._parked, None
+            if resume is not None:
+                # stop() from a callback: the rest of the batch stays queued.
+                batch.it = resume()
+                return n + before - _length_hint(batch.it)
             n += before
             if pending and pending[0] is batch:
                 pending.popleft()
@@ -294,7 +325,7 @@ class Reader(Owner):
                 raise self._closed_error()
             n = self._deliver_pending()
             budget = limit
-            while budget > 0 and self._fill(min(budget, self._chunk)):
+            while budget > 0 and not self._stopping and self._fill(min(budget, self._chunk)):
                 budget -= self._chunk
                 n += self._deliver_pending()
             return n
@@ -391,7 +422,7 @@ class Reader(Owner):
                 with self._mutex:  # decoding is shared with other threads
                     it = batch.iterator()
                 yield from it
-                if pending and pending[0] is batch:
+                if pending and pending[0] is batch and batch.it is it:
                     pending.popleft()
                 continue
             with self._use():
@@ -418,7 +449,7 @@ class Reader(Owner):
                     it = batch.iterator()
                 for ev in it:
                     yield ev
-                if pending and pending[0] is batch:
+                if pending and pending[0] is batch and batch.it is it:
                     pending.popleft()
                 continue
             with self._use():
@@ -471,18 +502,23 @@ class Reader(Owner):
     def stop(self, timeout: float | None = None) -> None:
         """Stop the background thread started by :meth:`start` and wait for it.
 
-        Re-raises the exception that stopped the thread, if a callback raised one.
+        Called from a callback of that thread, no further callback is made: the
+        thread ends when this one returns, and the events not yet delivered stay
+        queued for the next consumer.  Re-raises the exception that stopped the
+        thread, if a callback raised one.
         """
         timeout = _args.timeout(timeout)
         thread = self._thread
         if thread is None:
             return
         self._stopping = True
+        if thread is threading.current_thread():
+            self._park()
+            return          # the thread sees _stopping once this callback returns
         self._wake()
-        if thread is not threading.current_thread():
-            thread.join(timeout)
-            if thread.is_alive():
-                raise TimeoutError(f"{self._describe()}: background thread still running")
+        thread.join(timeout)
+        if thread.is_alive():
+            raise TimeoutError(f"{self._describe()}: background thread still running")
         self._thread = None
         self._stopping = False
         if not self._closed:
@@ -493,6 +529,18 @@ class Reader(Owner):
         err, self._thread_error = self._thread_error, None
         if err is not None:
             raise err
+
+    def _park(self) -> None:
+        """End the delivery in progress after the current callback: its iterator is
+        made to look exhausted (the C-level loop calling the callbacks ends), and the
+        batch gets a fresh one continuing from there once that loop has stopped."""
+        batch = self._delivering
+        if batch is None or batch.it is None or self._parked is not None:
+            return
+        mark = _bookmark(batch.it)
+        if mark is not None:
+            self._parked = mark[1]
+            batch.it.__setstate__(_END)  # type: ignore[attr-defined]
 
     @property
     def running(self) -> bool:
