@@ -121,19 +121,19 @@ class _Checked:
         self._it.__setstate__(state)  # type: ignore[attr-defined]
 
 
-
 def _bookmark(it: Any) -> tuple[int, Callable[[], Any]] | None:
     """Where a batch's shared iterator stands, and how to make a fresh one that
     continues from there (an exhausted list iterator cannot be revived); None when
     it is at its end."""
     inner = it._it if isinstance(it, _Checked) else it
-    state = inner.__reduce__()  # (iter, (list,), index), or (iter, ((),)) at the end
+    state: Any = inner.__reduce__()  # (iter, (list,), index); (iter, ((),)) at the end
     if len(state) < 3:
         return None
-    seq, pos = state[1][0], state[2]
+    seq: list[Any] = state[1][0]
+    pos: int = state[2]
 
     def resume() -> Any:
-        new = _Checked(seq, it._decoder) if isinstance(it, _Checked) else iter(seq)
+        new: Any = _Checked(seq, it._decoder) if isinstance(it, _Checked) else iter(seq)
         new.__setstate__(pos)
         return new
     return pos, resume
