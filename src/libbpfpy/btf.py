@@ -509,6 +509,9 @@ class BTF(Owner):
         if not isinstance(name, str):
             raise TypeError(f"a BTF type is named by str or id, not {type(name).__name__}")
         text = name.strip()
+        if not text:
+            raise KeyError(f"{name!r} is not a type name (anonymous types have no name: "
+                           "use their id)")
         word, _, rest = text.partition(" ")
         if kind is None and word in _KIND_BY_WORD and rest:
             kind = _KIND_BY_WORD[word]

@@ -15,7 +15,7 @@ from .errors import BPFError, PermissionDeniedError
 
 __all__ = ["TRACEFS", "DEBUGFS_TRACING", "BPFFS", "tracefs_path", "is_mounted",
            "mount_tracefs", "mount_bpffs", "require_tracefs", "ensure_mounts",
-           "tracepoint_exists"]
+           "tracepoint_exists", "tracefs_problem"]
 
 TRACEFS = "/sys/kernel/tracing"
 DEBUGFS_TRACING = "/sys/kernel/debug/tracing"
@@ -49,6 +49,25 @@ def tracefs_path() -> str | None:
         if os.path.isdir(os.path.join(path, "events")):
             return path
     return None
+
+
+def tracefs_problem() -> str:
+    """Why :func:`tracefs_path` finds no usable tracefs: mounted but out of this
+    user's reach (a 0700 tracefs seen as an unprivileged user), or not mounted."""
+    for path in (TRACEFS, DEBUGFS_TRACING):
+        if _fs_magic(path) != _TRACEFS_MAGIC:
+            continue
+        if not os.access(path, os.R_OK | os.X_OK) or \
+                not os.access(os.path.join(path, "events"), os.R_OK | os.X_OK):
+            try:
+                st = os.stat(path)
+                mode = f" (mode {st.st_mode & 0o7777:o}, owner uid {st.st_uid})"
+            except OSError:
+                mode = ""
+            return (f"tracefs is mounted at {path}{mode} but not accessible to this user "
+                    f"(uid {os.geteuid()})")
+    return (f"tracefs is not mounted (neither {TRACEFS}/events nor "
+            f"{DEBUGFS_TRACING}/events exists)")
 
 
 def tracepoint_exists(category: str, name: str) -> bool:
@@ -97,10 +116,13 @@ def require_tracefs(what: str) -> str:
     """Return the tracefs path, or raise an error saying how to mount it."""
     path = tracefs_path()
     if path is None:
-        raise BPFError(errno.ENOENT,
-                       f"{what} needs tracefs, which is not mounted "
-                       f"(neither {TRACEFS}/events nor {DEBUGFS_TRACING}/events exists)",
-                       call="tracefs", hint=f"as root: mount -t tracefs tracefs {TRACEFS}")
+        problem = tracefs_problem()
+        if "not accessible" in problem:
+            raise PermissionDeniedError(errno.EACCES, f"{what} needs tracefs: {problem}",
+                                        call="tracefs", hint="run as root (or with "
+                                        "CAP_BPF and CAP_PERFMON and read access to it)")
+        raise BPFError(errno.ENOENT, f"{what} needs tracefs: {problem}", call="tracefs",
+                       hint=f"as root: mount -t tracefs tracefs {TRACEFS}")
     return path
 
 

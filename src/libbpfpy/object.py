@@ -33,6 +33,7 @@ V = TypeVar("V")
 _LOG_BLOCK = re.compile(r"prog '([^']+)': -- BEGIN PROG LOAD LOG --\n(.*?)"
                         r"-- END PROG LOAD LOG --", re.S)
 _FAILED_PROG = re.compile(r"prog '([^']+)': (?:BPF program load failed|failed to load)")
+_FAILED_MAP = re.compile(r"map '([^']+)': failed to create: .*?\((-?\d+)\)")
 
 
 class _Named(Mapping[str, V]):
@@ -270,6 +271,9 @@ class Object(Owner):
         if self._mem_path:
             lines = [line.replace(self._mem_path, self._source) for line in lines]
         text = "".join(lines)
+        bad_map = _FAILED_MAP.search(text)
+        if bad_map is not None:
+            return self._map_error(bad_map.group(1), abs(int(bad_map.group(2))) or err)
         block = _LOG_BLOCK.search(text)
         failed = _FAILED_PROG.search(text)
         prog_name = block.group(1) if block else (failed.group(1) if failed else None)
@@ -294,6 +298,23 @@ class Object(Owner):
                          + (f" at program {prog_name!r}" if prog_name else "")
                          + f": {detail}",
                          call="bpf_object__load", target=self.name)
+
+    def _map_error(self, name: str, err: int) -> BPFError:
+        """The kernel refused to create map ``name``: say which map, why, and with
+        which definition."""
+        m = self._maps._items.get(name)
+        if m is None:
+            return error_for(err, f"bpf_object__load() of {self._describe()}: the kernel "
+                             f"refused to create map {name!r}: {strerror(err)} [errno {err}]",
+                             call="bpf_map_create", target=name)
+        mtype = m.type
+        definition = (f"{mtype.libbpf_name}, key_size={m.key_size}, value_size="
+                      f"{m.value_size}, max_entries={m.max_entries}, flags={int(m.flags):#x}")
+        why = _map_problem(mtype, m.key_size, m.value_size, m.max_entries, err)
+        return error_for(err, f"bpf_object__load() of {self._describe()}: the kernel "
+                         f"refused to create map {name!r} ({definition}): {strerror(err)} "
+                         f"[errno {err}]" + (f": {why}" if why else ""),
+                         call="bpf_map_create", target=name)
 
     def _unsupported(self, prog: Program, err: int) -> BPFError | None:
         from . import probe
@@ -364,6 +385,28 @@ def _mem_path(buf: Any, data: bytes) -> str:
 
 def _opt_path(path: str | os.PathLike[str] | None) -> bytes | None:
     return None if path is None else os.fsencode(os.fspath(path))
+
+
+def _map_problem(mtype: Any, key_size: int, value_size: int, max_entries: int,
+                 err: int) -> str:
+    """The attribute most likely at fault when the kernel refuses a map definition."""
+    from .enums import MapType
+    if max_entries == 0 and mtype not in (MapType.PERF_EVENT_ARRAY,):
+        return "max_entries is 0"
+    if mtype in (MapType.RINGBUF, MapType.USER_RINGBUF):
+        page = os.sysconf("SC_PAGE_SIZE")
+        if max_entries & (max_entries - 1) or max_entries % page:
+            return (f"a ring buffer's max_entries (its size in bytes) must be a power of "
+                    f"two and a multiple of the page size ({page})")
+    if err == errno.E2BIG:
+        return (f"value_size {value_size} or key_size {key_size} is larger than the kernel "
+                f"allows for {mtype.libbpf_name} maps")
+    if key_size == 0 and mtype in (MapType.HASH, MapType.LRU_HASH, MapType.PERCPU_HASH,
+                                   MapType.LRU_PERCPU_HASH, MapType.LPM_TRIE):
+        return "key_size is 0"
+    if value_size == 0 and mtype not in (MapType.BLOOM_FILTER,):
+        return "value_size is 0"
+    return ""
 
 
 def _last_warning(lines: list[str]) -> str:
