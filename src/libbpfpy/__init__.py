@@ -30,7 +30,7 @@ __version__ = "0.1.0"
 
 # public name -> module that defines it
 _LAZY = {
-    "BTF": "btf", "compile": "_compile",
+    "BTF": "btf", "compile": "_compile", "compile_bytes": "_compile",
     "Object": "object", "Program": "program", "TestRunResult": "program",
     "Map": "map", "MapHandle": "map", "MapInfo": "map", "possible_cpus": "map",
     "Link": "link", "LinkInfo": "link",
@@ -50,7 +50,7 @@ __all__ = [
     "NotSupportedError", "Object", "PerfBuffer", "PerfEvent", "PermissionDeniedError",
     "ProgType", "Program", "ProgramHandle", "ProgramInfo", "RingBuffer", "Sample",
     "TcFilter", "TcHook", "TestRunResult", "UpdateFlags", "UserRingBuffer", "VerifierError",
-    "XdpFlags", "compile", "fs", "inventory", "libbpf_version", "possible_cpus", "probe",
+    "XdpFlags", "compile", "compile_bytes", "fs", "inventory", "libbpf_version", "possible_cpus", "probe",
 ]
 
 
@@ -82,7 +82,7 @@ def libbpf_version() -> str:
 
 if TYPE_CHECKING:
     from . import fs, inventory, probe
-    from ._compile import compile
+    from ._compile import compile, compile_bytes
     from .btf import BTF
     from .enums import AttachType, LinkType, MapFlags, MapType, ProgType, UpdateFlags, XdpFlags
     from .inventory import BTFInfo, ProgramHandle, ProgramInfo
