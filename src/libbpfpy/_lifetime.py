@@ -119,10 +119,17 @@ class Owner:
                 if dep is not None:
                     dep.close()
             self._dependants.clear()
-            self._closed = True
-            self._shutdown()
-        if not self._inflight:
-            self._free()
+            # Closing is a use while it shuts down (wakes waiters, discards what is
+            # pending): a call ending meanwhile in another thread cannot free the
+            # resource under it.  The last use to end releases it.
+            use = _Use(self)
+            for o in use.chain:
+                o._inflight.append(None)
+            try:
+                self._closed = True
+                self._shutdown()
+            finally:
+                use.__exit__()
 
     def _shutdown(self) -> None:
         """Wake calls blocked on this owner, once it is marked closed (subclasses)."""

@@ -477,15 +477,19 @@ class Reader(Owner):
 
         If a callback raises, the thread ends and :meth:`stop` re-raises the exception.
         """
-        with self._use():
+        # Under the close lock: a close from another thread sees either no thread or
+        # a started one (which it wakes and joins).
+        with self._use(), self._lock:
+            self._check()
             self._require_callbacks()
             if self._thread is not None and self._thread.is_alive():
                 raise RuntimeError(f"{self._describe()}: already started")
             self._stopping = False
             self._thread_error = None
-            self._thread = threading.Thread(target=self._run, daemon=True,
-                                             name=f"libbpfpy {self._describe()}")
-            self._thread.start()
+            thread = threading.Thread(target=self._run, daemon=True,
+                                      name=f"libbpfpy {self._describe()}")
+            thread.start()
+            self._thread = thread
 
     def _run(self) -> None:
         try:
