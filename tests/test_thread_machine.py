@@ -93,7 +93,8 @@ def make(kind):
         ops = {"poll": lambda: rb.poll(0.01), "consume": lambda: rb.consume(),
                "read": lambda: rb.read(0), "wait": lambda: rb.wait(0.01),
                "batch": lambda: rb.read_batch(timeout=0),
-               "lost": lambda: getattr(rb, "lost", None), "thread": lambda: (rb.start(), rb.stop(5))}
+               "lost": lambda: getattr(rb, "lost", None),
+               "thread": lambda: (rb.start(), rb.stop(5))}
         return Owned(kind, rb, ops, [obj])
     if kind == "perfbuf":
         obj = loaded("perf")

@@ -50,7 +50,8 @@ __all__ = [
     "NotSupportedError", "Object", "PerfBuffer", "PerfEvent", "PermissionDeniedError",
     "ProgType", "Program", "ProgramHandle", "ProgramInfo", "RingBuffer", "Sample",
     "TcFilter", "TcHook", "TestRunResult", "UpdateFlags", "UserRingBuffer", "VerifierError",
-    "XdpFlags", "compile", "compile_bytes", "fs", "inventory", "libbpf_version", "possible_cpus", "probe",
+    "XdpFlags", "compile", "compile_bytes", "fs", "inventory", "libbpf_version",
+    "possible_cpus", "probe",
 ]
 
 
