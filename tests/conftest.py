@@ -349,3 +349,12 @@ def child_ok(proc: subprocess.CompletedProcess[str]) -> str:
     rc = proc.returncode
     how = f"killed by {signal.Signals(-rc).name}" if rc < 0 else f"exit status {rc}"
     return f"child {how}\nstdout:\n{proc.stdout[-3000:]}\nstderr:\n{proc.stderr[-3000:]}"
+
+
+def libbpf_refused_object(bpf_object_path) -> bytes:
+    """A well-formed object that libbpf itself refuses, with a warning in its log:
+    hello.bpf.o with its .bss renamed to the legacy "maps" section (malformed objects
+    no longer reach libbpf: libbpfpy refuses them first)."""
+    data = open(bpf_object_path("hello"), "rb").read()
+    assert b"\0.bss\0" in data   # (its BTF's DATASEC is renamed too: harmless)
+    return data.replace(b"\0.bss\0", b"\0maps\0")

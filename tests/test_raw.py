@@ -10,7 +10,7 @@ import subprocess
 
 import pytest
 
-from conftest import need, need_privileges
+from conftest import libbpf_refused_object, need, need_privileges
 from libbpfpy import NotSupportedError, Object, libbpf_version
 from libbpfpy import _raw as raw
 from libbpfpy._raw import _elf
@@ -220,18 +220,10 @@ def test_opts_sets_size_and_rejects_unknown_fields():
 
 # -- logging -----------------------------------------------------------------------------
 
-def _legacy_maps_object(bpf_object_path) -> bytes:
-    """A well-formed object libbpf refuses with a warning: its .bss renamed to the
-    legacy "maps" section."""
-    data = open(bpf_object_path("hello"), "rb").read()
-    assert b"\0.bss\0" in data   # (its BTF's DATASEC is renamed too: harmless)
-    return data.replace(b"\0.bss\0", b"\0maps\0")
-
-
 def test_libbpf_messages_reach_the_logger_formatted(caplog, bpf_object_path):
     caplog.set_level(logging.DEBUG, logger="libbpfpy.libbpf")
     with pytest.raises(OSError):
-        Object.open(_legacy_maps_object(bpf_object_path), name="logging-probe")
+        Object.open(libbpf_refused_object(bpf_object_path), name="logging-probe")
     records = [r for r in caplog.records if r.name == "libbpfpy.libbpf"]
     assert records, "no libbpf message reached logging"
     text = "\n".join(r.getMessage() for r in records)
@@ -261,7 +253,7 @@ def test_long_messages_are_formatted_whole(caplog, bpf_object_path):
 def test_capture_log_collects_in_this_thread_only(bpf_object_path):
     with raw.capture_log() as lines:
         with pytest.raises(OSError):
-            Object.open(_legacy_maps_object(bpf_object_path), name="captured")
+            Object.open(libbpf_refused_object(bpf_object_path), name="captured")
     assert any("captured" in line for line in lines)
     with raw.capture_log() as lines2:
         pass

@@ -486,10 +486,10 @@ class Reader(Owner):
                 raise RuntimeError(f"{self._describe()}: already started")
             self._stopping = False
             self._thread_error = None
-            thread = threading.Thread(target=self._run, daemon=True,
-                                      name=f"libbpfpy {self._describe()}")
-            thread.start()
-            self._thread = thread
+            # Set before it starts: its first callback may already call stop().
+            self._thread = threading.Thread(target=self._run, daemon=True,
+                                             name=f"libbpfpy {self._describe()}")
+            self._thread.start()
 
     def _run(self) -> None:
         try:

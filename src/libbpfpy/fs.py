@@ -52,8 +52,9 @@ def tracefs_path() -> str | None:
 
 
 def tracefs_problem() -> str:
-    """Why :func:`tracefs_path` finds no usable tracefs: mounted but out of this
-    user's reach (a 0700 tracefs seen as an unprivileged user), or not mounted."""
+    """Why :func:`tracefs_path` finds no usable tracefs, to follow "tracefs": it
+    "is mounted at ... but not accessible to this user" (a 0700 tracefs seen by an
+    unprivileged user), or it "is not mounted"."""
     for path in (TRACEFS, DEBUGFS_TRACING):
         if _fs_magic(path) != _TRACEFS_MAGIC:
             continue
@@ -64,10 +65,9 @@ def tracefs_problem() -> str:
                 mode = f" (mode {st.st_mode & 0o7777:o}, owner uid {st.st_uid})"
             except OSError:
                 mode = ""
-            return (f"tracefs is mounted at {path}{mode} but not accessible to this user "
+            return (f"is mounted at {path}{mode} but not accessible to this user "
                     f"(uid {os.geteuid()})")
-    return (f"tracefs is not mounted (neither {TRACEFS}/events nor "
-            f"{DEBUGFS_TRACING}/events exists)")
+    return f"is not mounted (neither {TRACEFS}/events nor {DEBUGFS_TRACING}/events exists)"
 
 
 def tracepoint_exists(category: str, name: str) -> bool:
@@ -118,10 +118,10 @@ def require_tracefs(what: str) -> str:
     if path is None:
         problem = tracefs_problem()
         if "not accessible" in problem:
-            raise PermissionDeniedError(errno.EACCES, f"{what} needs tracefs: {problem}",
+            raise PermissionDeniedError(errno.EACCES, f"{what} needs tracefs, which {problem}",
                                         call="tracefs", hint="run as root (or with "
                                         "CAP_BPF and CAP_PERFMON and read access to it)")
-        raise BPFError(errno.ENOENT, f"{what} needs tracefs: {problem}", call="tracefs",
+        raise BPFError(errno.ENOENT, f"{what} needs tracefs, which {problem}", call="tracefs",
                        hint=f"as root: mount -t tracefs tracefs {TRACEFS}")
     return path
 

@@ -203,7 +203,7 @@ def kprobes() -> Feature:
     base = fs.tracefs_path()
     if base and os.path.exists(os.path.join(base, "kprobe_events")):
         return Feature("kprobe", True, f"{base}/kprobe_events exists")
-    where = f"no {base}/kprobe_events" if base else fs.tracefs_problem()
+    where = f"no {base}/kprobe_events" if base else f"tracefs {fs.tracefs_problem()}"
     return Feature("kprobe", False, f"kernel built without CONFIG_KPROBES: no {pmu} and "
                    f"{where}")
 
@@ -292,8 +292,9 @@ def tracefs() -> Feature:
         return Feature("tracefs", True, f"mounted at {path}")
     problem = fs.tracefs_problem()
     if "not mounted" in problem:
-        problem += f" (mount -t tracefs tracefs {fs.TRACEFS})"
-    return Feature("tracefs", False, problem)
+        return Feature("tracefs", False, f"not mounted (mount -t tracefs tracefs "
+                       f"{fs.TRACEFS})")
+    return Feature("tracefs", False, problem.removeprefix("is "))
 
 
 def bpffs() -> Feature:

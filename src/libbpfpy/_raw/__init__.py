@@ -129,10 +129,18 @@ class _Lib:
 lib = _Lib()
 
 
+# libbpf_* functions that only return a value (they never print).
+_QUIET = frozenset({"libbpf_major_version", "libbpf_minor_version", "libbpf_version_string",
+                    "libbpf_get_error", "libbpf_set_print", "libbpf_set_strict_mode",
+                    "libbpf_strerror", "libbpf_set_memlock_rlim"})
+
+
 def _may_print(name: str) -> bool:
     """Whether libbpf's function ``name`` can call the print callback: all but the
     thin syscall wrappers of bpf.c (``bpf_map_lookup_elem``...), which never print
-    (netlink's ``bpf_tc_*``/``bpf_xdp_*`` do)."""
+    (netlink's ``bpf_tc_*``/``bpf_xdp_*`` do), and a few pure getters."""
+    if name in _QUIET or (name.startswith("libbpf_") and name.endswith("_str")):
+        return False
     return "__" in name or name.startswith(("libbpf_", "bpf_tc_", "bpf_xdp_"))
 
 
