@@ -110,6 +110,18 @@ def resolve(suite: str, package: str) -> str:
     raise SystemExit(f"debian.py: {package} in {suite} names no concrete package")
 
 
+def depends(suite: str, package: str) -> list[str]:
+    """The package names ``package`` (as ``suite`` serves it) depends on, first
+    alternative of each."""
+    update()
+    version = _candidate(suite, package)
+    out = _run(["apt-cache", *_apt_options(), "show", f"{package}={version}"]).stdout
+    for line in out.splitlines():
+        if line.startswith("Depends:"):
+            return [dep.strip().split()[0] for dep in line[len("Depends:"):].split(",")]
+    return []
+
+
 def fetch(suite: str, package: str, dest: Path) -> Path:
     """Download ``package`` as ``suite`` serves it and unpack it into ``dest``."""
     update()

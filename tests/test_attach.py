@@ -3,7 +3,6 @@ lacks (kprobes, fentry, LSM, freplace) refused with NotSupportedError naming the
 missing feature."""
 from __future__ import annotations
 
-import ctypes
 import os
 import subprocess
 import sys
@@ -18,15 +17,16 @@ from libbpfpy import (
     LinkType,
     NotSupportedError,
     Object,
+    fs,
     probe,
 )
-from libbpfpy._raw import RECORDS
+from libbpfpy.perf_event import open_sampling_event
 
 pytestmark = pytest.mark.root
 
 SYS_GETPPID = {"x86_64": 110, "aarch64": 173}[os.uname().machine]
-SYS_PERF_EVENT_OPEN = {"x86_64": 298, "aarch64": 241}[os.uname().machine]
-HIT_TP, HIT_RAW_TP, HIT_TP_BTF, HIT_PERF, HIT_UPROBE, HIT_URETPROBE, HIT_USDT = range(7)
+(HIT_TP, HIT_RAW_TP, HIT_TP_BTF, HIT_PERF, HIT_UPROBE, HIT_URETPROBE, HIT_USDT,
+ HIT_UPROBE_ANY) = range(8)
 PKT_XDP, PKT_TC, PKT_CGROUP, PKT_SK_LOOKUP = range(4)
 UDP_PORT = 4790
 
@@ -100,25 +100,8 @@ def test_tp_btf(trace_obj):
 
 # -- perf events ------------------------------------------------------------------------------
 
-def perf_event_open_cpu_clock(pid: int = 0, cpu: int = -1, freq: int = 1000) -> int:
-    """A software cpu-clock sampling event on ``pid`` (perf_event_open(2))."""
-    attr = RECORDS["perf_event_attr"]()
-    attr.type = 1            # PERF_TYPE_SOFTWARE
-    attr.size = ctypes.sizeof(attr)
-    attr.config = 0          # PERF_COUNT_SW_CPU_CLOCK
-    attr.sample_freq = freq
-    attr.freq = 1
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.syscall.restype = ctypes.c_long
-    fd = libc.syscall(SYS_PERF_EVENT_OPEN, ctypes.byref(attr), pid, cpu, -1, 8)  # CLOEXEC
-    if fd < 0:
-        err = ctypes.get_errno()
-        raise OSError(err, f"perf_event_open: {os.strerror(err)}")
-    return int(fd)
-
-
 def test_perf_event_on_a_software_clock(trace_obj):
-    fd = perf_event_open_cpu_clock()
+    fd = open_sampling_event(pid=0, freq=1000)
     try:
         link = trace_obj.programs["on_cpu_clock"].attach_perf_event(fd)
     finally:
@@ -176,18 +159,26 @@ def test_uprobe_and_uretprobe_on_a_test_binary(trace_obj, c_binary):
 
 
 def test_uprobe_limited_to_one_pid(trace_obj, c_binary):
+    # on_target_any counts every call it sees (no pid filter in BPF): only the
+    # attach's pid= keeps the other process's calls out.
     skip_unless(probe.uprobes())
     binary = c_binary("core_target")
-    child = subprocess.Popen(
-        [sys.executable, "-c", "import os, sys; sys.stdin.read(); "
-         f"os.execv({binary!r}, [{binary!r}, '3'])"], stdin=subprocess.PIPE,
-        stdout=subprocess.DEVNULL)
-    link = trace_obj.programs["on_target_entry"].attach_uprobe(
-        binary, func_name="libbpfpy_target", pid=child.pid)
-    trace_obj.maps["cfg_map"][0] = child.pid
-    child.communicate(b"")
-    assert trace_obj.maps["hits"][HIT_UPROBE] == 3
+    script = ("import os, sys; sys.stdin.read(); "
+              f"os.execv({binary!r}, [{binary!r}, sys.argv[1]])")
+    watched, other = (subprocess.Popen([sys.executable, "-c", script, n],
+                                       stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
+                      for n in ("3", "5"))
+    link = trace_obj.programs["on_target_any"].attach_uprobe(
+        binary, func_name="libbpfpy_target", pid=watched.pid)
+    other.communicate(b"")
+    watched.communicate(b"")
+    assert trace_obj.maps["hits"][HIT_UPROBE_ANY] == 3
     link.destroy()
+    unlimited = trace_obj.programs["on_target_any"].attach_uprobe(
+        binary, func_name="libbpfpy_target")  # pid=-1: every process
+    subprocess.run([binary, "4"], check=True, stdout=subprocess.DEVNULL)
+    assert trace_obj.maps["hits"][HIT_UPROBE_ANY] == 3 + 4
+    unlimited.destroy()
 
 
 def test_uprobe_errors_name_the_problem(trace_obj, c_binary, tmp_path):
@@ -286,8 +277,8 @@ def test_netns_sk_lookup_counts_lookups(net_obj, netns_factory):
 # -- iterators -------------------------------------------------------------------------------------
 
 def test_task_iterator_lists_a_known_pid(bpf_object_path):
-    skip_unless(probe.iterators())
-    with Object.open(bpf_object_path("core_iter")) as obj:
+    skip_unless(probe.iterator("task"))
+    with Object.open(bpf_object_path("iter_task")) as obj:
         obj.load()
         with obj.programs["dump_task"].attach_iter() as link:
             child = subprocess.Popen(["sleep", "30"])
@@ -313,8 +304,8 @@ def test_task_iterator_lists_a_known_pid(bpf_object_path):
 
 
 def test_map_element_iterator(bpf_object_path):
-    skip_unless(probe.iterators())
-    with Object.open(bpf_object_path("core_iter")) as obj:
+    skip_unless(probe.iterator("bpf_map_elem"))
+    with Object.open(bpf_object_path("iter_map_elem")) as obj:
         obj.load()
         elems = obj.maps["elems"]
         for k in range(5):
@@ -342,7 +333,7 @@ def unsup(bpf_object_path):
 @pytest.mark.parametrize("how", ["kprobe", "kretprobe", "ksyscall", "kretsyscall",
                                  "kprobe_multi", "section"])
 def test_kprobe_family_without_kprobes(unsup, how):
-    feature = probe.kprobes()
+    feature = probe.kprobe_multi() if how == "kprobe_multi" else probe.kprobes()
     with unsup("kp_manual", "kp_nanosleep") as obj:
         obj.load()
         prog = obj.programs["kp_manual"]
@@ -355,13 +346,32 @@ def test_kprobe_family_without_kprobes(unsup, how):
             "section": lambda: obj.programs["kp_nanosleep"].attach(),
         }[how]
         if feature:
-            attach().destroy()
-            return
+            pytest.skip(f"the kernel has the feature (probe says: {feature}); "
+                        "test_kernel_features.py observes it")
         with pytest.raises(NotSupportedError) as info:
             attach()
+        assert feature.reason in str(info.value)
+        if how == "kprobe_multi":
+            assert info.value.feature == "kprobe_multi"
+            return
         assert "CONFIG_KPROBES" in str(info.value)
-        assert "use a tracepoint" in str(info.value)
         assert info.value.feature == "kprobe"
+        check_alternative(info.value.hint, syscall=how in ("ksyscall", "kretsyscall"))
+
+
+def check_alternative(hint: str, *, syscall: bool) -> None:
+    """The hint of a refused kprobe names only ways this kernel allows: a syscall's
+    tracepoint when tracefs lists it, fentry only where it loads."""
+    import re
+    tracepoints = re.findall(r"tracepoint syscalls:(\w+)", hint)
+    for tp in tracepoints:
+        assert fs.tracepoint_exists("syscalls", tp), hint
+    if syscall and probe.tracefs():
+        assert tracepoints, hint
+    if not probe.fentry():
+        assert "SEC(\"fentry" not in hint and "SEC(\"fexit" not in hint, hint
+    if not tracepoints and not probe.fentry():
+        assert "refuses fentry" in hint, hint
 
 
 def test_kprobe_multi_argument_checks(unsup):
@@ -374,13 +384,6 @@ def test_kprobe_multi_argument_checks(unsup):
             prog.attach_kprobe_multi(syms=["a", "b"], cookies=[1])
 
 
-def test_kprobes_attach_when_the_kernel_has_them(unsup):
-    skip_unless(probe.kprobes())
-    with unsup("kp_manual") as obj:  # pragma: no cover - not on this kernel
-        obj.load()
-        obj.programs["kp_manual"].attach_kprobe("do_nanosleep").destroy()
-
-
 @pytest.mark.parametrize("name, feature", [("fentry_nanosleep", "fentry"),
                                            ("fexit_nanosleep", "fentry"),
                                            ("lsm_file_open", "lsm")])
@@ -388,28 +391,13 @@ def test_fentry_and_lsm_refused_with_the_reason(unsup, name, feature):
     found = getattr(probe, feature)()
     with unsup(name) as obj:
         if found:
-            obj.load()
-            obj.programs[name].attach().destroy()
-            return
+            pytest.skip(f"the kernel has the feature (probe says: {found}); "
+                        "test_kernel_features.py observes it")
         with pytest.raises(NotSupportedError) as info:
             obj.load()
         assert name in str(info.value)
         assert found.reason in str(info.value)
         assert f"refuses {feature} programs" in str(info.value)
-
-
-def test_fentry_attach_when_supported(unsup):
-    skip_unless(probe.fentry())
-    with unsup("fentry_nanosleep") as obj:  # pragma: no cover - not on this kernel
-        obj.load()
-        obj.programs["fentry_nanosleep"].attach_trace().destroy()
-
-
-def test_lsm_attach_when_supported(unsup):
-    skip_unless(probe.lsm())
-    with unsup("lsm_file_open") as obj:  # pragma: no cover - not on this kernel
-        obj.load()
-        obj.programs["lsm_file_open"].attach_lsm().destroy()
 
 
 def test_attach_trace_and_lsm_need_a_loaded_program(unsup):

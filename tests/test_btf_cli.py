@@ -35,6 +35,7 @@ def test_raw_dump_of_objects_is_bpftools(capsys, bpf_object_path):
         assert out == bpftool("btf", "dump", "file", path)
 
 
+@pytest.mark.slow
 def test_raw_and_json_dumps_of_vmlinux_are_bpftools(capsys):
     rc, out, _ = run(capsys, "btf", "dump", "--vmlinux")
     assert rc == 0 and out == bpftool("btf", "dump", "file", "/sys/kernel/btf/vmlinux")

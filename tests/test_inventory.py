@@ -80,9 +80,9 @@ def test_walk_programs_maps_links_btfs(obj):
 
 
 def test_unloaded_programs_leave_the_inventory(bpf_object_path):
-    with Object.open(bpf_object_path("core_iter")) as o:
+    with Object.open(bpf_object_path("basic")) as o:
         o.load()
-        prog_id = o.programs["dump_task"].info().id
+        prog_id = o.programs["count_first"].info().id
         map_id = o.maps["elems"].id
     assert wait_for(lambda: prog_id not in set(inventory.program_ids()))
     assert wait_for(lambda: map_id not in set(inventory.map_ids()))

@@ -11,8 +11,8 @@ import uuid
 
 import pytest
 
-from conftest import send_udp, wait_for
-from libbpfpy import BPFError, ClosedError, Link, LinkInfo, LinkType, Object, fs
+from conftest import send_udp, skip_unless, wait_for
+from libbpfpy import BPFError, ClosedError, Link, LinkInfo, LinkType, Object, fs, probe
 from libbpfpy._lifetime import fd_kind
 
 pytestmark = pytest.mark.root
@@ -187,8 +187,9 @@ def test_detach_stops_events_but_keeps_the_link(net_obj, veth_pair):
     link.destroy()
 
 
-def test_read_iterator_links(bpf_object_path):
-    with Object.open(bpf_object_path("core_iter")) as obj:
+def test_read_map_element_iterator_links(bpf_object_path):
+    skip_unless(probe.iterator("bpf_map_elem"))
+    with Object.open(bpf_object_path("iter_map_elem")) as obj:
         obj.load()
         obj.maps["elems"][1] = 10
         link = obj.programs["dump_elem"].attach_iter(map=obj.maps["elems"])
@@ -201,8 +202,16 @@ def test_read_iterator_links(bpf_object_path):
         assert sorted(link.read().splitlines()) == [b"1=10", b"2=20"]  # runs anew
         assert link.read(chunk=1) == link.read()
         link.destroy()
+
+
+def test_read_task_iterator_links(bpf_object_path):
+    skip_unless(probe.iterator("task"))
+    with Object.open(bpf_object_path("iter_task")) as obj:
+        obj.load()
         tp = obj.programs["dump_task"].attach_iter()
         assert tp.info().target == {"target_name": "task"}
+        first, second = tp.read(), tp.read(chunk=7)
+        assert f"{os.getpid()} ".encode() in first and f"{os.getpid()} ".encode() in second
         tp.destroy()
 
 

@@ -20,6 +20,7 @@ def open_fds() -> set[str]:
     return set(os.listdir("/proc/self/fd"))
 
 
+@pytest.mark.slow
 def test_200_cycles_leave_fds_unchanged(bpf_object_path):
     path = bpf_object_path("core_trace")
     data = open(path, "rb").read()
@@ -326,6 +327,7 @@ sys.exit(0 if result.wasSuccessful() else 1)
 '''
 
 
+@pytest.mark.slow
 def test_random_sequences_never_crash(bpf_object_path, tmp_path):
     script = tmp_path / "ops.py"
     script.write_text(textwrap.dedent(STATE_MACHINE))

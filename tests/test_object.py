@@ -9,6 +9,7 @@ import struct
 import subprocess
 import sys
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -23,8 +24,11 @@ from libbpfpy import (
     Program,
     VerifierError,
     fs,
+    probe,
 )
 from libbpfpy import _raw as raw
+
+ROOT = Path(__file__).resolve().parents[1]
 
 REPORT = struct.Struct("qQQ")
 
@@ -38,11 +42,38 @@ def report(obj: Object) -> tuple[int, int, int]:
 
 
 def kernel_version_code() -> int:
-    """KERNEL_VERSION(major, minor, patch) of the running kernel, as libbpf computes it."""
-    parts = os.uname().release.split("-")[0].split(".")
-    major, minor = int(parts[0]), int(parts[1])
-    patch = int(parts[2]) if len(parts) > 2 and parts[2].isdigit() else 0
+    """KERNEL_VERSION(major, minor, patch) of the running kernel, by libbpf's rules
+    (written out here rather than taken from probe.kernel_version, which it checks):
+    Ubuntu's /proc/version_signature, then (libbpf >= 1.2) "Debian X.Y.Z" in uname -v,
+    then the leading numbers of uname -r."""
+    import re
+
+    from libbpfpy._raw import version as libbpf_version
+    text = ""
+    if os.path.exists("/proc/version_signature"):
+        with open("/proc/version_signature") as f:
+            text = " ".join(f.read().split()[2:3])
+    found = re.match(r"(\d+)\.(\d+)\.(\d+)", text)
+    if not found and tuple(map(int, libbpf_version.split(".")[:2])) >= (1, 2):
+        found = re.search(r"Debian (\d+)\.(\d+)\.(\d+)", os.uname().version)
+    if not found:
+        found = re.match(r"(\d+)\.(\d+)\.(\d+)", os.uname().release)
+    if not found:
+        return 0
+    major, minor, patch = (int(x) for x in found.groups())
     return (major << 16) + (minor << 8) + min(patch, 255)
+
+
+def test_kernel_version_is_read_like_libbpf():
+    # Releases seen on our machines and in the kernel matrix's guests.
+    assert probe.kernel_version("6.12.95+deb12-amd64", "#1 SMP PREEMPT_DYNAMIC") == (6, 12, 95)
+    assert probe.kernel_version("6.18.44-fc-v1147", "#1 SMP") == (6, 18, 44)
+    assert probe.kernel_version("6.18-rc1", "#1 SMP") is None
+    debian = "#1 SMP PREEMPT_DYNAMIC Debian 6.1.176-1 (2026-01-01)"
+    assert probe.kernel_version("6.1.0-50-amd64", debian, "1.1") == (6, 1, 0)
+    assert probe.kernel_version("6.1.0-50-amd64", debian, "1.7") == (6, 1, 176)
+    assert probe.kernel_version("7.2.13+deb14-amd64", "#1 SMP Debian 7.2.13-1", "1.7") \
+        == (7, 2, 13)
 
 
 @pytest.fixture
@@ -109,7 +140,7 @@ def test_kversion_from_the_version_section(bpf_object_path):
 
 
 def test_kversion_defaults_to_the_running_kernel(bpf_object_path):
-    with Object.open(bpf_object_path("core_iter")) as obj:
+    with Object.open(bpf_object_path("basic")) as obj:
         assert obj.kversion == kernel_version_code()
 
 
@@ -234,19 +265,19 @@ def test_pin_root_path_pins_by_name_and_survives_close(bpf_object_path, pin_dir)
 @pytest.mark.root
 def test_kernel_log_level_option(bpf_object_path, caplog):
     caplog.set_level(logging.DEBUG, logger="libbpfpy.libbpf")
-    with Object.open(bpf_object_path("core_iter"), kernel_log_level=1) as obj:
+    with Object.open(bpf_object_path("basic"), kernel_log_level=1) as obj:
         obj.load()
     logs = [r.getMessage() for r in caplog.records if "BEGIN PROG LOAD LOG" in r.getMessage()]
     assert logs and any("processed" in text for text in logs)
     caplog.clear()
-    with Object.open(bpf_object_path("core_iter")) as obj:
+    with Object.open(bpf_object_path("basic")) as obj:
         obj.load()
     assert not [r for r in caplog.records if "BEGIN PROG LOAD LOG" in r.getMessage()]
 
 
 @pytest.mark.root
 def test_load_twice_is_a_clear_error(bpf_object_path):
-    with Object.open(bpf_object_path("core_iter")) as obj:
+    with Object.open(bpf_object_path("basic")) as obj:
         obj.load()
         with pytest.raises(BPFError, match="already loaded") as info:
             obj.load()
@@ -356,14 +387,14 @@ def test_attach_failure_closes_links_already_made(bpf_object_path):
 
 @pytest.mark.root
 def test_pin_and_unpin_maps_and_programs(bpf_object_path, pin_dir):
-    with Object.open(bpf_object_path("core_iter")) as obj:
+    with Object.open(bpf_object_path("basic")) as obj:
         obj.load()
         obj.maps["elems"][5] = 55
         obj.pin_maps(pin_dir)
         assert "elems" in os.listdir(pin_dir)
         progdir = os.path.join(pin_dir, "progs")
         obj.pin_programs(progdir)
-        assert sorted(os.listdir(progdir)) == ["dump_elem", "dump_task"]
+        assert sorted(os.listdir(progdir)) == ["count_first", "count_second"]
         with MapHandle.from_pin(os.path.join(pin_dir, "elems")) as h:
             assert h[5] == 55
         obj.unpin_programs(progdir)
@@ -375,7 +406,7 @@ def test_pin_and_unpin_maps_and_programs(bpf_object_path, pin_dir):
 
 @pytest.mark.root
 def test_pin_maps_outside_bpffs_says_how_to_fix(bpf_object_path, tmp_path):
-    with Object.open(bpf_object_path("core_iter")) as obj:
+    with Object.open(bpf_object_path("basic")) as obj:
         obj.load()
         with pytest.raises(BPFError) as info:
             obj.maps["elems"].pin(tmp_path / "elems")
@@ -417,7 +448,7 @@ def test_with_closes(bpf_object_path):
 
 def test_privilege_error_in_unprivileged_child(bpf_object_path):
     from conftest import run_unprivileged
-    path = bpf_object_path("core_iter")
+    path = bpf_object_path("basic")
     code = f"""
 import sys
 from libbpfpy import Object, PermissionDeniedError
@@ -436,3 +467,93 @@ sys.exit(1)
     assert "CAP_BPF" in res.stdout
     assert PermissionDeniedError.__mro__[1] is BPFError
 
+
+
+@pytest.mark.root
+@pytest.mark.parametrize("fixture,target", [("iter_task", "task"),
+                                            ("iter_map_elem", "bpf_map_elem")])
+def test_iterator_probe_agrees_with_a_real_load(bpf_object_path, fixture, target):
+    # The probe's answer per target is what a real object of that target gets; a
+    # refusal as root is reported as the kernel's policy, naming the section.
+    feature = probe.iterator(target)
+    with Object.open(bpf_object_path(fixture)) as obj:
+        if feature:
+            obj.load()
+            assert obj.loaded
+            return
+        with pytest.raises(NotSupportedError) as info:
+            obj.load()
+    assert f"iter/{target}" in str(info.value)
+    assert "ulimit" not in str(info.value)
+    if "EPERM" in feature.reason:
+        assert "refuses" in str(info.value) and info.value.errno == errno.EPERM
+
+
+# -- __kconfig externs and the kernel's configuration ---------------------------------------
+
+def _kernel_config() -> dict[str, str]:
+    """The running kernel's configuration, read the way libbpf looks for it."""
+    import gzip
+    path = f"/boot/config-{os.uname().release}"
+    if os.path.exists(path):
+        with open(path) as f:
+            text = f.read()
+    else:
+        with gzip.open("/proc/config.gz", "rt") as f:
+            text = f.read()
+    return dict(line.split("=", 1) for line in text.splitlines() if "=" in line
+                and not line.startswith("#"))
+
+
+def _report_kconfig(obj: Object) -> tuple[int, int]:
+    res = obj.programs["report"].test_run(ctx=bytes(16))
+    return struct.unpack("qq", res.ctx)  # type: ignore[return-value]
+
+
+@pytest.mark.root
+def test_kconfig_externs_get_the_running_kernels_values(bpf_object_path):
+    from libbpfpy.object import kernel_config_source
+    if kernel_config_source() is None:
+        pytest.fail("this machine has neither /boot/config-<release> nor /proc/config.gz "
+                    "(the VM runner provides the first)")
+    with Object.open(bpf_object_path("kconfig")) as obj:
+        obj.load()
+        assert _report_kconfig(obj) == (int(_kernel_config()["CONFIG_HZ"]), 0)
+    with Object.open(bpf_object_path("kconfig"), kconfig="CONFIG_HZ=123") as obj:
+        obj.load()
+        assert _report_kconfig(obj) == (123, 0)
+
+
+@pytest.mark.root
+def test_missing_kernel_config_is_a_clear_error(bpf_object_path):
+    # A child in its own mount namespace where libbpf finds no configuration: the
+    # error names the extern, where libbpf looked and what to do; kconfig= still works.
+    from conftest import mountns_feature, skip_unless
+    skip_unless(mountns_feature())
+    path = bpf_object_path("kconfig")
+    code = f"""
+import struct
+from libbpfpy import BPFError, Object
+try:
+    with Object.open({path!r}) as obj:
+        obj.load()
+    print("loaded?!")
+except BPFError as exc:
+    print("ERROR", exc)
+with Object.open({path!r}, kconfig="CONFIG_HZ=321") as obj:
+    obj.load()
+    print("HZ", struct.unpack("qq", obj.programs["report"].test_run(ctx=bytes(16)).ctx)[0])
+"""
+    script = ("mount -t tmpfs none /boot && "
+              "{ [ ! -e /proc/config.gz ] || mount --bind /dev/null /proc/config.gz; } && "
+              f"exec {sys.executable} -c \"$0\"")
+    res = subprocess.run(["unshare", "--mount", "sh", "-c", script, code], text=True,
+                         capture_output=True, timeout=60,
+                         env=dict(os.environ, PYTHONPATH=str(ROOT / "src")))
+    assert res.returncode == 0, res.stderr
+    first, second = res.stdout.splitlines()
+    assert first.startswith("ERROR cannot load object 'kconfig': its __kconfig extern "
+                            "CONFIG_HZ has no value"), first
+    assert f"/boot/config-{os.uname().release} or /proc/config.gz" in first
+    assert 'kconfig="CONFIG_HZ=..."' in first
+    assert second == "HZ 321"

@@ -70,7 +70,7 @@ def test_properties_before_load(bpf_object_path):
         assert cg.expected_attach_type is AttachType.CGROUP_INET_EGRESS
         assert obj.programs["xdp_count"].expected_attach_type is AttachType.XDP
         assert obj.programs["tc_count"].expected_attach_type is None
-    with Object.open(bpf_object_path("core_iter")) as obj:
+    with Object.open(bpf_object_path("iter_task")) as obj:
         assert obj.programs["dump_task"].expected_attach_type is AttachType.TRACE_ITER
     assert repr(tp) == "<Program 'tp_getppid' closed>"
 
@@ -99,16 +99,16 @@ def test_setters_before_load(bpf_object_path):
 
 @pytest.mark.root
 def test_setters_after_load_are_refused(bpf_object_path):
-    with Object.open(bpf_object_path("core_iter")) as obj:
+    with Object.open(bpf_object_path("basic")) as obj:
         obj.load()
-        p = obj.programs["dump_task"]
+        p = obj.programs["count_first"]
         assert p.loaded and p.fd > 2
         assert p.insn_count > 5
         for setter in (lambda: setattr(p, "autoload", False),
                        lambda: p.set_type(ProgType.XDP),
                        lambda: setattr(p, "log_level", 1),
                        lambda: setattr(p, "flags", 1),
-                       lambda: p.set_attach_target("bpf_iter_task"),
+                       lambda: p.set_attach_target("bpf_fentry_test1"),
                        lambda: setattr(p, "expected_attach_type", AttachType.TRACE_FENTRY)):
             with pytest.raises(BPFError, match="only be changed before the object is loaded"):
                 setter()
@@ -118,20 +118,20 @@ def test_setters_after_load_are_refused(bpf_object_path):
 
 @pytest.mark.root
 def test_log_level_keeps_the_verifier_log_of_a_good_load(bpf_object_path):
-    with Object.open(bpf_object_path("core_iter")) as obj:
-        obj.programs["dump_task"].log_level = 1
+    with Object.open(bpf_object_path("basic")) as obj:
+        obj.programs["count_first"].log_level = 1
         obj.load()
-        log = obj.programs["dump_task"].log
+        log = obj.programs["count_first"].log
         assert "processed" in log and "insns" in log
-        assert obj.programs["dump_elem"].log == ""
+        assert obj.programs["count_second"].log == ""
 
 
 @pytest.mark.root
 def test_log_level_stats_only(bpf_object_path):
-    with Object.open(bpf_object_path("core_iter")) as obj:
-        obj.programs["dump_task"].log_level = 4  # BPF_LOG_STATS
+    with Object.open(bpf_object_path("basic")) as obj:
+        obj.programs["count_first"].log_level = 4  # BPF_LOG_STATS
         obj.load()
-        log = obj.programs["dump_task"].log
+        log = obj.programs["count_first"].log
         assert "processed" in log
         assert "R1" not in log  # no per-instruction trace at this level
 

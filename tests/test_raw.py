@@ -6,6 +6,7 @@ from __future__ import annotations
 import ctypes
 import logging
 import os
+import re
 import subprocess
 
 import pytest
@@ -283,6 +284,39 @@ def test_enums_match_headers_and_libbpf_names(cls, cenum, prefix, strfn):
         assert parse_enum(cls, member.name) is member
         assert parse_enum(cls, int(member)) is member
     assert named >= len(expected) - 2  # libbpf names all but placeholders
+
+
+def test_enum_values_match_the_c_compiler(tmp_path):
+    # The table's enumerators against gcc compiling the installed headers: an oracle
+    # independent of the generator.  Enumerators newer than the installed headers
+    # (the table may come from a newer libbpf) are dropped, and must stay few.
+    need(subprocess.run(["which", "gcc"], capture_output=True).returncode == 0,
+         "gcc not installed")
+    names = {k: v for values in raw.ENUMS.values() for k, v in values.items()}
+    header = ["#include <stdio.h>", "#include <bpf/libbpf.h>", "#include <bpf/bpf.h>",
+              "#include <bpf/btf.h>", "#include <linux/bpf.h>", "#include <linux/btf.h>",
+              "#include <linux/perf_event.h>", "int main(void) {"]
+    src, exe = tmp_path / "enums.c", tmp_path / "enums"
+    wanted = sorted(names)
+    for _ in range(3):
+        body = [f'printf("%lld\\n", (long long)({n}));' for n in wanted]
+        src.write_text("\n".join(header + body + ["return 0; }"]))
+        res = subprocess.run(["gcc", "-w", "-o", str(exe), str(src)], capture_output=True,
+                             text=True)
+        if res.returncode == 0:
+            break
+        missing = set(re.findall(r"[‘'](\w+)[’'] undeclared", res.stderr))
+        assert missing, res.stderr[-2000:]
+        wanted = [n for n in wanted if n not in missing]
+    else:
+        pytest.fail("enumerators still undeclared after three passes")
+    out = subprocess.run([str(exe)], capture_output=True, text=True, check=True).stdout
+    got = dict(zip(wanted, (int(x) for x in out.split()), strict=True))
+    assert len(got) >= 0.9 * len(names), sorted(set(names) - set(got))
+    # printed as long long: a u64 enumerator such as PERF_CONTEXT_HV ((__u64)-32)
+    # comes out negative, so compare the 64-bit patterns
+    bad = {n: (names[n], v) for n, v in got.items() if (names[n] - v) % 2**64}
+    assert not bad, bad
 
 
 def test_known_libbpf_names():

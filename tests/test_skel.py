@@ -88,6 +88,7 @@ def test_generated_module_classes_have_btf_layouts(skel_dir):
         assert type(value) is zoo_skel.zoo
 
 
+@pytest.mark.slow
 def test_mypy_sees_the_generated_types(skel_dir):
     need(shutil.which("mypy") is not None or
          Path(sys.executable).with_name("mypy").exists(), "mypy not installed")

@@ -68,6 +68,7 @@ def test_header_is_a_complete_vmlinux_h(headers):
     assert all(ln.endswith(("();", "(void);")) for ln in differ), sorted(differ)[:5]
 
 
+@pytest.mark.slow
 def test_every_source_compiles_with_both_headers_and_loads_alike(headers):
     d, ours, theirs = headers
     assert len(SOURCES) >= 5

@@ -41,7 +41,8 @@ _LAZY = {
     "ProgramInfo": "inventory", "ProgramHandle": "inventory", "BTFInfo": "inventory",
     "TcHook": "tc", "TcFilter": "tc",
 }
-_SUBMODULES = {"probe", "fs", "inventory", "btf", "enums", "errors", "tc"}
+_SUBMODULES = {"probe", "fs", "inventory", "btf", "enums", "errors", "tc", "perf_event",
+               "symbolize"}
 
 __all__ = [
     "AttachType", "BPFError", "BTF", "BTFInfo", "ClosedError", "CompileError", "FormatError",

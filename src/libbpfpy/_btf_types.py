@@ -197,13 +197,29 @@ class _Record:
             else:
                 yield name, python_value(value, enums.get(name))
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, *, text: bool = False) -> dict[str, Any]:
         """Members by name as plain Python values (nested records as dicts, arrays as
-        lists, anonymous members flattened)."""
+        lists, anonymous members flattened).  ``char`` arrays are ``bytes``, or with
+        ``text=True`` ``str`` as :meth:`as_str` decodes them (ready for JSON)."""
         out = {}
         for name, value in self._btf_items():
-            out[name] = _plain(value)
+            out[name] = _plain(value, text)
         return out
+
+    def as_str(self, name: str, encoding: str = "utf-8",
+               errors: str = "surrogateescape") -> str:
+        """The ``char`` array member ``name`` as text, up to its first NUL, as C
+        reads a string (``ev.as_str("comm")`` -> ``"python3"``).
+
+        The member itself stays ``bytes`` (``ev.comm``).  The default ``errors``
+        loses nothing: bytes that are not UTF-8 become lone surrogates, which
+        ``s.encode("utf-8", "surrogateescape")`` (or ``os.fsencode``) turns back
+        into the same bytes.  ``errors="replace"`` gives printable text instead."""
+        value = getattr(self, name)
+        if not isinstance(value, (bytes, bytearray)):
+            raise TypeError(f"{type(self).__name__}.{name} is not a char array "
+                            f"(it holds {type(value).__name__})")
+        return bytes(value).split(b"\0", 1)[0].decode(encoding, errors)
 
     def __repr__(self) -> str:
         body = ", ".join(f"{n}={v!r}" for n, v in self._btf_items())
@@ -221,11 +237,13 @@ class _Record:
     __hash__ = None  # type: ignore[assignment]
 
 
-def _plain(value: Any) -> Any:
+def _plain(value: Any, text: bool = False) -> Any:
     if isinstance(value, _Record):
-        return value.to_dict()
+        return value.to_dict(text=text)
     if isinstance(value, list):
-        return [_plain(v) for v in value]
+        return [_plain(v, text) for v in value]
+    if text and isinstance(value, bytes):       # only char arrays decode to bytes
+        return value.split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
     return value
 
 

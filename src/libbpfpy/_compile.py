@@ -12,10 +12,19 @@ Both are cached in a private directory: ``/var/cache/libbpfpy`` for root,
 by group or others (it is created 0700); anything else is refused.  Files are written
 to a temporary name and renamed into place, never through symlinks.
 
-Objects are cached by a hash of the source, the flags, the clang binary and the
-kernel's ``vmlinux.h``; the headers the source included (clang's ``-MD`` list) are
-recorded with their hashes, so editing one recompiles.  ``vmlinux.h`` is cached per
+Objects are cached by a hash of the source, the flags, the clang asked for and the
+kernel; the headers the source included (clang's ``-MD`` list) are recorded with
+their hashes, so editing one recompiles, and so is the clang binary that compiled
+it, so upgrading clang recompiles while a cache hit on a machine without clang
+still works: looking the object up never needs the compiler.  ``vmlinux.h`` is cached per
 kernel build id (``/sys/kernel/notes``), falling back to a hash of the kernel's BTF.
+
+The cache is reached through directory fds, every directory on its path checked
+(see :class:`_Dir`); clang reads the header from and writes the object into the
+checked directories through ``/proc/self/fd``; files are written whole (temporary
+name, ``O_EXCL|O_NOFOLLOW``, fsync, rename), a cached header is used only if
+complete, and a header that breaks a compile or an object that fails
+:func:`libbpfpy.validate.check_object` is evicted.
 """
 from __future__ import annotations
 
@@ -323,8 +332,7 @@ def _complete_header(text: bytes | None) -> bool:
 
 # -- compile ------------------------------------------------------------------------------
 
-def _find_clang(clang: str | os.PathLike[str] | None) -> str:
-    name = os.fspath(clang) if clang is not None else os.environ.get("LIBBPFPY_CLANG")
+def _find_clang(name: str | None) -> str:
     candidates = [name] if name else ["clang"] + [f"clang-{v}" for v in range(20, 9, -1)]
     for c in candidates:
         found = shutil.which(c)
@@ -381,6 +389,29 @@ def _deps_fresh(record: dict[str, Any]) -> bool:
     return True
 
 
+def _stem(src_path: Path) -> str:
+    """The source's name up to its first dot (``prog`` for ``prog.bpf.c``), which
+    becomes the cached object's name: libbpf names an object (and prefixes its
+    ``.rodata``/``.bss`` maps) after its file."""
+    stem = src_path.name.split(".", 1)[0]
+    safe = "".join(c if c.isalnum() or c in "_-" else "_" for c in stem)[:32]
+    return safe or "bpf"
+
+
+def _compiler_fresh(record: dict[str, Any]) -> bool:
+    """Whether the compiler that made a cached object still stands as it was; a
+    compiler that is gone (a production box without clang) leaves the object valid."""
+    ident = record.get("compiler")
+    if not isinstance(ident, list) or len(ident) != 3:
+        return False
+    path, size, mtime = ident
+    try:
+        st = os.stat(path)
+    except OSError:
+        return True
+    return bool(st.st_size == size and st.st_mtime_ns == mtime)
+
+
 def compile(src: str | os.PathLike[str], out: str | os.PathLike[str] | None = None, *,
             cflags: Sequence[str] = (), include_dirs: Iterable[str | os.PathLike[str]] = (),
             cache: bool = True, cache_path: str | os.PathLike[str] | None = None,
@@ -390,12 +421,17 @@ def compile(src: str | os.PathLike[str], out: str | os.PathLike[str] | None = No
 
     Runs ``clang -g -O2 -target bpf -D__TARGET_ARCH_<arch>`` plus ``cflags`` with
     ``-I`` for each of ``include_dirs``, the directory of a generated ``vmlinux.h``
-    (or of ``vmlinux``, a header of your own) and libbpf's headers.  The object is
-    written to ``out`` if given, else left in the cache.  An unchanged source (same
-    flags, same included headers, same clang and kernel) is not compiled again unless
-    ``cache=False``.  ``clang`` overrides the compiler (also ``$LIBBPFPY_CLANG``);
-    ``cache_path`` the cache directory.  See :func:`compile_bytes` for the object's
-    bytes, read through the checked cache directory.
+    (or of ``vmlinux``, a header of your own), libbpf's headers and libbpfpy's own
+    (``<libbpfpy/ringbuf.h>``).  The object is copied to ``out`` and ``out`` is
+    returned as given, if given; else the cached object's path is returned (named
+    after the source: ``prog.<hash>.o`` for ``prog.bpf.c``, so libbpf calls the
+    object ``prog``).  An unchanged source (same flags, same included headers, same
+    kernel) is not compiled again unless ``cache=False``, and such a cache hit does
+    not need clang at all: the object is recompiled only when the clang that made it
+    changed, not when it is gone.  ``clang`` overrides the compiler (also
+    ``$LIBBPFPY_CLANG``); ``cache_path`` the cache directory.  See
+    :func:`compile_bytes` for the object's bytes, read through the checked cache
+    directory.
 
     Raises :class:`~libbpfpy.CompileError` with clang's diagnostics when it fails.
     """
@@ -419,39 +455,45 @@ def _compile(src: str | os.PathLike[str], out: str | os.PathLike[str] | None, *,
     from .validate import read_input
     src_path = Path(os.path.abspath(os.fspath(src)))
     source = read_input(src_path, "BPF source")
-    compiler = _find_clang(clang)
+    requested = os.fspath(clang) if clang is not None else os.environ.get("LIBBPFPY_CLANG")
     with _Dir.root(cache_path) as root, root.sub("objects") as objects:
-        header_dir: _Dir | None = None
-        try:
-            if vmlinux is not None:
-                vmlinux_dir = os.path.dirname(os.path.abspath(os.fspath(vmlinux)))
-                vm_ident = _file_hash(os.fspath(vmlinux)) or "missing"
-            else:
-                header_dir = _header_dir(root)
-                vmlinux_dir = str(header_dir.path)
-                vm_ident = header_dir.path.name
-            argv = _clang_args(cflags, include_dirs, vmlinux_dir)
-            cst = os.stat(compiler)
-            key_text = json.dumps([_FORMAT, compiler, cst.st_size, cst.st_mtime_ns, argv,
-                                   str(src_path), hashlib.sha256(source).hexdigest(),
-                                   vm_ident])
-            key = hashlib.sha256(key_text.encode()).hexdigest()[:32]
-            data = _cached(objects, key) if cache else None
-            if data is None:
-                data = _run_clang(compiler, argv, src_path, objects, key, header_dir)
-            else:
-                log.debug("compile cache hit for %s: %s", src_path, objects.path / key)
-        finally:
-            if header_dir is not None:
-                header_dir.close()
-        cached = objects.path / f"{key}.o"
+        if vmlinux is not None:
+            vmlinux_dir = os.path.dirname(os.path.abspath(os.fspath(vmlinux)))
+            vm_ident = _file_hash(os.fspath(vmlinux)) or "missing"
+        else:
+            # Only the kernel's identity goes into the key; the header itself is
+            # generated when clang is about to need it.
+            vm_ident = _kernel_key()
+            vmlinux_dir = str(root.path / "vmlinux" / vm_ident)
+        argv = _clang_args(cflags, include_dirs, vmlinux_dir)
+        key_text = json.dumps([_FORMAT, requested or "", argv, str(src_path),
+                               hashlib.sha256(source).hexdigest(), vm_ident])
+        key = hashlib.sha256(key_text.encode()).hexdigest()[:32]
+        name = f"{_stem(src_path)}.{key}"
+        data = _cached(objects, name, key) if cache else None
+        if data is not None:
+            log.debug("compile cache hit for %s: %s", src_path, objects.path / name)
+        else:
+            compiler = _find_clang(requested)
+            header_dir = _header_dir(root) if vmlinux is None else None
+            try:
+                if header_dir is not None and str(header_dir.path) != vmlinux_dir:
+                    raise CompileError(f"the kernel's identity changed while compiling "
+                                       f"{src_path}; try again", diagnostics="",
+                                       returncode=1)
+                data = _run_clang(compiler, argv, src_path, objects, name, key, header_dir)
+            finally:
+                if header_dir is not None:
+                    header_dir.close()
+        cached = objects.path / f"{name}.o"
     if out is None:
         return cached, data
     from ._files import atomic_write
-    dest = Path(os.path.abspath(os.fspath(out)))
+    given = Path(os.fspath(out))
+    dest = Path(os.path.abspath(given))
     dest.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(dest, data, mode=0o644)
-    return dest, data
+    return given, data
 
 
 def _clang_args(cflags: Sequence[str], include_dirs: Iterable[str | os.PathLike[str]],
@@ -470,33 +512,34 @@ def _clang_args(cflags: Sequence[str], include_dirs: Iterable[str | os.PathLike[
     return argv
 
 
-def _cached(objects: _Dir, key: str) -> bytes | None:
-    """The cached object for ``key`` when its record matches, its headers are
-    unchanged and it is still a well-formed object (else it is evicted)."""
-    raw = objects.read(f"{key}.json")
-    data = objects.read(f"{key}.o")
+def _cached(objects: _Dir, name: str, key: str) -> bytes | None:
+    """The cached object ``name`` when its record matches ``key``, its headers and
+    compiler are unchanged and it is still a well-formed object (else evicted)."""
+    raw = objects.read(f"{name}.json")
+    data = objects.read(f"{name}.o")
     if raw is None or data is None:
         return None
     try:
         record = json.loads(raw)
     except ValueError:
         record = {}
-    if not isinstance(record, dict) or record.get("key") != key or not _deps_fresh(record):
+    if not isinstance(record, dict) or record.get("key") != key or \
+            not _deps_fresh(record) or not _compiler_fresh(record):
         return None
     from .errors import FormatError
     from .validate import check_object
     try:
-        check_object(data, str(objects.path / f"{key}.o"))
+        check_object(data, str(objects.path / f"{name}.o"))
     except FormatError as exc:
         log.warning("evicting a damaged cached object: %s", exc)
-        objects.unlink(f"{key}.o")
-        objects.unlink(f"{key}.json")
+        objects.unlink(f"{name}.o")
+        objects.unlink(f"{name}.json")
         return None
     return data
 
 
-def _run_clang(compiler: str, argv: list[str], src_path: Path, objects: _Dir, key: str,
-               header_dir: _Dir | None) -> bytes:
+def _run_clang(compiler: str, argv: list[str], src_path: Path, objects: _Dir, name: str,
+               key: str, header_dir: _Dir | None) -> bytes:
     import secrets
     import shlex
     import subprocess
@@ -513,6 +556,7 @@ def _run_clang(compiler: str, argv: list[str], src_path: Path, objects: _Dir, ke
     cmd = [compiler, *run_argv, "-MD", "-MF", objects.proc_path(depfile), "-c",
            str(src_path), "-o", objects.proc_path(tmp)]
     log.info("compiling %s: %s", src_path, shlex.join(cmd))
+    cst = os.stat(compiler)
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, cwd=src_path.parent,
                               pass_fds=fds)
@@ -543,10 +587,11 @@ def _run_clang(compiler: str, argv: list[str], src_path: Path, objects: _Dir, ke
             except OSError:
                 continue
             dep_records.append([dpath, dst.st_size, dst.st_mtime_ns, _file_hash(dpath)])
-        objects.write(f"{key}.o", data)
-        objects.write(f"{key}.json", json.dumps({"key": key, "source": str(src_path),
-                                                 "command": cmd,
-                                                 "deps": dep_records}).encode())
+        objects.write(f"{name}.o", data)
+        objects.write(f"{name}.json", json.dumps({
+            "key": key, "source": str(src_path), "command": cmd,
+            "compiler": [compiler, cst.st_size, cst.st_mtime_ns],
+            "deps": dep_records}).encode())
         return data
     finally:
         objects.unlink(tmp)

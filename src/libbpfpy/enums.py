@@ -1,4 +1,4 @@
-"""Kernel enums as Python ``IntEnum``s: program, map, attach and link types, flags.
+"""Kernel enums as Python ``IntEnum`` classes: program, map, attach and link types, flags.
 
 Members are named after the kernel's constants without their prefix
 (``ProgType.TRACEPOINT`` is ``BPF_PROG_TYPE_TRACEPOINT``); ``.libbpf_name`` is the

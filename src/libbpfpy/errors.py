@@ -19,7 +19,7 @@ import os
 
 __all__ = [
     "LoadError", "BPFError", "VerifierError", "NotSupportedError", "PermissionDeniedError",
-    "ClosedError", "CompileError", "FormatError", "strerror",
+    "ClosedError", "CompileError", "FormatError", "strerror", "a_or_an",
 ]
 
 # libbpf's own error codes (LIBBPF_ERRNO__*), which it returns negated like errnos.
@@ -41,6 +41,11 @@ _LIBBPF_ERRNO = {
 }
 
 PRIVILEGE_HINT = "run as root or grant CAP_BPF and CAP_PERFMON (CAP_NET_ADMIN for networking)"
+
+
+def a_or_an(word: str) -> str:
+    """``word`` with its indefinite article, for messages: ``"an iter"``, ``"a hash"``."""
+    return f"{'an' if word[:1].lower() in 'aeiou' else 'a'} {word}"
 
 
 def strerror(err: int) -> str:
@@ -142,7 +147,7 @@ class CompileError(BPFError):
     """clang failed to compile BPF C source; ``diagnostics`` holds its stderr."""
 
     def __init__(self, message: str, *, diagnostics: str, returncode: int) -> None:
-        super().__init__(_errno.EINVAL, message, call="clang")
+        super().__init__(_errno.EINVAL, message, call="compile")
         self.diagnostics = diagnostics
         self.returncode = returncode
 

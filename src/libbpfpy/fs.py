@@ -10,6 +10,7 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
+import re
 
 from .errors import BPFError, PermissionDeniedError
 
@@ -74,6 +75,28 @@ def tracepoint_exists(category: str, name: str) -> bool:
     """Whether tracefs lists the tracepoint ``category:name``."""
     base = tracefs_path()
     return base is not None and os.path.isdir(os.path.join(base, "events", category, name))
+
+
+def traceable_functions(pattern: str) -> list[str] | None:
+    """Kernel functions ftrace can trace (tracefs ``available_filter_functions``)
+    whose names match the glob ``pattern`` (``*`` and ``?``), each once, in the
+    file's order, functions of modules included; None when the list cannot be read
+    (no tracefs, no ftrace, or not readable here)."""
+    import fnmatch
+    base = tracefs_path()
+    if base is None:
+        return None
+    regex = re.compile(fnmatch.translate(pattern.replace("[", "[[]")))
+    found: dict[str, None] = {}
+    try:
+        with open(os.path.join(base, "available_filter_functions")) as f:
+            for line in f:
+                name = line.split(maxsplit=1)[0] if line.strip() else ""
+                if name and regex.match(name):
+                    found[name] = None
+    except OSError:
+        return None
+    return list(found)
 
 
 def _mount(source: str, target: str, fstype: str) -> None:

@@ -19,6 +19,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any, TypeVar
 
 from . import _args
+from ._caps import has_bpf_privileges
 from ._lifetime import Owner, guarded
 from ._raw import capture_log, check_int, lib, opts, raise_pending, unchecked
 from .errors import BPFError, NotSupportedError, VerifierError, error_for, strerror
@@ -30,6 +31,22 @@ __all__ = ["Object"]
 
 V = TypeVar("V")
 
+_UNRESOLVED_KCONFIG = re.compile(r"extern '(CONFIG_\w+)' \(strong\): not resolved")
+
+
+def kernel_config_source() -> str | None:
+    """Where libbpf finds the running kernel's configuration for ``__kconfig``
+    externs (``/boot/config-<release>``, else ``/proc/config.gz``), or None."""
+    for path in (f"/boot/config-{os.uname().release}", "/proc/config.gz"):
+        try:
+            with open(path, "rb") as f:
+                if f.read(2):
+                    return path
+        except OSError:
+            continue
+    return None
+
+
 _LOG_BLOCK = re.compile(r"prog '([^']+)': -- BEGIN PROG LOAD LOG --\n(.*?)"
                         r"-- END PROG LOAD LOG --", re.S)
 _FAILED_PROG = re.compile(r"prog '([^']+)': (?:BPF program load failed|failed to load)")
@@ -37,17 +54,20 @@ _FAILED_MAP = re.compile(r"map '([^']+)': failed to create: .*?\((-?\d+)\)")
 
 
 class _Named(Mapping[str, V]):
-    """Read-only mapping by name, in object order."""
+    """Read-only mapping by name, in object order; ``aliases`` are other names that
+    find an item without being listed."""
 
-    def __init__(self, items: dict[str, V], kind: str, owner: Object) -> None:
+    def __init__(self, items: dict[str, V], kind: str, owner: Object,
+                 aliases: dict[str, str] | None = None) -> None:
         self._items = items
         self._kind = kind
         self._owner = owner
+        self._aliases = aliases or {}
 
     def __getitem__(self, name: str) -> V:
         self._owner._check_open(f"{self._kind} {name!r}")
         try:
-            return self._items[name]
+            return self._items[self._aliases.get(name, name)]
         except KeyError:
             names = ", ".join(self._items) or "none"
             raise KeyError(f"object {self._owner.name!r} has no {self._kind} {name!r} "
@@ -61,6 +81,22 @@ class _Named(Mapping[str, V]):
 
     def __repr__(self) -> str:
         return f"<{self._kind}s of {self._owner.name!r}: {', '.join(self._items)}>"
+
+
+def _section_of(obj_ptr: int, map_ptr: int, name: str) -> str | None:
+    """The ELF section behind one of libbpf's global-data maps (``.rodata`` for the
+    map libbpf names ``prog.rodata`` after the object), or None for other maps.
+
+    libbpf prefixes such a map's name with (up to 8 characters of) the object's
+    name; its section name finds the same map, which is checked here."""
+    if not lib.bpf_map__is_internal(map_ptr):
+        return None
+    dot = name.find(".")
+    if dot < 0:
+        return None
+    section = name[dot:]
+    found = lib.bpf_object__find_map_by_name(obj_ptr, section.encode())
+    return section if found == map_ptr else None
 
 
 @guarded()
@@ -86,13 +122,17 @@ class Object(Owner):
             progs[prog.name] = prog
             p = lib.bpf_object__next_program(ptr, p)
         maps: dict[str, Map] = {}
+        sections: dict[str, str] = {}
         m = lib.bpf_object__next_map(ptr, None)
         while m:
             mp = Map(self, m)
             maps[mp.name] = mp
+            section = _section_of(ptr, m, mp.name)
+            if section and section != mp.name:
+                sections[section] = mp.name
             m = lib.bpf_object__next_map(ptr, m)
         self._programs = _Named(progs, "program", self)
-        self._maps = _Named(maps, "map", self)
+        self._maps = _Named(maps, "map", self, sections)
         self._globals: Any = None
         self._btf: Any = None
 
@@ -210,7 +250,9 @@ class Object(Owner):
 
     @property
     def maps(self) -> Mapping[str, Map]:
-        """The object's maps by name (including libbpf's ``.rodata``/``.bss``/...)."""
+        """The object's maps by name, including libbpf's maps for global data, which
+        libbpf (and the kernel) name after the object (``prog.rodata`` for
+        ``prog.bpf.o``) and which are also found by their section (``.rodata``)."""
         self._check()
         return self._maps
 
@@ -274,6 +316,9 @@ class Object(Owner):
         bad_map = _FAILED_MAP.search(text)
         if bad_map is not None:
             return self._map_error(bad_map.group(1), abs(int(bad_map.group(2))) or err)
+        unresolved = _UNRESOLVED_KCONFIG.findall(text)
+        if unresolved:
+            return self._kconfig_error(err, unresolved)
         block = _LOG_BLOCK.search(text)
         failed = _FAILED_PROG.search(text)
         prog_name = block.group(1) if block else (failed.group(1) if failed else None)
@@ -289,6 +334,15 @@ class Object(Owner):
             unsupported = self._unsupported(prog, err)
             if unsupported is not None:
                 return unsupported
+        if err == errno.EPERM and prog_name and has_bpf_privileges():
+            # libbpf suggests raising 'ulimit -l', which has not mattered since
+            # Linux 5.11 (memcg accounting): with every privilege, EPERM is the
+            # kernel's policy refusing this kind of program.
+            section = prog.section if prog is not None else "this kind of"
+            return NotSupportedError(
+                f"cannot load program {prog_name!r} of {self._describe()}: the kernel "
+                f"refuses {section} programs (EPERM with full BPF privileges)",
+                feature=section, err=err, call="bpf_object__load", target=prog_name)
         if log.strip() and err != errno.EPERM:
             return VerifierError(err, f"the verifier rejected program {prog_name!r} of "
                                  f"{self._describe()}", log=log,
@@ -316,10 +370,30 @@ class Object(Owner):
                          f"[errno {err}]" + (f": {why}" if why else ""),
                          call="bpf_map_create", target=name)
 
+    def _kconfig_error(self, err: int, names: list[str]) -> BPFError:
+        """libbpf could not give a value to strong ``__kconfig`` externs: say whether
+        the kernel's configuration is missing or lacks them, and what to do."""
+        which = ", ".join(dict.fromkeys(names))
+        source = kernel_config_source()
+        if source is None:
+            release = os.uname().release
+            why = (f"libbpf reads the running kernel's configuration from "
+                   f"/boot/config-{release} or /proc/config.gz, and neither is readable "
+                   "here")
+            hint = ("install the kernel's config file there, or pass the values with "
+                    f"Object.open(..., kconfig=\"{names[0]}=...\")")
+        else:
+            why = f"the kernel's configuration ({source}) does not set {which}"
+            hint = (f"declare {'it' if len(names) == 1 else 'them'} __weak with a default, "
+                    "or pass the value with Object.open(..., kconfig=...)")
+        return BPFError(err or errno.ESRCH, f"cannot load {self._describe()}: its __kconfig "
+                        f"extern {which} has no value: {why}", call="bpf_object__load",
+                        target=self.name, hint=hint)
+
     def _unsupported(self, prog: Program, err: int) -> BPFError | None:
         from . import probe
         ptype = prog.type
-        feature = probe.for_program(ptype, prog.expected_attach_type)
+        feature = probe.for_program(ptype, prog.expected_attach_type, prog.section)
         if not feature:
             return NotSupportedError(
                 f"cannot load program {prog.name!r} (SEC({prog.section!r})) of "

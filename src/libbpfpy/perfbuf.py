@@ -1,4 +1,4 @@
-"""Perf buffers (``BPF_MAP_TYPE_PERF_EVENT_ARRAY``): per-CPU event streams via libbpf.
+"""Perf buffers (``BPF_MAP_TYPE_PERF_EVENT_ARRAY``): per-CPU event streams via libbpf::
 
     def show(cpu, ev):
         print(cpu, ev.pid)
@@ -31,6 +31,7 @@ from ._raw import CALLBACKS, check_int, check_ptr, lib, raise_pending
 from ._ring import Batch, Reader, Source
 from ._ring_types import Decoder, resolve_event_type
 from .enums import MapType
+from .errors import a_or_an
 from .map import MapAPI
 
 __all__ = ["PerfBuffer", "PerfEvent"]
@@ -96,7 +97,7 @@ class PerfBuffer(Reader):
             raise TypeError(f"expected a Map or MapHandle, got {type(map).__name__}")
         if map.type != MapType.PERF_EVENT_ARRAY:
             hint = " (use RingBuffer)" if map.type == MapType.RINGBUF else ""
-            raise TypeError(f"map {map.name!r} is a {map.type.libbpf_name} map, not a "
+            raise TypeError(f"map {map.name!r} is {a_or_an(map.type.libbpf_name)} map, not a "
                             f"perf_event_array{hint}")
         for name, cb in (("callback", callback), ("lost_callback", lost_callback)):
             if cb is not None and not callable(cb):

@@ -18,10 +18,13 @@ from ._caps import has_bpf_privileges
 from ._raw import ENUMS, RECORDS, lib, opts
 from ._raw import version as libbpf_version_str
 from .enums import AttachType, MapType, ProgType, parse_enum
+from .errors import a_or_an
 
-__all__ = ["Feature", "prog_type", "for_program", "kernel_btf_id", "map_type", "helper", "kprobes",
-           "uprobes", "fentry", "lsm", "iterators", "tp_btf", "tracefs", "bpffs",
-           "privileges", "libbpf_version", "attach_kinds", "clear_cache"]
+__all__ = ["Feature", "prog_type", "for_program", "kernel_btf_id", "map_type", "helper",
+           "kprobes", "uprobes", "kprobe_multi", "fentry", "fmod_ret", "lsm", "iterators",
+           "iterator", "iterator_targets", "syscall_symbol", "kprobe_alternative", "tp_btf",
+           "tracefs", "tracepoint", "bpffs", "kernel_version", "privileges", "libbpf_version",
+           "attach_kinds", "clear_cache"]
 
 
 @dataclass(frozen=True)
@@ -84,17 +87,25 @@ def prog_type(ptype: ProgType | int | str) -> Feature:
                           f"the kernel refuses {t.libbpf_name} programs")
 
 
-def for_program(ptype: ProgType | int | str, attach: AttachType | int | None = None
-                ) -> Feature:
+def for_program(ptype: ProgType | int | str, attach: AttachType | int | None = None,
+                section: str | None = None) -> Feature:
     """The probe that says whether a program of type ``ptype`` (with expected attach
-    type ``attach``) can run here: tracing programs split by attach kind (iterators
-    and tp_btf load where fentry/fexit may be refused), LSM and freplace (``ext``)
-    by their own probes, everything else by :func:`prog_type`."""
+    type ``attach``, from ELF section ``section``) can run here: tracing programs split
+    by attach kind (iterators -- per target, since a kernel may allow ``iter/task``
+    and refuse ``iter/bpf_map_elem`` -- and tp_btf load where fentry/fexit may be
+    refused), LSM and freplace (``ext``) by their own probes, everything else by
+    :func:`prog_type`."""
     t = parse_enum(ProgType, ptype)
     if t == ProgType.TRACING and attach == AttachType.TRACE_ITER:
+        prefix, _, target = (section or "").partition("/")
+        if prefix in ("iter", "iter.s") and target:
+            return iterator(target)
         return iterators()
     if t == ProgType.TRACING and attach == AttachType.TRACE_RAW_TP:
         return tp_btf()
+    if t == ProgType.TRACING and attach == AttachType.MODIFY_RETURN:
+        prefix, _, target = (section or "").partition("/")
+        return fmod_ret(target or None)
     if t in (ProgType.TRACING, ProgType.EXT):
         return fentry()
     if t == ProgType.LSM:
@@ -111,7 +122,7 @@ def map_type(mtype: MapType | int | str) -> Feature:
     if denied is not None:  # a Feature, falsy by design
         return denied
     return _libbpf_answer(name, lib.libbpf_probe_bpf_map_type(int(t), None),
-                          f"a {t.libbpf_name} map was created",
+                          f"{a_or_an(t.libbpf_name)} map was created",
                           f"the kernel refuses {t.libbpf_name} maps")
 
 
@@ -187,10 +198,45 @@ def helper(ptype: ProgType | int | str, helper_ref: int | str) -> Feature:
                    f"rejected only the probe's arguments: {last})")
 
 
+def kernel_version(release: str | None = None, version: str | None = None,
+                   libbpf: str | None = None) -> tuple[int, int, int] | None:
+    """The running kernel's version as libbpf computes it for ``kern_version`` and
+    ``LINUX_KERNEL_VERSION``.
+
+    In libbpf's order: Ubuntu's ``/proc/version_signature`` (third field); since
+    libbpf 1.2 the ``Debian X.Y.Z`` in ``uname -v`` (Debian's stable kernels keep
+    ``6.1.0`` in their release); else ``uname -r`` read like ``sscanf("%u.%u.%u")``,
+    leading digits of each part, so ``6.12.95+deb12-amd64`` is 6.12.95.  A release with
+    fewer than three numbers (``6.18-rc1``) gives None (libbpf then uses 0).
+    ``release``, ``version`` (``uname -v``) and ``libbpf`` (``"1.7"``) default to this
+    machine's; given a ``release``, Ubuntu's file is not read.
+    """
+    import re
+    uts = os.uname()
+    if release is None:
+        try:
+            with open("/proc/version_signature") as f:  # "Ubuntu 5.4.0-12.15-generic 5.4.8"
+                fields = f.read().split()
+            found = re.match(r"(\d+)\.(\d+)\.(\d+)", fields[2]) if len(fields) > 2 else None
+            if found:
+                return (int(found[1]), int(found[2]), int(found[3]))
+        except OSError:
+            pass
+    lib_ver = tuple(int(x) for x in (libbpf or libbpf_version_str).split(".")[:2])
+    if lib_ver >= (1, 2):
+        found = re.search(r"Debian (\d+)\.(\d+)\.(\d+)",
+                          uts.version if version is None else version)
+        if found:
+            return (int(found[1]), int(found[2]), int(found[3]))
+    found = re.match(r"(\d+)\.(\d+)\.(\d+)", uts.release if release is None else release)
+    return (int(found[1]), int(found[2]), int(found[3])) if found else None
+
+
 def _kernel_version_code() -> int:
-    parts = os.uname().release.split("-")[0].split(".")
-    nums = [int(p) if p.isdigit() else 0 for p in (parts + ["0", "0"])[:3]]
-    return (nums[0] << 16) + (nums[1] << 8) + min(nums[2], 255)
+    v = kernel_version()
+    if v is None:
+        return 0
+    return (v[0] << 16) + (v[1] << 8) + min(v[2], 255)
 
 
 @functools.cache
@@ -206,6 +252,42 @@ def kprobes() -> Feature:
     where = f"no {base}/kprobe_events" if base else f"tracefs {fs.tracefs_problem()}"
     return Feature("kprobe", False, f"kernel built without CONFIG_KPROBES: no {pmu} and "
                    f"{where}")
+
+
+@functools.cache
+def kprobe_multi() -> Feature:
+    """Whether kprobe_multi links (fprobe: many functions in one link) attach:
+    Linux >= 5.18 built with CONFIG_FPROBE (Debian's 6.1 is not).  Tried for real: a
+    trivial program attached to ``bpf_fentry_test1`` and detached at once."""
+    name = "kprobe_multi"
+    denied = _no_privileges(name)
+    if denied is not None:  # a Feature, falsy by design
+        return denied
+    insns = (RECORDS["bpf_insn"] * 2)()
+    insns[0].code = 0xB7   # r0 = 0
+    insns[1].code = 0x95   # exit
+    o = opts("bpf_prog_load_opts", expected_attach_type=int(AttachType.TRACE_KPROBE_MULTI))
+    fd = lib.bpf_prog_load(int(ProgType.KPROBE), b"probe", b"GPL", insns, 2, ctypes.byref(o))
+    if fd < 0:
+        return Feature(name, False, "the kernel refuses kprobe_multi programs: "
+                       f"{os.strerror(-fd)} [errno {-fd}]")
+    try:
+        syms = (ctypes.c_char_p * 1)(b"bpf_fentry_test1")
+        lo = opts("bpf_link_create_opts")
+        lo.kprobe_multi.syms = ctypes.cast(syms, ctypes.POINTER(ctypes.c_char_p))
+        lo.kprobe_multi.cnt = 1
+        link = lib.bpf_link_create(fd, 0, int(AttachType.TRACE_KPROBE_MULTI), ctypes.byref(lo))
+    finally:
+        os.close(fd)
+    if link >= 0:
+        os.close(link)
+        return Feature(name, True, "a kprobe_multi link on bpf_fentry_test1 attached")
+    err = -link
+    if err == errno.EOPNOTSUPP:
+        return Feature(name, False, "kernel built without CONFIG_FPROBE: creating a "
+                       "kprobe_multi link failed with EOPNOTSUPP")
+    return Feature(name, False, "creating a kprobe_multi link on bpf_fentry_test1 failed: "
+                   f"{os.strerror(err)} [errno {err}]")
 
 
 @functools.cache
@@ -249,12 +331,12 @@ def _load_tracing(kind: str, ptype: ProgType, attach: AttachType, target: str,
     fd = lib.bpf_prog_load(int(ptype), b"probe", b"GPL", insns, 2, ctypes.byref(o))
     if fd >= 0:
         os.close(fd)
-        return Feature(kind, True, f"a {kind} program on {target} loaded")
+        return Feature(kind, True, f"{a_or_an(kind)} program on {target} loaded")
     err = -fd
     if err == errno.EPERM:
         return Feature(kind, False, f"the kernel refuses {kind} programs: loading one on "
                        f"{target} failed with EPERM despite BPF privileges")
-    return Feature(kind, False, f"loading a {kind} program on {target} failed: "
+    return Feature(kind, False, f"loading {a_or_an(kind)} program on {target} failed: "
                    f"{os.strerror(err)} [errno {err}]")
 
 
@@ -265,10 +347,88 @@ def fentry() -> Feature:
                          "bpf_fentry_test1")
 
 
+_SYSCALL_FUNC = r"^(?:__(?:x64|ia32|arm64|s390x|riscv|se|do)_)?sys_(\w+)$"
+
+
+def kprobe_alternative(func: str | None, *, retprobe: bool = False) -> str:
+    """What to attach instead of a kprobe on kernel function ``func`` here, naming
+    only ways this kernel allows: for a system call its ``syscalls`` tracepoint (or the
+    raw ``sys_enter``/``sys_exit`` tracepoint), and fentry/fexit where the kernel
+    loads them and has ``func`` in its BTF."""
+    import re
+    options = []
+    syscall = re.match(_SYSCALL_FUNC, func or "")
+    if syscall:
+        tp = f"sys_{'exit' if retprobe else 'enter'}_{syscall[1]}"
+        if fs.tracefs_path() and fs.tracepoint_exists("syscalls", tp):
+            options.append(f"the tracepoint syscalls:{tp} (SEC(\"tracepoint/syscalls/{tp}\") "
+                           f"or attach_tracepoint(\"syscalls\", \"{tp}\"))")
+        elif prog_type(ProgType.RAW_TRACEPOINT):
+            raw = "sys_exit" if retprobe else "sys_enter"
+            options.append(f"the raw tracepoint {raw} (SEC(\"raw_tp/{raw}\")), filtering "
+                           f"on the {syscall[1]} system call's number")
+    if func:
+        target = syscall_symbol(syscall[1]) if syscall else func
+        kind = "fexit" if retprobe else "fentry"
+        if fentry() and kernel_btf_id(target) >= 0:
+            options.append(f"{kind} on {target} (SEC(\"{kind}/{target}\"))")
+    if not options:
+        return ("this kernel offers no tracepoint for it and refuses fentry "
+                f"({fentry().reason})")
+    return "use " + ", or ".join(options) + " instead"
+
+
+def syscall_symbol(name: str) -> str:
+    """The kernel function of system call ``name`` on this architecture
+    (``__x64_sys_getppid`` on x86_64), as fentry/fmod_ret programs name it."""
+    prefix = {"x86_64": "__x64_sys_", "aarch64": "__arm64_sys_", "s390x": "__s390x_sys_",
+              "riscv64": "__riscv_sys_"}.get(os.uname().machine, "sys_")
+    return prefix + name
+
+
+@functools.cache
+def fmod_ret(target: str | None = None) -> Feature:
+    """Whether fmod_ret programs (BPF trampolines that replace a function's return
+    value) load on ``target``, default ``security_task_getsid``: the kernel allows
+    them on its ``security_*`` hooks and, with CONFIG_FUNCTION_ERROR_INJECTION
+    (Debian's kernels have none), on functions of the error-injection list such as
+    system calls.  Requires Linux >= 5.7."""
+    return _load_tracing("fmod_ret", ProgType.TRACING, AttachType.MODIFY_RETURN,
+                         target or "security_task_getsid")
+
+
 @functools.cache
 def iterators() -> Feature:
-    """Whether BPF iterator programs load (Linux >= 5.8)."""
-    return _load_tracing("iter", ProgType.TRACING, AttachType.TRACE_ITER, "bpf_iter_task")
+    """Whether BPF iterator programs load at all (Linux >= 5.8), tried on the
+    ``task`` target; a kernel may still refuse other targets: see :func:`iterator`."""
+    f = iterator("task")
+    return Feature("iter", f.supported, f.reason)
+
+
+@functools.cache
+def iterator(target: str) -> Feature:
+    """Whether iterator programs for ``target`` (``SEC("iter/<target>")``: ``task``,
+    ``bpf_map_elem``, ``tcp`` ...) load on this kernel.  Requires Linux >= 5.8; each
+    target has its own minimum, and a kernel may refuse some targets and allow
+    others (one of ours allows ``task`` and refuses ``bpf_map_elem`` with EPERM)."""
+    return _load_tracing(f"iter/{target}", ProgType.TRACING, AttachType.TRACE_ITER,
+                         f"bpf_iter_{target}")
+
+
+def iterator_targets() -> list[str]:
+    """Every iterator target the running kernel's BTF declares (a ``bpf_iter_<t>``
+    function with its ``struct bpf_iter__<t>`` context), sorted."""
+    from .btf import BTF, Kind
+    try:
+        btf = BTF.vmlinux()
+    except OSError:
+        return []
+    with btf:
+        funcs = {t.name.removeprefix("bpf_iter_") for t in btf.types(Kind.FUNC)
+                 if t.name.startswith("bpf_iter_")}
+        contexts = {t.name.removeprefix("bpf_iter__") for t in btf.types(Kind.STRUCT)
+                    if t.name.startswith("bpf_iter__")}
+    return sorted(funcs & contexts)
 
 
 @functools.cache
@@ -295,6 +455,17 @@ def tracefs() -> Feature:
         return Feature("tracefs", False, f"not mounted (mount -t tracefs tracefs "
                        f"{fs.TRACEFS})")
     return Feature("tracefs", False, problem.removeprefix("is "))
+
+
+def tracepoint(category: str, name: str) -> Feature:
+    """Whether the kernel has the tracepoint ``category:name`` (tracefs lists it)."""
+    what = f"tracepoint {category}:{name}"
+    path = fs.tracefs_path()
+    if path is None:
+        return Feature(what, False, "tracefs is not mounted")
+    if fs.tracepoint_exists(category, name):
+        return Feature(what, True, f"listed in {path}/events")
+    return Feature(what, False, f"not in {path}/events (kernel too old or built without it)")
 
 
 def bpffs() -> Feature:
@@ -325,8 +496,10 @@ def attach_kinds() -> list[Feature]:
         via("tracepoint", ProgType.TRACEPOINT, tracefs()),
         via("raw_tracepoint", ProgType.RAW_TRACEPOINT),
         via("kprobe", ProgType.KPROBE, kprobes()),
+        kprobe_multi(),
         via("uprobe", ProgType.KPROBE, uprobes()),
         fentry(),
+        fmod_ret(),
         lsm(),
         via("perf_event", ProgType.PERF_EVENT),
         via("xdp", ProgType.XDP),
@@ -340,6 +513,6 @@ def attach_kinds() -> list[Feature]:
 
 def clear_cache() -> None:
     """Forget cached probe results."""
-    for fn in (prog_type, map_type, helper, kprobes, uprobes, fentry, lsm, iterators,
-               tp_btf):
+    for fn in (prog_type, map_type, helper, kprobes, kprobe_multi, uprobes, fentry,
+               fmod_ret, lsm, iterators, iterator, tp_btf):
         fn.cache_clear()

@@ -251,7 +251,8 @@ class Program:
         if not ptr:
             err = ctypes.get_errno() or errno.EINVAL
             raise_pending()
-            better = diagnose(err) if diagnose else None
+            better = (diagnose(err) if diagnose else None) or \
+                self._already_attached(err, what, call)
             if better is not None:
                 raise better
             raise error_for(err, f"{call}() of program {self.name!r} to {what} failed: "
@@ -262,6 +263,18 @@ class Program:
         if not self.loaded:
             raise BPFError(errno.EINVAL, f"cannot attach program {self.name!r}: it is not "
                            "loaded (call Object.load() first)", call=call, target=self.name)
+
+    def _already_attached(self, err: int, what: str, call: str) -> BPFError | None:
+        """The kernel's EEXIST when this program, still attached, is attached again
+        where it already is (a tracepoint, kprobe ... runs a program once)."""
+        live = self.links
+        if err != errno.EEXIST or not live:
+            return None
+        held = ", ".join(link._description for link in live)
+        return BPFError(err, f"program {self.name!r} is already attached to {what} (its "
+                        f"links: {held}); the kernel runs a program once per hook: close "
+                        "the earlier link first, or open the object again for a second "
+                        "copy [errno 17]", call=call, target=self.name)
 
     def _own_link(self, ptr: int, what: str) -> Link:
         link = Link(ptr, program=self, description=f"{self.name} -> {what}")
@@ -285,6 +298,12 @@ class Program:
             parts = sec.split("/")
             if len(parts) == 3:
                 self._check_tracepoint(parts[1], parts[2])
+        elif sec.startswith(_KPROBE_MULTI_PREFIXES):
+            target = sec.partition("/")[2]
+            if target and _libbpf_matches_kallsyms() and _kprobe_multi_works():
+                # libbpf's own matching would use kallsyms: see attach_kprobe_multi
+                return self.attach_kprobe_multi(target, retprobe=sec.startswith("kretprobe"))
+            diagnose = self._kprobe_multi_diagnosis(sec)
         elif sec.startswith(_KPROBE_PREFIXES):
             diagnose = self._kprobe_diagnosis(sec)
         elif self.type in _TRACING_TYPES:
@@ -303,7 +322,8 @@ class Program:
         if ret < 0:
             raise_pending()
             err = -ret
-            better = diagnose(err) if diagnose else None
+            better = (diagnose(err) if diagnose else None) or \
+                self._already_attached(err, f"SEC({sec!r})", "bpf_program__attach")
             if better is not None:
                 raise better
             detail = _last_reason(lines)
@@ -357,15 +377,16 @@ class Program:
         return self._attach("bpf_program__attach_raw_tracepoint", name.encode(),
                             what=f"raw tracepoint {name}", diagnose=diagnose)
 
-    def _kprobe_diagnosis(self, what: str) -> Callable[[int], BPFError | None]:
+    def _kprobe_diagnosis(self, what: str, func: str | None = None, *, retprobe: bool = False
+                          ) -> Callable[[int], BPFError | None]:
         def diagnose(err: int) -> BPFError | None:
-            from .probe import kprobes
-            feature = kprobes()
+            from . import probe
+            feature = probe.kprobes()
             if not feature:
                 return NotSupportedError(
                     f"cannot attach program {self.name!r} to {what}: {feature.reason}",
                     feature="kprobe", err=err, target=self.name,
-                    hint="use a tracepoint or fentry instead")
+                    hint=probe.kprobe_alternative(func, retprobe=retprobe))
             return None
         return diagnose
 
@@ -376,7 +397,8 @@ class Program:
         o = opts("bpf_kprobe_opts", bpf_cookie=cookie, offset=offset, retprobe=retprobe)
         what = f"{'kretprobe' if retprobe else 'kprobe'} {func}"
         return self._attach("bpf_program__attach_kprobe_opts", func.encode(),
-                            ctypes.byref(o), what=what, diagnose=self._kprobe_diagnosis(what))
+                            ctypes.byref(o), what=what,
+                            diagnose=self._kprobe_diagnosis(what, func, retprobe=retprobe))
 
     def attach_kretprobe(self, func: str, *, cookie: int = 0) -> Link:
         """Attach to the return of kernel function ``func``."""
@@ -388,15 +410,30 @@ class Program:
         o = opts("bpf_ksyscall_opts", bpf_cookie=cookie, retprobe=retprobe)
         what = f"{'kretsyscall' if retprobe else 'ksyscall'} {name}"
         return self._attach("bpf_program__attach_ksyscall", name.encode(), ctypes.byref(o),
-                            what=what, diagnose=self._kprobe_diagnosis(what))
+                            what=what, diagnose=self._kprobe_diagnosis(
+                                what, f"sys_{name}", retprobe=retprobe))
 
     def attach_kprobe_multi(self, pattern: str | None = None, *,
                             syms: Sequence[str] | None = None, retprobe: bool = False,
                             cookies: Sequence[int] | None = None) -> Link:
-        """Attach to many kernel functions at once, by glob ``pattern`` or ``syms``.
-        Requires Linux >= 5.18 with CONFIG_FPROBE."""
+        """Attach to many kernel functions at once, by glob ``pattern`` (``*`` and
+        ``?``) or ``syms``.  Requires Linux >= 5.18 with CONFIG_FPROBE.
+
+        libbpf before 1.2 matched a pattern against ``/proc/kallsyms``, which also lists
+        functions ftrace cannot trace, and the kernel then refuses the whole set with
+        EINVAL; with such a libbpf the pattern is matched here against tracefs'
+        ``available_filter_functions``, as newer libbpf does."""
         if (pattern is None) == (syms is None):
             raise ValueError("give exactly one of pattern and syms")
+        if pattern is not None and _libbpf_matches_kallsyms():
+            matched = fs.traceable_functions(pattern)
+            if matched == []:
+                raise BPFError(errno.ENOENT, f"no traceable kernel function matches "
+                               f"{pattern!r} (in {fs.tracefs_path()}/"
+                               "available_filter_functions)",
+                               call="bpf_program__attach_kprobe_multi_opts", target=self.name)
+            if matched is not None:
+                syms, pattern = matched, None
         keep: list[Any] = []
         o = opts("bpf_kprobe_multi_opts", retprobe=retprobe)
         if syms is not None:
@@ -413,7 +450,21 @@ class Program:
         what = f"kprobe.multi {pattern or ','.join(syms or [])}"
         return self._attach("bpf_program__attach_kprobe_multi_opts",
                             pattern.encode() if pattern else None, ctypes.byref(o),
-                            what=what, diagnose=self._kprobe_diagnosis(what))
+                            what=what, diagnose=self._kprobe_multi_diagnosis(what))
+
+    def _kprobe_multi_diagnosis(self, what: str) -> Callable[[int], BPFError | None]:
+        # fprobe-based: needs CONFIG_FPROBE, not kprobes
+        def diagnose(err: int) -> BPFError | None:
+            from . import probe
+            feature = probe.kprobe_multi()
+            if not feature:
+                return NotSupportedError(
+                    f"cannot attach program {self.name!r} to {what}: {feature.reason}",
+                    feature="kprobe_multi", err=err, target=self.name,
+                    hint="attach kprobes one function at a time (attach_kprobe), or "
+                    "fentry programs, where the kernel allows them")
+            return None
+        return diagnose
 
     def attach_uprobe(self, binary: str | os.PathLike[str], *, func_name: str | None = None,
                       offset: int = 0, pid: int = -1, retprobe: bool = False,
@@ -672,6 +723,20 @@ class Program:
 def _is_ctypes(value: Any) -> bool:
     return isinstance(value, (ctypes._SimpleCData, ctypes.Structure, ctypes.Union,
                               ctypes.Array))
+
+
+_KPROBE_MULTI_PREFIXES = ("kprobe.multi", "kretprobe.multi")
+
+
+def _kprobe_multi_works() -> bool:
+    from . import probe
+    return bool(probe.kprobe_multi())
+
+
+def _libbpf_matches_kallsyms() -> bool:
+    """Whether this libbpf resolves kprobe_multi globs against kallsyms (< 1.2)."""
+    from ._raw import version
+    return tuple(int(x) for x in version.split(".")[:2]) < (1, 2)
 
 
 def _ifindex(interface: str | int) -> int:

@@ -41,7 +41,7 @@ from ._raw import CALLBACKS, CONSTANTS, check_ptr, lib, raise_pending
 from ._ring import Batch, Reader, Source
 from ._ring_types import Decoder, numpy_dtype, resolve_event_type
 from .enums import MapType
-from .errors import BPFError, error_for
+from .errors import BPFError, a_or_an, error_for
 from .map import MapAPI
 
 __all__ = ["RingBuffer"]
@@ -405,7 +405,7 @@ class RingBuffer(Reader):
             if map.type != MapType.RINGBUF:
                 hint = " (use PerfBuffer)" if map.type == MapType.PERF_EVENT_ARRAY else \
                     " (use UserRingBuffer)" if map.type == MapType.USER_RINGBUF else ""
-                raise TypeError(f"map {map.name!r} is a {map.type.libbpf_name} map, not a "
+                raise TypeError(f"map {map.name!r} is {a_or_an(map.type.libbpf_name)} map, not a "
                                 f"ringbuf{hint}")
             if callback is not None and not callable(callback):
                 raise TypeError(f"callback must be callable, not {callback!r}")

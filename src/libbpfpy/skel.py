@@ -1,4 +1,4 @@
-"""Python skeletons: a typed module generated from a compiled BPF object.
+"""Python skeletons: a typed module generated from a compiled BPF object::
 
     $ libbpfpy skel mmapsnoop.bpf.o -o mmapsnoop_skel.py
 

@@ -1,5 +1,5 @@
 """Traffic control: attaching ``SEC("tc")`` (sched_cls) programs to an interface's
-ingress or egress through libbpf's ``bpf_tc_*`` netlink API.
+ingress or egress through libbpf's ``bpf_tc_*`` netlink API::
 
     with TcHook("eth0", "ingress") as hook:     # creates the clsact qdisc if needed
         hook.attach(obj.programs["classifier"])

@@ -1,4 +1,4 @@
-"""User ring buffers (``BPF_MAP_TYPE_USER_RINGBUF``): records from Python to BPF.
+"""User ring buffers (``BPF_MAP_TYPE_USER_RINGBUF``): records from Python to BPF::
 
     with UserRingBuffer(obj.maps["requests"]) as urb:
         urb.write(bytes(request))                 # reserve, copy, submit
@@ -31,7 +31,7 @@ from ._lifetime import Owner
 from ._raw import check_ptr, lib, raise_pending
 from ._ring import Resources
 from .enums import MapType
-from .errors import BPFError, ClosedError, error_for
+from .errors import BPFError, ClosedError, a_or_an, error_for
 from .map import MapAPI
 
 __all__ = ["UserRingBuffer", "Sample"]
@@ -119,7 +119,7 @@ class UserRingBuffer(Owner):
         if not isinstance(map, MapAPI):
             raise TypeError(f"expected a Map or MapHandle, got {type(map).__name__}")
         if map.type != MapType.USER_RINGBUF:
-            raise TypeError(f"map {map.name!r} is a {map.type.libbpf_name} map, not a "
+            raise TypeError(f"map {map.name!r} is {a_or_an(map.type.libbpf_name)} map, not a "
                             "user_ringbuf")
         fd = map.fd
         self._epoll = select.epoll()

@@ -191,6 +191,11 @@ int read_more(struct bpf_raw_tracepoint_args *ctx)
 	__builtin_memcpy(q.addr, &v32, 4);
 	v = bpf_map_lookup_percpu_elem(&pcpu_array, &key, cpu);
 	result(0, v ? *v : -1);
+	// Linux 7.2's stack liveness analysis takes peek's value argument as written
+	// (true of queues and stacks) and poisons the store before it as dead, though a
+	// bloom filter's peek reads it ("slot poisoned by dead code elimination"); a
+	// real load of the slot keeps the store alive.
+	(void)*(volatile __u32 *)&v32;
 	result(1, bpf_map_peek_elem(&bloom, &v32) == 0);
 	m = bpf_map_lookup_elem(&lpm, &q);
 	result(2, m ? (__s64)*m : -1);

@@ -8,7 +8,7 @@
 
 enum { CFG_PID, CFG_SYSCALL_NR, CFG_MAX };
 enum { HIT_TP, HIT_RAW_TP, HIT_TP_BTF, HIT_PERF, HIT_UPROBE, HIT_URETPROBE, HIT_USDT,
-       HIT_MAX };
+       HIT_UPROBE_ANY, HIT_MAX };
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -117,6 +117,14 @@ int BPF_KPROBE(on_target_entry, int arg)
 	hit(HIT_UPROBE);
 	put(0, arg);
 	put(2, bpf_get_current_pid_tgid() >> 32);
+	return 0;
+}
+
+// No pid filter of its own: what it counts is limited only by the attach's pid=.
+SEC("uprobe")
+int BPF_KPROBE(on_target_any, int arg)
+{
+	hit(HIT_UPROBE_ANY);
 	return 0;
 }
 

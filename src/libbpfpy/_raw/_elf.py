@@ -1,8 +1,10 @@
-"""A small, bounds-checked ELF reader: section headers, string tables, symbols.
+"""A small, bounds-checked ELF reader: section headers, string tables, symbols,
+loadable segments -- without binutils.
 
-Two users: the raw layer's completeness test and ``scripts/gen_raw.py`` read a shared
-library's exported functions (what ``nm -D --defined-only`` lists as ``T``, with the
-version node of each symbol, ``LIBBPF_1.0.0``) without binutils; and
+Its users: :func:`exported_functions` is what ``nm -D --defined-only`` lists as ``T``,
+with the version node of each symbol (``LIBBPF_1.0.0``), for the raw layer's
+completeness test and ``scripts/gen_raw.py``; :func:`function_symbols` and
+:func:`load_segments` serve :mod:`libbpfpy.symbolize` (addresses to names); and
 :mod:`libbpfpy.validate` checks BPF object files before libbpf sees them.  Every
 offset and size is checked against the file: a malformed file raises
 :class:`ELFFormatError` naming what is wrong, never an IndexError or a struct.error.
@@ -14,7 +16,8 @@ from typing import NamedTuple
 
 from ..errors import FormatError
 
-__all__ = ["exported_functions", "ELFFile", "Section", "Symbol", "ELFFormatError"]
+__all__ = ["exported_functions", "function_symbols", "load_segments", "ELFFile", "Section",
+           "Symbol", "ELFFormatError"]
 
 SHT_NULL, SHT_PROGBITS, SHT_SYMTAB, SHT_STRTAB, SHT_RELA = 0, 1, 2, 3, 4
 SHT_NOBITS, SHT_REL, SHT_DYNSYM = 8, 9, 11
@@ -26,6 +29,7 @@ _STB_GLOBAL = 1
 _STB_WEAK = 2
 _SHN_UNDEF = 0
 _VERSYM_HIDDEN = 0x8000
+_PT_LOAD = 1
 SHN_LORESERVE = 0xFF00
 
 
@@ -84,14 +88,21 @@ class ELFFile:
         e = self.endian
         if self.is64:
             hdr = self.unpack(e + "HHIQQQIHHHHHH", 16, "ELF header")
-            (self.e_type, self.e_machine, _v, _entry, _phoff, self.shoff, _flags,
-             ehsize, _phentsize, _phnum, self.shentsize, self.shnum, self.shstrndx) = hdr
+            (self.e_type, self.e_machine, _v, _entry, self.phoff, self.shoff, _flags,
+             ehsize, self.phentsize, self.phnum, self.shentsize, self.shnum,
+             self.shstrndx) = hdr
             sh_fmt, self._sym_fmt = e + "IIQQQQIIQQ", e + "IBBHQQ"
+            self._ph_fmt = e + "IIQQQQQQ"   # type, flags, offset, vaddr, paddr, filesz...
         else:
             hdr = self.unpack(e + "HHIIIIIHHHHHH", 16, "ELF header")
-            (self.e_type, self.e_machine, _v, _entry, _phoff, self.shoff, _flags,
-             ehsize, _phentsize, _phnum, self.shentsize, self.shnum, self.shstrndx) = hdr
+            (self.e_type, self.e_machine, _v, _entry, self.phoff, self.shoff, _flags,
+             ehsize, self.phentsize, self.phnum, self.shentsize, self.shnum,
+             self.shstrndx) = hdr
             sh_fmt, self._sym_fmt = e + "IIIIIIIIII", e + "IIIBBH"
+            self._ph_fmt = e + "IIIIIIII"   # type, offset, vaddr, paddr, filesz...
+        self.sections: list[Section] = []
+        if self.shnum == 0 and self.shoff == 0:
+            return       # no section headers (some executables): segments only
         if self.shentsize != struct.calcsize(sh_fmt):
             self.fail("ELF header", f"section header size {self.shentsize}, expected "
                       f"{struct.calcsize(sh_fmt)}")
@@ -104,7 +115,6 @@ class ELFFile:
         if self.shstrndx >= self.shnum:
             self.fail("ELF header", f"section name table index {self.shstrndx} is out of "
                       f"range ({self.shnum} sections)")
-        self.sections: list[Section] = []
         names = raw[self.shstrndx]
         if names[1] != SHT_STRTAB:
             self.fail(f"section {self.shstrndx}", "the section name table is not a "
@@ -172,6 +182,21 @@ class ELFFile:
             self.fail(where, f"{what}: section {table.idx} is not a string table")
         return self._cstring(table.offset, table.size, off, where, what)
 
+    def segments(self) -> list[tuple[int, int, int]]:
+        """(file offset, virtual address, size in file) of each loadable segment."""
+        if not self.phnum:
+            return []
+        size = struct.calcsize(self._ph_fmt)
+        if self.phentsize != size:
+            self.fail("ELF header", f"program header size {self.phentsize}, expected {size}")
+        self.within(self.phoff, self.phnum * size, "program header table")
+        out = []
+        for i in range(self.phnum):
+            ph = struct.unpack_from(self._ph_fmt, self.data, self.phoff + i * size)
+            if ph[0] == _PT_LOAD:
+                out.append((ph[2], ph[3], ph[5]) if self.is64 else (ph[1], ph[2], ph[4]))
+        return out
+
     def symbols(self, symtab: Section) -> list[Symbol]:
         """The entries of a symbol table, their names read from its linked table."""
         entsize = struct.calcsize(self._sym_fmt)
@@ -192,14 +217,38 @@ class ELFFile:
         return out
 
 
+def _read(path: str) -> ELFFile:
+    with open(path, "rb") as f:
+        return ELFFile(f.read(), path)
+
+
+def function_symbols(path: str) -> list[tuple[int, int, str]]:
+    """(address, size, name) of every function ``path`` defines, from its full
+    symbol table (.symtab) and its dynamic one, sorted by address."""
+    elf = _read(path)
+    found: dict[tuple[int, str], int] = {}
+    for sec in elf.sections:
+        if sec.type not in (SHT_SYMTAB, SHT_DYNSYM):
+            continue
+        for sym in elf.symbols(sec):
+            if sym.shndx != _SHN_UNDEF and sym.value and sym.name and \
+                    sym.type in (_STT_FUNC, _STT_GNU_IFUNC):
+                key = (sym.value, sym.name.decode(errors="replace"))
+                found[key] = max(sym.size, found.get(key, 0))
+    return sorted((addr, size, name) for (addr, name), size in found.items())
+
+
+def load_segments(path: str) -> list[tuple[int, int, int]]:
+    """(file offset, virtual address, size in file) of each loadable segment."""
+    return _read(path).segments()
+
+
 def exported_functions(path: str) -> dict[str, str]:
     """Map each function ``path`` defines and exports to its version node ("" if none).
 
     Where a name is exported under several versions, the default one (``@@``) wins.
     """
-    with open(path, "rb") as f:
-        data = f.read()
-    elf = ELFFile(data, path)
+    elf = _read(path)
     dynsym = next((s for s in elf.sections if s.type == SHT_DYNSYM), None)
     if dynsym is None:
         raise ELFFormatError(path, "", "no dynamic symbol table")

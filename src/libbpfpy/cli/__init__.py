@@ -14,12 +14,55 @@ from collections.abc import Sequence
 from ..errors import LoadError
 
 SUBCOMMAND_MODULES = ["libbpfpy.cli.build", "libbpfpy.cli.inspect", "libbpfpy.cli.probe",
-                      "libbpfpy.cli.kernel"]
+                      "libbpfpy.cli.kernel", "libbpfpy.cli.exporter"]
+
+
+def version_text() -> str:
+    """``libbpfpy X.Y.Z (libbpf A.B: /path/of/the/loaded/libbpf.so)``."""
+    from .. import __version__
+    try:
+        from .._raw import version
+    except LoadError as exc:
+        return f"libbpfpy {__version__} (libbpf not loadable: {exc})"
+    return f"libbpfpy {__version__} (libbpf {version}: {_loaded_libbpf() or 'unknown file'})"
+
+
+def _loaded_libbpf() -> str | None:
+    """The file of the libbpf this process mapped (its name carries the full
+    version, ``libbpf.so.1.1.2``, which libbpf's API does not report)."""
+    import os
+    try:
+        with open("/proc/self/maps") as f:
+            for line in f:
+                path = line.split(None, 5)[-1].strip()
+                if "/libbpf.so" in path:
+                    return os.path.realpath(path)
+    except OSError:
+        pass
+    return None
+
+
+class VersionAction(argparse.Action):
+    """``--version`` for libbpfpy's commands, computed only when asked (it loads
+    libbpf); a tool's parser prints its own name first."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str = argparse.SUPPRESS,
+                 **kwargs: object) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS,
+                         help="print the version of libbpfpy and of the libbpf in use, "
+                         "then exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: object, option_string: str | None = None) -> None:
+        text = version_text()
+        print(text if parser.prog == "libbpfpy" else f"{parser.prog}: {text}")
+        parser.exit()
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="libbpfpy",
                                      description="Load, inspect and build BPF programs.")
+    parser.add_argument("--version", action=VersionAction)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in SUBCOMMAND_MODULES:
         importlib.import_module(name).register(sub)

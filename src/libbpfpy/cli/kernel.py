@@ -1,8 +1,10 @@
 """``libbpfpy prog|map|link``: what is loaded in the kernel, like bpftool's listings.
 
     libbpfpy prog list            libbpfpy map list          libbpfpy link list
-    libbpfpy prog show ID         libbpfpy map show ID
-                                  libbpfpy map dump ID|PIN
+    libbpfpy prog show ID         libbpfpy map show MAP
+                                  libbpfpy map dump MAP
+(MAP as bpftool takes it: an id, a name or a pin path, or ``id N``, ``name X``,
+``pinned PATH``.)
 
 Map dumps read with batch lookups (one syscall per chunk) where the kernel has
 them, and decode keys and values with the map's BTF when it has some (structs as
@@ -115,10 +117,9 @@ def _btf_types(info: Any) -> tuple[Any, str | None, str | None]:
 
 
 def cmd_map_show(args: argparse.Namespace) -> int:
-    """``libbpfpy map show ID``."""
+    """``libbpfpy map show ID|NAME|PIN``."""
     quiet_libbpf()
-    from .. import inventory
-    with inventory.open_map(args.id) as m:
+    with _open_map(args.map) as m:
         info = m.info()
     d = _map_dict(info)
     btf, d["key_type"], d["value_type"] = _btf_types(info)
@@ -127,12 +128,38 @@ def cmd_map_show(args: argparse.Namespace) -> int:
     return emit(d, args.json, _show)
 
 
-def _open_map(ref: str) -> Any:
+_MAP_REF_KINDS = ("id", "name", "pinned")
+
+
+def _open_map(ref: list[str]) -> Any:
+    """Open the map ``ref`` names, as bpftool takes it: ``ID``, ``NAME`` or a pin
+    ``PATH`` alone, or spelled out as ``id ID``, ``name NAME``, ``pinned PATH``."""
     from .. import inventory
+    from ..errors import BPFError
     from ..map import MapHandle
-    if ref.isdigit():
-        return inventory.open_map(int(ref))
-    return MapHandle.from_pin(ref)
+    if len(ref) == 2 and ref[0] in _MAP_REF_KINDS:
+        kind, value = ref
+    elif len(ref) == 1:
+        value = ref[0]
+        kind = "id" if value.isdigit() else "pinned" if "/" in value else "name"
+    else:
+        raise BPFError(errno.EINVAL, f"not a map: {' '.join(ref)!r} (give ID, NAME or "
+                       "PATH, or id ID, name NAME, pinned PATH)")
+    if kind == "id":
+        if not value.isdigit():
+            raise BPFError(errno.EINVAL, f"not a map id: {value!r}")
+        return inventory.open_map(int(value))
+    if kind == "pinned":
+        return MapHandle.from_pin(value)
+    # The kernel keeps the first 15 bytes of a name.
+    ids = sorted(m.id for m in inventory.maps() if m.name == value[:15])
+    if not ids:
+        raise BPFError(errno.ENOENT, f"no loaded map is named {value!r} (libbpfpy map "
+                       "list shows them)", target=value)
+    if len(ids) > 1:
+        raise BPFError(errno.EINVAL, f"{len(ids)} loaded maps are named {value!r} (ids "
+                       f"{', '.join(map(str, ids))}): give an id", target=value)
+    return inventory.open_map(ids[0])
 
 
 class _Typed:
@@ -188,7 +215,7 @@ def _entries(m: Any) -> list[tuple[Any, Any]]:
 
 
 def cmd_map_dump(args: argparse.Namespace) -> int:
-    """``libbpfpy map dump ID|PIN``."""
+    """``libbpfpy map dump ID|NAME|PIN``."""
     quiet_libbpf()
     from ..enums import MapType
     from ..errors import BPFError
@@ -207,7 +234,8 @@ def cmd_map_dump(args: argparse.Namespace) -> int:
 
     def render(rs: list[dict[str, Any]]) -> str:
         body = table(["KEY", "VALUE"], [[_cell(r["key"]), _cell(r["value"])] for r in rs])
-        return body + f"{len(rs)} entries (map {info.id} {info.name}, " \
+        count = "1 entry" if len(rs) == 1 else f"{len(rs)} entries"
+        return body + f"{count} (map {info.id} {info.name}, " \
             f"{typed.key_type or 'untyped'} -> {typed.value_type or 'untyped'})\n"
     return emit(rows, args.json, render)
 
@@ -259,12 +287,14 @@ def register(sub: Any) -> None:
     _action(psub, "list", "every loaded program", cmd_prog_list)
     _action(psub, "show", "one program by id", cmd_prog_show, by_id)
 
-    mp = sub.add_parser("map", help="maps (list, show ID, dump ID|PIN)")
+    mp = sub.add_parser("map", help="maps (list, show MAP, dump MAP)")
     msub = mp.add_subparsers(dest="action", metavar="ACTION", required=True)
+    by_ref = ("map", {"metavar": "MAP", "nargs": "+",
+                      "help": "a map as bpftool takes it: ID, NAME or PATH of a pin, or "
+                      "'id ID', 'name NAME', 'pinned PATH'"})
     _action(msub, "list", "every map", cmd_map_list)
-    _action(msub, "show", "one map by id", cmd_map_show, by_id)
-    _action(msub, "dump", "a map's entries (typed with its BTF)", cmd_map_dump,
-            ("map", {"metavar": "ID|PIN", "help": "map id, or path of a pinned map"}))
+    _action(msub, "show", "one map", cmd_map_show, by_ref)
+    _action(msub, "dump", "a map's entries (typed with its BTF)", cmd_map_dump, by_ref)
 
     link = sub.add_parser("link", help="links (list)")
     lsub = link.add_subparsers(dest="action", metavar="ACTION", required=True)

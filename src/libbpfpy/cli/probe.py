@@ -1,7 +1,7 @@
 """``libbpfpy probe``: what this kernel and libbpf support -- the table to check first.
 
 The system (kernel, libbpf, privileges, BTF, tracefs, bpffs, JIT), then every
-program type, map type and attach kind with yes/no and the reason the probe found,
+program type, map type, attach kind and iterator target with yes/no and the reason the probe found,
 and for each supported program type the helpers its programs may call
 (``--helpers TYPE`` lists them).  Probes load tiny programs and create tiny maps,
 so without BPF privileges they answer "no" and say why.
@@ -75,8 +75,11 @@ def collect() -> dict[str, Any]:
     map_types = [{"type": t.libbpf_name, **_feature(probe.map_type(t))}
                  for t in MapType if t != MapType.UNSPEC]
     attach = [{"kind": f.name, **_feature(f)} for f in probe.attach_kinds()]
+    # Kernels refuse some iterator targets and allow others: each is probed.
+    iterators = [{"target": t, **_feature(probe.iterator(t))}
+                 for t in probe.iterator_targets()]
     return {"system": system, "program_types": prog_types, "map_types": map_types,
-            "attach_kinds": attach, "helpers": helper_table}
+            "attach_kinds": attach, "iterator_targets": iterators, "helpers": helper_table}
 
 
 def _yes(x: dict[str, Any]) -> str:
@@ -104,6 +107,10 @@ def render(d: dict[str, Any]) -> str:
     out.append("\nattach kinds\n")
     out.append(table(["KIND", "SUPPORTED", "REASON"],
                      [[a["kind"], _yes(a), a["reason"]] for a in d["attach_kinds"]],
+                     indent="  "))
+    out.append("\niterator targets (SEC(\"iter/<target>\"))\n")
+    out.append(table(["TARGET", "SUPPORTED", "REASON"],
+                     [[i["target"], _yes(i), i["reason"]] for i in d["iterator_targets"]],
                      indent="  "))
     out.append("\n(HELPERS: how many helpers the type may call, ? where libbpf cannot "
                "probe them;\n list them with: libbpfpy probe --helpers TYPE)\n")

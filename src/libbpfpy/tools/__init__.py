@@ -1,15 +1,24 @@
 """Ready-to-run tools built on libbpfpy (``mmapsnoop``).
 
 Each tool's BPF C source ships in this package (``<tool>.bpf.c`` plus headers)
-and is compiled with :func:`libbpfpy.compile` on first use, or ahead of time by
-``make setup`` (``mmapsnoop --build``); the object is cached by the content of the
-sources, the compiler and the kernel, so later starts only check the cache.
+together with its compiled object (``<tool>.bpf.o``), made when the package is
+built: the wheel build compiles every source in :data:`TOOLS` against a
+``vmlinux.h`` generated from the build machine's kernel, and ``make setup`` does
+the same in a source checkout.  CO-RE relocates the object to the running kernel
+at load time, so a tool starts with nothing but libbpf: no compiler, no headers.
+
+Compiling them is :mod:`libbpfpy.tools._build`'s business (``python -m
+libbpfpy.tools``, ``mmapsnoop --build``): nothing a tool imports to start refers to
+a compiler, which a test checks.
 """
 from __future__ import annotations
 
 import os
 
-__all__ = ["source_path", "bpf_object"]
+__all__ = ["TOOLS", "source_path", "object_path", "bpf_object"]
+
+#: The tools whose BPF programs ship compiled in the package.
+TOOLS = ("mmapsnoop",)
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -19,9 +28,21 @@ def source_path(tool: str) -> str:
     return os.path.join(_HERE, f"{tool}.bpf.c")
 
 
-def bpf_object(tool: str, *, rebuild: bool = False) -> str:
-    """Return the path of ``tool``'s compiled BPF object, compiling it when the cache
-    lacks it (or when ``rebuild``).  Raises :class:`~libbpfpy.CompileError` when
-    clang fails or is missing."""
-    from .._compile import compile
-    return str(compile(source_path(tool), include_dirs=[_HERE], cache=not rebuild))
+def object_path(tool: str) -> str:
+    """Where the compiled BPF object of ``tool`` lives in this package."""
+    return os.path.join(_HERE, f"{tool}.bpf.o")
+
+
+def bpf_object(tool: str) -> str:
+    """The path of ``tool``'s compiled BPF object shipped in the package.
+
+    Raises :class:`FileNotFoundError` saying how to get one when the package was
+    built without it (a source build on a machine without a BPF compiler)."""
+    path = object_path(tool)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(
+            2, f"this installation of libbpfpy has no compiled {tool}.bpf.o (it was "
+            "built without a BPF compiler): install a wheel that has it, or run "
+            f"'{tool} --build' once where the BPF tool chain is ('python -m "
+            "libbpfpy.tools --help' says what it needs)", path)
+    return path

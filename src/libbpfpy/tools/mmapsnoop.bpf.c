@@ -34,6 +34,7 @@ const volatile char targ_comm[TASK_COMM_LEN] = {};	/* command-name substring */
 const volatile __u32 targ_comm_len = 0;		/* its length; 0: no filter */
 const volatile bool targ_failed = false;	/* only calls that failed */
 const volatile __u32 targ_kind = 0;		/* 0: all, 1: anonymous, 2: file-backed */
+const volatile __u32 skip_pid = 0;		/* a process left out (mmapsnoop's own); 0: none */
 
 /* Counted here, read by user space while running. */
 __u64 missed = 0;	/* calls lost: too many threads inside mmap() at once */
@@ -173,6 +174,8 @@ static __always_inline int on_enter(__u64 addr, __u64 len, __u64 prot, __u64 fla
 	struct file *file;
 
 	if (targ_pid && pid != targ_pid)
+		return 0;
+	if (skip_pid && pid == skip_pid)
 		return 0;
 	if (targ_tid && tid != targ_tid)
 		return 0;

@@ -16,6 +16,10 @@ Attachment is chosen like libbpf-tools do: fentry/fexit where the kernel allows
 it, else kprobes on the syscall, else the ``syscalls:sys_{enter,exit}_mmap``
 tracepoints (``--attach`` overrides, ``-v`` tells which and why).
 
+Its own calls are left out (``--self`` keeps them), and it names its process
+``mmapsnoop`` so that other tools see it by that name rather than as ``python``.
+The BPF object ships compiled in the package: starting needs no compiler.
+
 Ctrl-C or SIGTERM stops it; a summary (events, drops) goes to standard error.
 """
 from __future__ import annotations
@@ -298,6 +302,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-n", "--name", type=_comm,
                    help="only commands whose name contains NAME")
     p.add_argument("-x", "--failed", action="store_true", help="only failed calls")
+    p.add_argument("--self", action="store_true",
+                   help="also report mmapsnoop's own calls (left out by default)")
     kind = p.add_mutually_exclusive_group()
     kind.add_argument("--anon", action="store_true", help="only anonymous maps")
     kind.add_argument("--file", action="store_true", help="only file-backed maps")
@@ -313,8 +319,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-v", "--verbose", action="store_true",
                    help="say how it attached and why")
     p.add_argument("--build", action="store_true",
-                   help="compile the BPF object (unless cached), print its path, exit")
+                   help="compile the BPF object into the package with the BPF tool chain "
+                   "(see python -m libbpfpy.tools --help), print its path, exit")
+    from ..cli import VersionAction
+    p.add_argument("--version", action=VersionAction)
     return p
+
+
+def _name_process() -> None:
+    """Call this process (its main thread's comm) mmapsnoop instead of python."""
+    import ctypes
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(15, PROG.encode(), 0, 0, 0)  # PR_SET_NAME
+    except (OSError, AttributeError):
+        pass
 
 
 # -- output --------------------------------------------------------------------------------
@@ -413,6 +432,7 @@ def prepare(obj: Object, args: argparse.Namespace, strategy: str) -> None:
     g["targ_comm_len"] = len(comm)
     g["targ_failed"] = args.failed
     g["targ_kind"] = 1 if args.anon else 2 if args.file else 0
+    g["skip_pid"] = 0 if getattr(args, "self", False) else os.getpid()
     obj.maps["events"].max_entries = args.ringbuf_size
 
 
@@ -447,14 +467,19 @@ def run(args: argparse.Namespace) -> int:
     try:
         from .. import _caps
         if args.build:
-            from . import bpf_object
-            print(bpf_object("mmapsnoop"))
+            from ..errors import CompileError
+            from ._build import build
+            try:
+                print(build(PROG))
+            except CompileError as exc:
+                sys.stderr.write(exc.diagnostics)
+                return _fail(exc.message)
             return 0
         if not _caps.has_bpf_privileges():
             return _fail("needs BPF privileges: run as root, or grant CAP_BPF and "
                          "CAP_PERFMON (with CAP_DAC_READ_SEARCH for tracefs)")
         from .. import fs
-        from ..errors import BPFError, CompileError, NotSupportedError
+        from ..errors import BPFError, NotSupportedError
         from ..object import Object
         from ..ringbuf import RingBuffer
     except ImportError as exc:  # libbpf missing or unloadable
@@ -467,11 +492,9 @@ def run(args: argparse.Namespace) -> int:
             print(f"{PROG}: {exc}", file=sys.stderr)
     try:
         from . import bpf_object
-        path = bpf_object("mmapsnoop")
-    except CompileError as exc:
-        return _fail(f"cannot compile the BPF program: {exc}")
+        path = bpf_object(PROG)
     except OSError as exc:
-        return _fail(f"cannot build the BPF program ({exc}); run 'make setup'")
+        return _fail(exc.strerror or str(exc))
     try:
         features = {} if args.attach else detect_features()
         choice = choose_attach(args.attach, features)
@@ -598,7 +621,9 @@ def _silence_stdout() -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``mmapsnoop`` console script."""
     try:
-        return run(build_parser().parse_args(argv))
+        args = build_parser().parse_args(argv)
+        _name_process()
+        return run(args)
     except KeyboardInterrupt:   # Ctrl-C before tracing started: end quietly
         return 130
 

@@ -1,0 +1,91 @@
+"""What every example shares: finding its compiled BPF object, and running until
+Ctrl-C, SIGTERM or ``--duration``.
+
+Each example ``NAME.py`` loads ``build/examples/NAME.bpf.o``, which ``make``
+compiles from ``examples/NAME.bpf.c``; when it is missing or older than its
+source, it is compiled here with :func:`libbpfpy.compile` (clang needed then
+only).  The objects are CO-RE: compiled once, they load on any kernel with BTF.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+BUILD = HERE.parent / "build" / "examples"
+
+
+def bpf_object(name: str) -> str:
+    """The path of ``NAME.bpf.o``, compiled from ``examples/NAME.bpf.c`` if needed."""
+    out = BUILD / f"{name}.bpf.o"
+    src = HERE / f"{name}.bpf.c"
+    newest = max(p.stat().st_mtime for p in [src, *HERE.glob("*.h")])
+    if not out.exists() or out.stat().st_mtime < newest:
+        import libbpfpy
+        libbpfpy.compile(src, out, include_dirs=[HERE])
+    return str(out)
+
+
+def helper_binary(name: str = "target") -> str:
+    """The path of a helper program the examples trace (``examples/NAME.c``, built
+    by ``make``; built here with gcc if missing)."""
+    out = BUILD / name
+    src = HERE / f"{name}.c"
+    if not out.exists() or out.stat().st_mtime < src.stat().st_mtime:
+        import subprocess
+        out.parent.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["gcc", "-O1", "-g", "-fno-omit-frame-pointer", "-o", str(out),
+                        str(src)], check=True)
+    return str(out)
+
+
+def parser(doc: str | None) -> argparse.ArgumentParser:
+    """An argument parser described by the example's docstring, with ``--duration``."""
+    first, _, rest = (doc or "").strip().partition("\n")
+    p = argparse.ArgumentParser(description=first,
+                                epilog=rest.strip() or None,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--duration", type=float, metavar="SECONDS",
+                   help="stop after SECONDS (default: at Ctrl-C)")
+    return p
+
+
+def ready(message: str) -> None:
+    """Say on standard error that the example is attached and what it does now."""
+    print(f"{message} (Ctrl-C to stop)", file=sys.stderr, flush=True)
+
+
+def run(step: Callable[[float], object], duration: float | None = None) -> None:
+    """Call ``step(timeout)`` (a poll waiting at most ``timeout`` seconds) until
+    Ctrl-C, SIGTERM or ``duration`` seconds have passed."""
+    deadline = None if duration is None else time.monotonic() + duration
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        while deadline is None or time.monotonic() < deadline:
+            left = 0.5 if deadline is None else max(0.0, min(0.5, deadline - time.monotonic()))
+            step(left)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        sys.stdout.flush()
+
+
+def require_root() -> None:
+    if os.geteuid() != 0:
+        sys.exit(f"{Path(sys.argv[0]).name}: run as root (or with CAP_BPF and CAP_PERFMON)")
+
+
+def main(function: Callable[[], int]) -> int:
+    """Run an example's ``main``; a libbpfpy error becomes one line and status 1."""
+    from libbpfpy import BPFError
+    try:
+        return function()
+    except BPFError as exc:
+        print(f"{Path(sys.argv[0]).name}: {exc}", file=sys.stderr)
+        return 1

@@ -1,0 +1,52 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * fentry: the same kernel function as the kprobe example (do_unlinkat), through
+ * BPF trampolines: arguments are typed from kernel BTF and read directly, and
+ * fexit sees the arguments and the result together.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
+struct unlink_call {
+	int pid;
+	int is_exit;
+	long ret;
+	char name[64];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 64 * 1024);
+} calls SEC(".maps");
+
+struct unlink_call *unused_call __attribute__((unused));	/* into BTF */
+
+static __always_inline void emit(struct filename *name, int is_exit, long ret)
+{
+	struct unlink_call *c = bpf_ringbuf_reserve(&calls, sizeof(*c), 0);
+
+	if (!c)
+		return;
+	c->pid = bpf_get_current_pid_tgid() >> 32;
+	c->is_exit = is_exit;
+	c->ret = ret;
+	bpf_probe_read_kernel_str(c->name, sizeof(c->name), name->name);
+	bpf_ringbuf_submit(c, 0);
+}
+
+SEC("fentry/do_unlinkat")
+int BPF_PROG(unlink_entry, int dfd, struct filename *name)
+{
+	emit(name, 0, 0);
+	return 0;
+}
+
+SEC("fexit/do_unlinkat")
+int BPF_PROG(unlink_exit, int dfd, struct filename *name, long ret)
+{
+	emit(name, 1, ret);
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

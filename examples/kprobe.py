@@ -1,0 +1,43 @@
+#!/usr/bin/env python3
+"""kprobe: trace a kernel function (do_unlinkat) and a system call (kill).
+
+Shows: kprobe/kretprobe programs attached by section name, and ksyscall, which
+attaches to a system call by its name whatever the kernel's symbol for it is;
+kernel strings read with CO-RE (BPF_CORE_READ(name, name)).  Try `rm somefile`
+or `kill -0 $$` while it runs.
+
+Kernel: kprobes (CONFIG_KPROBES, CONFIG_KPROBE_EVENTS), ring buffers (Linux >=
+5.8); ksyscall needs libbpf >= 1.0.  Run as root.
+"""
+from __future__ import annotations
+
+import common
+
+from libbpfpy import Object, RingBuffer
+
+UNLINK, UNLINK_RET, KILL = 1, 2, 3
+
+
+def main() -> int:
+    args = common.parser(__doc__).parse_args()
+    common.require_root()
+    with Object.open(common.bpf_object("kprobe")) as obj:
+        obj.load()
+        obj.attach()
+
+        def show(r) -> None:
+            if r.kind == UNLINK:
+                print(f"pid {r.pid}: do_unlinkat({r.as_str('name')!r})", flush=True)
+            elif r.kind == UNLINK_RET:
+                print(f"pid {r.pid}: do_unlinkat returned {r.value}", flush=True)
+            elif r.kind == KILL:
+                print(f"pid {r.pid}: kill({r.target}, {r.value})", flush=True)
+
+        with RingBuffer(obj.maps["records"], show, event_type="kprobe_record") as rb:
+            common.ready("tracing do_unlinkat() and kill(2)")
+            common.run(rb.poll, args.duration)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(common.main(main))
