@@ -114,27 +114,34 @@ class Object(Owner):
         self._loaded = False
         self._load_failed = False
         self._arm(lib.bpf_object__close, ptr)
-        self.name: str = lib.bpf_object__name(ptr).decode()
-        progs: dict[str, Program] = {}
-        p = lib.bpf_object__next_program(ptr, None)
-        while p:
-            prog = Program(self, p)
-            progs[prog.name] = prog
-            p = lib.bpf_object__next_program(ptr, p)
-        maps: dict[str, Map] = {}
-        sections: dict[str, str] = {}
-        m = lib.bpf_object__next_map(ptr, None)
-        while m:
-            mp = Map(self, m)
-            maps[mp.name] = mp
-            section = _section_of(ptr, m, mp.name)
-            if section and section != mp.name:
-                sections[section] = mp.name
-            m = lib.bpf_object__next_map(ptr, m)
-        self._programs = _Named(progs, "program", self)
-        self._maps = _Named(maps, "map", self, sections)
+        self.name = "?"
         self._globals: Any = None
         self._btf: Any = None
+        try:
+            self.name = lib.bpf_object__name(ptr).decode()
+            progs: dict[str, Program] = {}
+            p = lib.bpf_object__next_program(ptr, None)
+            while p:
+                prog = Program(self, p)
+                progs[prog.name] = prog
+                p = lib.bpf_object__next_program(ptr, p)
+            maps: dict[str, Map] = {}
+            sections: dict[str, str] = {}
+            m = lib.bpf_object__next_map(ptr, None)
+            while m:
+                mp = Map(self, m)
+                maps[mp.name] = mp
+                section = _section_of(ptr, m, mp.name)
+                if section and section != mp.name:
+                    sections[section] = mp.name
+                m = lib.bpf_object__next_map(ptr, m)
+            self._programs = _Named(progs, "program", self)
+            self._maps = _Named(maps, "map", self, sections)
+        except BaseException:   # a Ctrl-C meanwhile: closed here, not by the GC
+            self._programs = _Named({}, "program", self)
+            self._maps = _Named({}, "map", self)
+            self.close()
+            raise
 
     # -- construction ---------------------------------------------------------------
     @classmethod
