@@ -55,6 +55,8 @@ class _Elf:
         try:
             self.shoff, = struct.unpack_from("<Q", data, 0x28)
             self.shentsize, self.shnum, self.shstrndx = struct.unpack_from("<HHH", data, 0x3A)
+            if self.shoff + self.shnum * 64 > len(data):
+                raise ValueError("section headers past the end")
             for i in range(self.shnum):
                 self.sections.append(struct.unpack_from("<IIQQQQIIQQ", data,
                                                         self.shoff + i * 64))
@@ -105,28 +107,36 @@ def _m_shdr(buf: bytearray, rng: random.Random, elf: _Elf) -> None:
     _put(buf, elf.shoff + i * 64 + off, width, rng)
 
 
-def _entries(elf: _Elf, sh_type: int, entsize: int) -> list[int]:
-    out = []
+def _entry(elf: _Elf, buf: bytearray, sh_type: int, entsize: int,
+           rng: random.Random) -> int | None:
+    """The offset of a random entry of a random table of ``sh_type`` (tables that a
+    previous mutation pushed out of the file are skipped)."""
+    tables = []
     for i in elf.by_type(sh_type):
         s = elf.sections[i]
-        out += [s[4] + k * entsize for k in range(s[5] // entsize)]
-    return out
+        n = min(s[5], max(len(buf) - s[4], 0)) // entsize
+        if n:
+            tables.append((s[4], n))
+    if not tables:
+        return None
+    start, n = rng.choice(tables)
+    return start + rng.randrange(n) * entsize
 
 
 def _m_sym(buf: bytearray, rng: random.Random, elf: _Elf) -> None:
-    syms = _entries(elf, 2, 24)
-    if not syms:
+    at = _entry(elf, buf, 2, 24, rng)
+    if at is None:
         return _m_shdr(buf, rng, elf)
     off, width = rng.choice(_SYM_FIELDS)
-    _put(buf, rng.choice(syms) + off, width, rng)
+    _put(buf, at + off, width, rng)
 
 
 def _m_rel(buf: bytearray, rng: random.Random, elf: _Elf) -> None:
-    rels = _entries(elf, 9, 16)
-    if not rels:
+    at = _entry(elf, buf, 9, 16, rng)
+    if at is None:
         return _m_sym(buf, rng, elf)
     off, width = rng.choice(_REL_FIELDS[:3])
-    _put(buf, rng.choice(rels) + off, width, rng)
+    _put(buf, at + off, width, rng)
 
 
 def _section_range(elf: _Elf, name: bytes) -> tuple[int, int] | None:
@@ -142,6 +152,9 @@ def _m_btf_in_elf(buf: bytearray, rng: random.Random, elf: _Elf) -> None:
     if where is None:
         return _m_bytes(buf, rng, elf)
     off, size = where
+    size = min(size, max(len(buf) - off, 0))   # a previous round may have moved it
+    if not size:
+        return _m_bytes(buf, rng, elf)
     blob = bytearray(buf[off:off + size])
     mutated = mutate_btf(bytes(blob), rng, rounds=1)
     # Same length keeps the rest of the file intact; longer/shorter is the bytes case.
