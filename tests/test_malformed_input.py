@@ -274,3 +274,26 @@ def test_fuzz_smoke():
                            "--seed", "12", "--no-load", "--save", "/tmp/libbpfpy-fuzz-smoke"],
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+
+
+def test_records_with_huge_holes_are_refused(zoo):
+    """A struct of 300 MB with a few members made libbpf's C dump write ~330 MB of
+    padding lines (seconds, and a hang for larger ones)."""
+    sid, off = first(zoo, Kind.STRUCT)
+    with pytest.raises(FormatError, match="a hole of .* bytes no member covers"):
+        BTF.from_bytes(put(zoo, off + 8, 300 << 20))        # the struct's size
+    # twenty structs, each with a hole just under the limit: too much together
+    strings = b"\0int\0x\0"
+    types = struct.pack("<IIII", 1, 1 << 24, 4, (1 << 24) | 32)          # [1] int
+    for _ in range(20):                                                   # anonymous
+        types += struct.pack("<III", 0, (4 << 24) | 1, 1 << 20)           # struct of
+        types += struct.pack("<III", 5, 1, 0)                             # 1 MiB: x
+    header = struct.pack("<HBBIIIII", 0xEB9F, 1, 0, 24, 0, len(types), len(types),
+                         len(strings))
+    with pytest.raises(FormatError, match="add up to more than 16 MiB"):
+        BTF.from_bytes(header + types + strings)
+    five = types[:16 + 24 * 5]
+    header5 = struct.pack("<HBBIIIII", 0xEB9F, 1, 0, 24, 0, len(five), len(five),
+                          len(strings))
+    with BTF.from_bytes(header5 + five + strings):                    # five: fine
+        pass

@@ -192,14 +192,14 @@ def main() -> int:
     pool = Pool(args)
     findings: list[tuple[str, int, str, str]] = []
     counts: dict[str, collections.Counter[str]] = {k: collections.Counter() for k in kinds}
-    slowest: dict[str, float] = {k: 0.0 for k in kinds}
+    slowest: dict[str, tuple[float, int]] = {k: (0.0, -1) for k in kinds}
     t_start = time.monotonic()
     try:
         for kind in kinds:
             for index in range(args.start, args.start + args.cases):
                 status, detail, elapsed = pool.run(kind, index)
                 counts[kind][status] += 1
-                slowest[kind] = max(slowest[kind], elapsed)
+                slowest[kind] = max(slowest[kind], (elapsed, index))
                 if status in ("ok", "bpferror"):
                     continue
                 findings.append((kind, index, status, detail))
@@ -212,7 +212,8 @@ def main() -> int:
             c = counts[kind]
             print(f"{kind}: {sum(c.values())} cases, ok {c['ok']}, BPFError "
                   f"{c['bpferror']}, other exceptions {c['error']}, crashes {c['crash']}, "
-                  f"hangs {c['hang']}; slowest case {slowest[kind]:.2f} s", flush=True)
+                  f"hangs {c['hang']}; slowest case {slowest[kind][0]:.2f} s (#"
+                  f"{slowest[kind][1]})", flush=True)
     finally:
         pool.close()
     print(f"{len(findings)} findings in {time.monotonic() - t_start:.0f} s")

@@ -51,7 +51,15 @@ def exercise_btf(btf: BTF, *, numpy: Any = None) -> None:
 
 def exercise_object(obj: Object) -> None:
     """What ``libbpfpy inspect`` and a user's first look at an object touch."""
-    from libbpfpy.cli.inspect import describe_object
+    try:
+        from libbpfpy.cli.inspect import describe_object
+    except ImportError:  # an older libbpfpy (for before/after comparisons)
+        from libbpfpy.cli import inspect
+
+        def describe_object(obj: Any, path: str) -> Any:
+            return ([inspect._program(p) for p in obj.programs.values()],
+                    [inspect._map(obj, m) for m in obj.maps.values()],
+                    inspect._globals(obj) if obj.btf is not None else [])
     describe_object(obj, "<fuzz>")
     for p in obj.programs.values():
         _ = (p.instructions, p.expected_attach_type)

@@ -19,7 +19,8 @@ libbpfpy's decoders rely on:
   can refer to themselves in C), and no chain of types deeper than
   :data:`MAX_DEPTH`, which bounds every recursive walk of the types;
 * sizes: arrays and records no larger than 4 GiB (``u32``, as the kernel), members
-  and variables inside their record or section, bitfields inside their storage.
+  and variables inside their record or section, bitfields inside their storage,
+  holes between members bounded (:data:`MAX_HOLE`, :data:`MAX_HOLES` in all).
 
 Anything else raises :class:`~libbpfpy.errors.FormatError` naming the type id.
 """
@@ -46,6 +47,11 @@ MAX_TYPES = 0xFFFFF          # the kernel's BTF_MAX_TYPE
 MAX_NAME = 511               # KSYM_NAME_LEN - 1
 MAX_DEPTH = 96               # longest chain of types walked without a pointer
 MAX_SIZE = 0xFFFFFFFF        # a type's size is a u32
+# Holes in records (bytes no member covers) are written out as padding when BTF is
+# dumped as C: bounded so that a dump stays proportional to the blob.  (Linux's own
+# largest hole is one page, its holes total ~64 KiB.)
+MAX_HOLE = 1 << 20
+MAX_HOLES = 16 << 20
 
 _FIXED = {INT: 4, ARRAY: 12, VAR: 4, DECL_TAG: 4}
 _PER_VLEN = {STRUCT: 12, UNION: 12, ENUM: 8, FUNC_PROTO: 8, DATASEC: 12, ENUM64: 12}
@@ -250,6 +256,7 @@ class _Checker:
         self.entries: list[list[tuple[int, ...]] | None] = [None] * n
         self.children: list[list[int]] = [_NONE] * n
         self.extra = array("I", bytes(4 * n))    # INT data, ARRAY nelems, VAR linkage...
+        self.holes = 0
         for i in range(n):
             self.check_type(i)
         self.check_graph()
@@ -552,6 +559,7 @@ class _Checker:
         if kind in (STRUCT, UNION):
             size = self.raw[i]
             kflag = self.head(self.data, self.offs[i])[1] >> 31
+            spans: list[tuple[int, int]] = []     # (first bit, end bit) of each member
             for j, (m_name, m_type, m_off) in enumerate(self.entries[i] or ()):
                 mw = f"{where}, member {j}"
                 bits = 0
@@ -582,6 +590,8 @@ class _Checker:
                 if m_off + width > 8 * size:
                     self.fail(mw, f"bits {m_off}..{m_off + width} run past the "
                               f"{size}-byte record")
+                spans.append((m_off, m_off + width))
+            self.check_holes(where, size, spans)
         elif kind == DATASEC:
             size = self.raw[i]
             last = 0
@@ -602,6 +612,27 @@ class _Checker:
             vk = self.resolved_kind(self.raw[i])
             if self.extra[i] != 2 and (self.size_of(self.raw[i]) is None or vk not in _DATA):
                 self.fail(where, f"its type [{self.raw[i]}] is a {_str_kind(vk)}, not data")
+
+    def check_holes(self, where: str, size: int, spans: list[tuple[int, int]]) -> None:
+        """Bound the bytes of a record that no member covers (see MAX_HOLE)."""
+        covered = 0
+        for start, end in sorted(spans):
+            hole = start // 8 - (covered + 7) // 8
+            if hole > 0:
+                self.add_hole(where, hole)
+            covered = max(covered, end)
+        tail = size - (covered + 7) // 8
+        if tail > 0:
+            self.add_hole(where, tail)
+
+    def add_hole(self, where: str, hole: int) -> None:
+        if hole > MAX_HOLE:
+            self.fail(where, f"a hole of {hole} bytes no member covers (more than "
+                      f"{MAX_HOLE >> 20} MiB)")
+        self.holes += hole
+        if self.holes > MAX_HOLES:
+            self.fail(where, f"holes between members add up to more than "
+                      f"{MAX_HOLES >> 20} MiB")
 
     def int_bits(self, tid: int) -> int:
         """The bit count of the INT behind ``tid`` (own types only; 0 if unknown)."""
