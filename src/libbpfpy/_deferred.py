@@ -55,24 +55,41 @@ def raise_pending(cleanup: Callable[[], Any] | None = None) -> None:
 # -- exceptions escaping a registered callback -------------------------------------------
 
 _callbacks: weakref.WeakSet[Callable[..., Any]] = weakref.WeakSet()
+# Objects that cannot be weakly referenced (weakref.finalize), by id, while alive.
+_finalizers: set[int] = set()
 _previous_hook: Callable[[Any], Any] | None = None
+
+
+def _install() -> None:
+    global _previous_hook
+    if _previous_hook is None:
+        _previous_hook = sys.unraisablehook
+        sys.unraisablehook = _unraisable
 
 
 def register(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Mark ``fn`` (a function given to ctypes as a C callback) as one whose escaping
     exceptions are kept for :func:`raise_pending` instead of printed; returns it."""
-    global _previous_hook
-    if _previous_hook is None:
-        _previous_hook = sys.unraisablehook
-        sys.unraisablehook = _unraisable
+    _install()
     _callbacks.add(fn)
     return fn
+
+
+def register_finalizer(fin: Any) -> None:
+    """The same for a ``weakref.finalize`` (run by the garbage collector) until
+    :func:`forget_finalizer` -- called when it is detached or has run."""
+    _install()
+    _finalizers.add(id(fin))
+
+
+def forget_finalizer(fin: Any) -> None:
+    _finalizers.discard(id(fin))
 
 
 def _unraisable(info: Any) -> None:
     obj = info.object
     try:
-        ours = obj in _callbacks
+        ours = obj in _callbacks or id(obj) in _finalizers
     except TypeError:   # unhashable: not one of ours
         ours = False
     if ours and info.exc_value is not None:

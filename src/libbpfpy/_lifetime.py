@@ -20,7 +20,7 @@ import weakref
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
-from ._deferred import any_pending, raise_pending
+from ._deferred import any_pending, forget_finalizer, raise_pending, register_finalizer
 from .errors import ClosedError
 
 T = TypeVar("T")
@@ -76,10 +76,14 @@ class Owner:
     def _arm(self, release: Callable[..., Any], *args: Any) -> None:
         """Register ``release(*args)`` as the safety net for this owner."""
         self._finalizer = weakref.finalize(self, _net, self._kind, release, *args)
+        # It runs from the garbage collector: a Ctrl-C landing in it is kept for the
+        # next libbpfpy call instead of being printed and dropped.
+        register_finalizer(self._finalizer)
 
     def _disarm(self) -> None:
         if self._finalizer is not None:
             self._finalizer.detach()
+            forget_finalizer(self._finalizer)
             self._finalizer = None
 
     def _adopt(self, dependant: Owner) -> None:
@@ -142,6 +146,7 @@ class Owner:
             finalizer, self._finalizer = self._finalizer, None
         if finalizer is not None:
             finalizer.detach()
+            forget_finalizer(finalizer)
         self._release()
 
     def _release(self) -> None:
