@@ -24,10 +24,10 @@ MACHINE = r'''
 import errno, os, sys, threading, time, faulthandler, warnings
 faulthandler.enable()
 warnings.simplefilter("ignore", ResourceWarning)
-from hypothesis import HealthCheck, settings, strategies as st
+from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, precondition, rule
 from libbpfpy import (BTF, BPFError, ClosedError, MapHandle, Object, PerfBuffer,
-                      RingBuffer, _lifetime, probe)
+                      RingBuffer, probe)
 from libbpfpy.enums import MapType
 from libbpfpy.user_ringbuf import UserRingBuffer
 
@@ -192,27 +192,18 @@ class Threads(RuleBasedStateMachine):
             owned.owner.close()
             for e in owned.extra:
                 e.close()
-        left = len(os.listdir("/proc/self/fd"))
-        assert left == START_FDS, f"fds: {START_FDS} before, {left} after"
-        assert not _lifetime.leaks, dict(_lifetime.leaks)
+        machines.assert_nothing_left(START_FDS)
 
 
-Threads.TestCase.settings = settings(
-    max_examples=int(os.environ.get("LIBBPFPY_THREAD_EXAMPLES", "40")),
-    stateful_step_count=12, deadline=None,
-    derandomize=os.environ.get("LIBBPFPY_FUZZ_RANDOM") != "1",
-    suppress_health_check=list(HealthCheck))
-import unittest
-result = unittest.TextTestRunner(verbosity=1).run(
-    unittest.defaultTestLoader.loadTestsFromTestCase(Threads.TestCase))
-sys.exit(0 if result.wasSuccessful() else 1)
+import machines
+machines.run(Threads, examples_env="LIBBPFPY_THREAD_EXAMPLES", examples=40, steps=12)
 '''
 
 
 def test_close_and_calls_race_from_two_threads_on_every_owner(bpf_object_path, tmp_path):
     script = tmp_path / "threads.py"
     script.write_text(textwrap.dedent(MACHINE))
-    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
+    env = dict(os.environ, PYTHONPATH=f"{ROOT / 'src'}:{ROOT / 'tests'}")
     res = subprocess.run([sys.executable, str(script)] +
                          [bpf_object_path(n) for n in ("core_maps", "ringbuf", "perfbuf",
                                                        "core_trace", "btf_zoo")],

@@ -13,6 +13,7 @@ import collections
 import errno
 import functools
 import inspect
+import operator
 import os
 import threading
 import warnings
@@ -242,36 +243,24 @@ def _public_members(cls: type) -> Iterator[tuple[str, Any]]:
 def _wrap(fn: Callable[..., Any], attr: str | None) -> Callable[..., Any]:
     # After the call, an exception a libbpf callback kept (see _deferred) is raised:
     # no public call returns with a Ctrl-C still pending.
-    if attr is None:
-        def call(self: Any, *args: Any, **kwargs: Any) -> Any:
-            chain = self._chain
+    owner_of: Callable[[Any], Owner] = (lambda self: self) if attr is None \
+        else operator.attrgetter(attr)
+
+    def call(self: Any, *args: Any, **kwargs: Any) -> Any:
+        chain = owner_of(self)._chain
+        for o in chain:
+            o._inflight.append(None)
+        try:
+            ret = fn(self, *args, **kwargs)
+        finally:
             for o in chain:
-                o._inflight.append(None)
-            try:
-                ret = fn(self, *args, **kwargs)
-            finally:
-                for o in chain:
-                    o._inflight.pop()
-                    if o._closed and not o._inflight:
-                        o._free()
-            if any_pending:
-                raise_pending()
-            return ret
-    else:
-        def call(self: Any, *args: Any, **kwargs: Any) -> Any:
-            chain = getattr(self, attr)._chain
-            for o in chain:
-                o._inflight.append(None)
-            try:
-                ret = fn(self, *args, **kwargs)
-            finally:
-                for o in chain:
-                    o._inflight.pop()
-                    if o._closed and not o._inflight:
-                        o._free()
-            if any_pending:
-                raise_pending()
-            return ret
+                o._inflight.pop()
+                if o._closed and not o._inflight:
+                    o._free()
+        if any_pending:
+            raise_pending()
+        return ret
+
     functools.update_wrapper(call, fn)
     call.__wrapped_use__ = True  # type: ignore[attr-defined]
     return call
