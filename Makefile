@@ -26,9 +26,10 @@ RUNTIME_APT_PACKAGES := python3 python3-venv ca-certificates libbpf1 clang libbp
 # Everything: the test, benchmark and example tool chain too.
 APT_PACKAGES := clang llvm libbpf-dev libbpf1 gcc make iproute2 bpftool systemtap-sdt-dev
 APT_PACKAGES += python3 python3-venv ca-certificates
-# the exporter's end-to-end test scrapes it with a real Prometheus server (its
-# recommends -- node-exporter, smartmontools ... -- are not needed: left out)
-APT_LEAN_PACKAGES := prometheus
+# The exporter's end-to-end test scrapes it with a real Prometheus server: Debian's
+# package, unpacked into build/prometheus (not installed: installing it would start
+# a prometheus service on the machine).
+PROMETHEUS := $(BUILD)/prometheus/usr/bin/prometheus
 BPF_CFLAGS = -g -O2 -target bpf -D__TARGET_ARCH_$(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/') -Wall -Wno-unused-function \
 	-idirafter /usr/include/$(shell gcc -dumpmachine)
 # libbpfpy's own BPF headers (<libbpfpy/ringbuf.h>), shipped in the package
@@ -55,7 +56,10 @@ export CMD KERNEL KERNELS FULL_KERNELS
 	lint docs wheel-check fresh-machine-check clean kernels vm test-kernels \
 	fuzz fuzz-ci
 
-setup: deps venv mounts bpf
+setup: deps venv mounts bpf $(PROMETHEUS) libbpf-sid libbpf-inputs
+
+$(PROMETHEUS):
+	$(PYTHON) scripts/debian.py fetch bookworm prometheus $(BUILD)/prometheus >/dev/null
 
 # Running needs less: no test/lint tool chain, no test fixtures.
 setup-run: deps-run venv-run mounts tools
@@ -78,7 +82,6 @@ endef
 # System packages: install only what is missing.
 deps:
 	$(call apt_ensure,$(APT_PACKAGES),python)
-	$(call apt_ensure,$(APT_LEAN_PACKAGES),,--no-install-recommends)
 
 deps-run:
 	$(call apt_ensure,$(RUNTIME_APT_PACKAGES),python,--no-install-recommends)
@@ -118,7 +121,15 @@ tools: $(TOOL_OBJS)
 $(TOOL_OBJS) &: $(wildcard $(TOOL_DIR)/*.bpf.c $(TOOL_DIR)/*.h) $(BUILD)/vmlinux.h | venv-run
 	$(PY) -m libbpfpy.tools --vmlinux $(BUILD)/vmlinux.h
 
-$(BUILD)/vmlinux.h: | venv-run
+# vmlinux.h describes the kernel it was generated on: a stamp named after the running
+# kernel makes a build/ left by another kernel (an upgrade, a copied tree) regenerate
+# it, and with it every object compiled against it.
+KERNEL_ID := $(shell { uname -rv; cat /sys/kernel/notes; } 2>/dev/null | sha256sum | cut -c1-16)
+
+$(BUILD)/.kernel-$(KERNEL_ID):
+	@mkdir -p $(BUILD) && rm -f $(BUILD)/.kernel-* && touch $@
+
+$(BUILD)/vmlinux.h: $(BUILD)/.kernel-$(KERNEL_ID) | venv-run
 	@mkdir -p $(BUILD)
 	$(PY) -m libbpfpy vmlinux -o $@.tmp && mv $@.tmp $@
 
@@ -182,8 +193,8 @@ docs: $(VENV)/.installed-docs
 wheel-check: deps-run mounts
 	$(PYTHON) scripts/wheel-check
 
-# A minimal Debian 12 (debootstrap) with a clone of this repository, running the
-# README's commands (see the script for what it needs).
+# A fresh minimal Debian 12 (debootstrap, pivot_root'ed in a private mount namespace)
+# with a clone of this repository, running the README's commands (see the script).
 fresh-machine-check:
 	python3 scripts/fresh-machine-check $(ARGS)
 
@@ -194,10 +205,61 @@ kernels: vm-deps
 vm: setup vm-deps
 	$(PYTHON) scripts/vm.py run $(KERNEL) -- "$$CMD"
 
+# The kernel-dependent tests run again on the newest kernel with libbpf 1.7.
 test-kernels: setup vm-deps
+	LIBBPFPY_MATRIX_LIBBPF=$(abspath $(LIBBPF_SID_SO)) \
 	$(PYTHON) scripts/test_kernels.py --kernels "$(KERNELS)" --full "$(FULL_KERNELS)"
 
 comma := ,
 
 clean:
 	rm -rf $(BUILD) $(TOOL_OBJS)
+
+# -- libbpf builds other than the system's (issues 10 and 11) ------------------------
+#   make libbpf LIBBPF=sid        libbpf 1.7 built from Debian sid's source package
+#   make libbpf LIBBPF=backports  bookworm-backports' libbpf1 (1.4.6) binary, unpacked
+# Either lands in build/ next to the system's library and is selected with
+# LIBBPFPY_LIBBPF=<path printed by the target>.  `make test-libbpf17` runs the suite
+# with the sid build.
+LIBBPF ?= sid
+APT_PACKAGES += libelf-dev
+APT_PACKAGES += zlib1g-dev
+APT_PACKAGES += pkg-config
+APT_PACKAGES += dpkg-dev
+LIBBPF_SID := $(BUILD)/libbpf-sid
+LIBBPF_SID_SO := $(LIBBPF_SID)/lib/libbpf.so.1
+LIBBPF_BACKPORTS_SO := $(BUILD)/libbpf-backports/usr/lib/$(shell gcc -dumpmachine)/libbpf.so.1
+
+.PHONY: libbpf libbpf-sid libbpf-backports libbpf-inputs test-libbpf17
+
+libbpf: libbpf-$(LIBBPF)
+
+# The source package is fetched through scripts/debian.py's private apt state and
+# built with libbpf's own Makefile into build/libbpf-sid/{lib,include}; once built,
+# nothing is fetched again (remove build/libbpf-sid* to rebuild).
+libbpf-sid: $(LIBBPF_SID_SO)
+	@echo "LIBBPFPY_LIBBPF=$(abspath $(LIBBPF_SID_SO))"
+
+$(LIBBPF_SID_SO): | deps
+	@$(PYTHON) scripts/debian.py source sid libbpf $(BUILD)/libbpf-sid-src >/dev/null
+	@$(MAKE) --no-print-directory -s -C $(BUILD)/libbpf-sid-src/src/src \
+	  OBJDIR=$(abspath $(LIBBPF_SID))/obj DESTDIR=$(abspath $(LIBBPF_SID)) \
+	  PREFIX= LIBDIR=/lib INCLUDEDIR=/include install install_uapi_headers >/dev/null
+
+# The library and, beside it (usr/include), its BPF-side headers from libbpf-dev.
+libbpf-backports: deps
+	@$(PYTHON) scripts/debian.py fetch bookworm-backports libbpf1 $(BUILD)/libbpf-backports >/dev/null
+	@$(PYTHON) scripts/debian.py fetch bookworm-backports libbpf-dev $(BUILD)/libbpf-backports-dev >/dev/null
+	@ln -sfn $(abspath $(BUILD))/libbpf-backports-dev/usr/include $(BUILD)/libbpf-backports/usr/include
+	@echo "LIBBPFPY_LIBBPF=$(abspath $(LIBBPF_BACKPORTS_SO))"
+
+# What the tests compare the raw layer with: libbpf 1.7 built (above) and the
+# Debian packages scripts/gen_raw.py generated the table from.
+LIBBPF_INPUTS := $(BUILD)/libbpf-inputs/inputs.json
+libbpf-inputs: $(LIBBPF_INPUTS)
+
+$(LIBBPF_INPUTS): scripts/gen_raw.py scripts/debian.py | deps
+	@$(PYTHON) scripts/gen_raw.py --fetch-only >/dev/null
+
+test-libbpf17: setup
+	LIBBPFPY_LIBBPF=$(abspath $(LIBBPF_SID_SO)) $(PY) -m pytest $(PYTEST_ARGS)

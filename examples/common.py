@@ -21,8 +21,18 @@ BUILD = HERE.parent / "build" / "examples"
 
 
 def bpf_object(name: str) -> str:
-    """The path of ``NAME.bpf.o``, compiled from ``examples/NAME.bpf.c`` if needed."""
+    """The path of ``NAME.bpf.o``, compiled from ``examples/NAME.bpf.c`` if needed.
+
+    With another libbpf than the system's (``LIBBPFPY_LIBBPF``), the object is
+    compiled with that libbpf's own BPF headers, into a directory of its own: the
+    BPF side of USDT must match the libbpf that attaches it."""
+    from libbpfpy._compile import libbpf_headers_in_use
+    headers = libbpf_headers_in_use()
     out = BUILD / f"{name}.bpf.o"
+    if headers is not None:
+        import hashlib
+        tag = hashlib.sha256(headers.encode()).hexdigest()[:12]
+        out = BUILD.with_name(f"examples-{tag}") / f"{name}.bpf.o"
     src = HERE / f"{name}.bpf.c"
     newest = max(p.stat().st_mtime for p in [src, *HERE.glob("*.h")])
     if not out.exists() or out.stat().st_mtime < newest:

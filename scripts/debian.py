@@ -132,9 +132,12 @@ def fetch(suite: str, package: str, dest: Path) -> Path:
     archives = STATE / "cache" / "archives"
     _run(["apt-get", *_apt_options(), "-qq", "download", f"{package}={version}"],
          cwd=archives)
-    debs = sorted(archives.glob(f"{package}_*.deb"), key=lambda p: p.stat().st_mtime)
+    # apt-get download names the file after the exact version (epoch ':' as %3a);
+    # the cache may hold other suites' versions of the same package.
+    pattern = f"{package}_{version.replace(':', '%3a')}_*.deb"
+    debs = sorted(archives.glob(pattern))
     if not debs:
-        raise SystemExit(f"debian.py: apt-get download left no {package}_*.deb")
+        raise SystemExit(f"debian.py: apt-get download left no {pattern}")
     tmp = dest.with_name(dest.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)

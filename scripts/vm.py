@@ -104,19 +104,21 @@ class Kernel:
     def modules(self) -> Path:
         return self.tree / "lib" / "modules" / self.release
 
-    @property
-    def vmlinuz(self) -> Path:
-        for cand in (self.tree / "boot" / f"vmlinuz-{self.release}", self.modules / "vmlinuz"):
+    def _boot_file(self, name: str) -> Path:
+        """``name`` (vmlinuz, config) of this kernel: in /boot as Debian 12's packages
+        put it, or beside the modules as newer, usrmerged ones do."""
+        for cand in (self.tree / "boot" / f"{name}-{self.release}", self.modules / name):
             if cand.exists():
                 return cand
-        raise SystemExit(f"vm: no vmlinuz in {self.tree}")
+        raise SystemExit(f"vm: no {name} in {self.tree}")
+
+    @property
+    def vmlinuz(self) -> Path:
+        return self._boot_file("vmlinuz")
 
     @property
     def config(self) -> Path:
-        for cand in (self.tree / "boot" / f"config-{self.release}", self.modules / "config"):
-            if cand.exists():
-                return cand
-        raise SystemExit(f"vm: no kernel config in {self.tree}")
+        return self._boot_file("config")
 
     @property
     def initramfs(self) -> Path:

@@ -63,6 +63,22 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 
 @pytest.fixture(scope="session", autouse=True)
+def _private_compile_cache(tmp_path_factory):
+    """The suite compiles into a cache of its own (the commands it runs inherit it),
+    not the machine's (/var/cache/libbpfpy for root): what an earlier session left
+    there can neither help nor break a run, and a run leaves nothing there.  A cache
+    the caller chose with LIBBPFPY_CACHE_DIR is kept."""
+    if os.environ.get("LIBBPFPY_CACHE_DIR"):
+        yield
+        return
+    os.environ["LIBBPFPY_CACHE_DIR"] = str(tmp_path_factory.mktemp("compile-cache"))
+    try:
+        yield
+    finally:
+        del os.environ["LIBBPFPY_CACHE_DIR"]
+
+
+@pytest.fixture(scope="session", autouse=True)
 def _mounts() -> None:
     if _privileged():
         from libbpfpy import fs
@@ -93,12 +109,30 @@ def _compile(src: Path, out: Path) -> None:
         os.replace(str(vmlinux) + tag, vmlinux)
     arch = {"x86_64": "x86", "aarch64": "arm64"}.get(os.uname().machine, os.uname().machine)
     out.parent.mkdir(parents=True, exist_ok=True)
+    headers = _libbpf_headers()
     subprocess.run(["clang", "-g", "-O2", "-target", "bpf", f"-D__TARGET_ARCH_{arch}",
                     "-Wall", "-Wno-unused-function", f"-I{BUILD}", f"-I{BPF_SRC}",
                     f"-I{ROOT / 'src' / 'libbpfpy' / 'include'}",
-                    *_multiarch_include(), "-c", str(src), "-o", str(out) + tag],
+                    *([f"-I{headers}"] if headers else []), *_multiarch_include(),
+                    "-c", str(src), "-o", str(out) + tag],
                    check=True)
     os.replace(str(out) + tag, out)
+
+
+def _libbpf_headers() -> str | None:
+    """The BPF-side headers of the libbpf under test when it is not the system's
+    (LIBBPFPY_LIBBPF): usdt.bpf.h must match the user-space libbpf."""
+    from libbpfpy._compile import libbpf_headers_in_use
+    return libbpf_headers_in_use()
+
+
+def _fixture_dir() -> Path:
+    """build/tests for the system's libbpf; a directory per header tree otherwise."""
+    import hashlib
+    headers = _libbpf_headers()
+    if headers is None:
+        return BUILD / "tests"
+    return BUILD / f"tests-{hashlib.sha256(headers.encode()).hexdigest()[:12]}"
 
 
 @pytest.fixture(scope="session")
@@ -106,7 +140,7 @@ def bpf_object_path():
     """``bpf_object_path("maps")`` -> path of tests/bpf/maps.bpf.c compiled (once)."""
     def get(name: str) -> str:
         src = BPF_SRC / f"{name}.bpf.c"
-        out = BUILD / "tests" / f"{name}.bpf.o"
+        out = _fixture_dir() / f"{name}.bpf.o"
         # Fixtures may include headers and the examples (hello.bpf.c is one).
         headers = list(BPF_SRC.glob("*.h")) + list((ROOT / "examples").glob("*.bpf.c")) \
             + list((ROOT / "src" / "libbpfpy" / "include" / "libbpfpy").glob("*.h"))

@@ -160,3 +160,38 @@ def test_refused_kinds_name_their_probe(bpf_object_path):
             with pytest.raises(NotSupportedError) as info:
                 obj.load()
         assert feature.reason in str(info.value), (name, str(info.value))
+
+
+# -- struct_ops ------------------------------------------------------------------------------
+
+def test_struct_ops_tcp_congestion_control_runs_for_a_socket_that_picks_it(bpf_object_path):
+    # A TCP congestion control written in BPF (tests/bpf/struct_ops.bpf.c, a legacy
+    # .struct_ops map: every libbpf attaches it) is registered while attached, a
+    # connection that selects it runs its callbacks, and it is gone after detach.
+    import socket
+    skip_unless(probe.map_type("struct_ops"))
+    skip_unless(probe.prog_type("struct_ops"))
+    available = "/proc/sys/net/ipv4/tcp_available_congestion_control"
+    with Object.open(bpf_object_path("struct_ops")) as obj:
+        obj.load()
+        calls = obj.maps["calls"]
+        with obj.maps["lbpy_cc"].attach_struct_ops():
+            with open(available) as f:
+                assert "lbpy_cc" in f.read().split()
+            with socket.socket() as srv, socket.socket() as cli:
+                srv.bind(("127.0.0.1", 0))
+                srv.listen()
+                cli.setsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION, b"lbpy_cc")
+                cli.connect(srv.getsockname())
+                peer, _ = srv.accept()
+                with peer:
+                    cli.sendall(b"x" * (1 << 20))
+                    got = 0
+                    while got < 1 << 20:
+                        got += len(peer.recv(1 << 16))
+                    assert cli.getsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION,
+                                          16).rstrip(b"\0") == b"lbpy_cc"
+            assert calls[0] == 1     # init: the one socket that chose it
+            assert calls[1] > 0      # cong_avoid: acks of the megabyte it sent
+        with open(available) as f:
+            assert "lbpy_cc" not in f.read().split()

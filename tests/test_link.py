@@ -53,7 +53,7 @@ def test_fd_info_and_repr(trace_obj):
     assert isinstance(info, LinkInfo)
     assert info.type == LinkType.RAW_TRACEPOINT
     assert info.prog_id == prog.info().id
-    assert info.target == {"tp_name": "sys_enter"}
+    assert info.target == {"tp_name": "sys_enter", "cookie": 0}
     assert link.id == info.id > 0
     assert link.program is prog and prog.links == [link]
     assert "attached" in repr(link)

@@ -544,6 +544,8 @@ with Object.open({path!r}, kconfig="CONFIG_HZ=321") as obj:
     obj.load()
     print("HZ", struct.unpack("qq", obj.programs["report"].test_run(ctx=bytes(16)).ctx)[0])
 """
+    # libbpf says "not resolved" for an empty config and "failed to open" for none:
+    # /boot hidden, and where /proc/config.gz exists, an empty file over it.
     script = ("mount -t tmpfs none /boot && "
               "{ [ ! -e /proc/config.gz ] || mount --bind /dev/null /proc/config.gz; } && "
               f"exec {sys.executable} -c \"$0\"")
@@ -552,8 +554,8 @@ with Object.open({path!r}, kconfig="CONFIG_HZ=321") as obj:
                          env=dict(os.environ, PYTHONPATH=str(ROOT / "src")))
     assert res.returncode == 0, res.stderr
     first, second = res.stdout.splitlines()
-    assert first.startswith("ERROR cannot load object 'kconfig': its __kconfig extern "
-                            "CONFIG_HZ has no value"), first
+    assert first.startswith("ERROR cannot load object 'kconfig': its __kconfig extern"), first
+    assert "CONFIG_HZ" in first
     assert f"/boot/config-{os.uname().release} or /proc/config.gz" in first
     assert 'kconfig="CONFIG_HZ=..."' in first
     assert second == "HZ 321"

@@ -35,24 +35,24 @@ _LAZY = {
     "Map": "map", "MapHandle": "map", "MapInfo": "map", "possible_cpus": "map",
     "Link": "link", "LinkInfo": "link",
     "RingBuffer": "ringbuf", "PerfBuffer": "perfbuf", "PerfEvent": "perfbuf",
-    "UserRingBuffer": "user_ringbuf", "Sample": "user_ringbuf",
+    "UserRingBuffer": "user_ringbuf", "Sample": "user_ringbuf", "Linker": "linker",
     "ProgType": "enums", "MapType": "enums", "AttachType": "enums", "LinkType": "enums",
     "UpdateFlags": "enums", "MapFlags": "enums", "XdpFlags": "enums",
     "ProgramInfo": "inventory", "ProgramHandle": "inventory", "BTFInfo": "inventory",
     "TcHook": "tc", "TcFilter": "tc",
 }
 _SUBMODULES = {"probe", "fs", "inventory", "btf", "enums", "errors", "tc", "perf_event",
-               "symbolize"}
+               "symbolize", "token", "linker"}
 
 __all__ = [
     "AttachType", "BPFError", "BTF", "BTFInfo", "ClosedError", "CompileError", "FormatError",
     "Link",
     "LinkInfo", "LinkType", "LoadError", "Map", "MapFlags", "MapHandle", "MapInfo", "MapType",
     "NotSupportedError", "Object", "PerfBuffer", "PerfEvent", "PermissionDeniedError",
-    "ProgType", "Program", "ProgramHandle", "ProgramInfo", "RingBuffer", "Sample",
+    "Linker", "ProgType", "Program", "ProgramHandle", "ProgramInfo", "RingBuffer", "Sample",
     "TcFilter", "TcHook", "TestRunResult", "UpdateFlags", "UserRingBuffer", "VerifierError",
     "XdpFlags", "compile", "compile_bytes", "fs", "inventory", "libbpf_version",
-    "possible_cpus", "probe",
+    "possible_cpus", "probe", "token",
 ]
 
 
@@ -83,12 +83,13 @@ def libbpf_version() -> str:
 
 
 if TYPE_CHECKING:
-    from . import fs, inventory, probe
+    from . import fs, inventory, probe, token
     from ._compile import compile, compile_bytes
     from .btf import BTF
     from .enums import AttachType, LinkType, MapFlags, MapType, ProgType, UpdateFlags, XdpFlags
     from .inventory import BTFInfo, ProgramHandle, ProgramInfo
     from .link import Link, LinkInfo
+    from .linker import Linker
     from .map import Map, MapHandle, MapInfo, possible_cpus
     from .object import Object
     from .perfbuf import PerfBuffer, PerfEvent

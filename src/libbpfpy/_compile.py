@@ -354,6 +354,25 @@ def _libbpf_include() -> str | None:
     return None
 
 
+def libbpf_headers_in_use() -> str | None:
+    """The headers installed with the libbpf this process loaded, when that is not
+    the system's (``LIBBPFPY_LIBBPF`` pointing into a ``make install`` tree or an
+    unpacked Debian package): ``<dir>/../include`` or ``<dir>/../../include`` of the
+    library, if it holds ``bpf/bpf_helpers.h``.
+
+    BPF-side headers must match the user-space libbpf: ``usdt.bpf.h`` of libbpf 1.1
+    reads no USDT arguments when libbpf 1.7 attached the probe, and the reverse."""
+    explicit = os.environ.get("LIBBPFPY_LIBBPF")
+    if not explicit:
+        return None
+    here = os.path.dirname(os.path.realpath(explicit))
+    for up in (os.pardir, os.path.join(os.pardir, os.pardir)):
+        cand = os.path.normpath(os.path.join(here, up, "include"))
+        if os.path.exists(os.path.join(cand, "bpf", "bpf_helpers.h")):
+            return cand
+    return None
+
+
 def _multiarch_include() -> str | None:
     import sysconfig
     triple = sysconfig.get_config_var("MULTIARCH") or f"{os.uname().machine}-linux-gnu"
@@ -500,8 +519,10 @@ def _clang_args(cflags: Sequence[str], include_dirs: Iterable[str | os.PathLike[
                 vmlinux_dir: str) -> list[str]:
     incs = [os.path.abspath(os.fspath(d)) for d in include_dirs] + [INCLUDE_DIR]
     libbpf_inc = _libbpf_include()
+    matching = libbpf_headers_in_use()
     argv = ["-g", "-O2", "-target", "bpf", f"-D__TARGET_ARCH_{target_arch()}",
-            *cflags, *(f"-I{d}" for d in incs), f"-I{vmlinux_dir}"]
+            *cflags, *(f"-I{d}" for d in incs), f"-I{vmlinux_dir}",
+            *([f"-I{matching}"] if matching else [])]
     if libbpf_inc:
         argv.append(f"-idirafter{libbpf_inc}")
     multiarch = _multiarch_include()

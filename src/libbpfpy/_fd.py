@@ -32,9 +32,18 @@ def obj_info(fd: int, record: str, what: str,
     if setup is not None:
         setup(info)
     size = ctypes.c_uint32(ctypes.sizeof(info))
-    check_int(lib.bpf_obj_get_info_by_fd(fd, ctypes.byref(info), ctypes.byref(size)),
-              "bpf_obj_get_info_by_fd", what)
+    # libbpf >= 1.2 has a typed call per kind; older ones only the generic one.
+    call = _TYPED_INFO.get(record, "bpf_obj_get_info_by_fd")
+    if not lib.has(call):
+        call = "bpf_obj_get_info_by_fd"
+    check_int(getattr(lib, call)(fd, ctypes.byref(info), ctypes.byref(size)), call, what)
     return info
+
+
+_TYPED_INFO = {"bpf_prog_info": "bpf_prog_get_info_by_fd",
+               "bpf_map_info": "bpf_map_get_info_by_fd",
+               "bpf_btf_info": "bpf_btf_get_info_by_fd",
+               "bpf_link_info": "bpf_link_get_info_by_fd"}
 
 
 def c_string(raw: bytes) -> str:

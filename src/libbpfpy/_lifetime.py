@@ -299,4 +299,4 @@ def fd_kind(fd: int) -> str | None:
 # New links are "bpf_link", links opened by id "bpf-link": the kernel spells both.
 _FD_KINDS = {"anon_inode:bpf-prog": "prog", "anon_inode:bpf-map": "map",
              "anon_inode:bpf_link": "link", "anon_inode:bpf-link": "link",
-             "anon_inode:btf": "btf"}
+             "anon_inode:btf": "btf", "anon_inode:bpf-token": "token"}

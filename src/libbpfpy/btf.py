@@ -22,7 +22,7 @@ import os
 import struct
 import threading
 from array import array
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ._btf_types import Struct, TypeBuilder, Union
@@ -397,6 +397,181 @@ class BTF(Owner):
         split._owned_base = vmlinux  # closed right after the split BTF that uses it
         return split
 
+    @classmethod
+    def new_empty(cls, *, base: BTF | None = None, name: str = "btf") -> BTF:
+        """A new, empty BTF to add types to (``add_*``); with ``base``, a split BTF on
+        top of it (``base`` must stay open as long as this one: closing it closes
+        this)."""
+        if base is None:
+            return cls(check_ptr(lib.btf__new_empty(), "btf__new_empty", name), name=name)
+        base._check()
+        ptr = check_ptr(lib.btf__new_empty_split(base._ptr), "btf__new_empty_split", name)
+        return cls._split_of(ptr, base, name)
+
+    @classmethod
+    def new_split(cls, data: bytes | bytearray | memoryview, base: BTF, *,
+                  name: str = "split btf") -> BTF:
+        """Split BTF from raw bytes (a module's ``.BTF``, :meth:`raw_data` of a split
+        BTF) on top of ``base``, which must stay open as long as the result (closing
+        it closes the result).  Requires libbpf >= 1.4."""
+        call = lib.btf__new_split  # a libbpf without it says which one has it
+        base._check()
+        raw = bytes(data)
+        buf = ctypes.create_string_buffer(raw, len(raw))
+        ptr = check_ptr(call(buf, len(raw), base._ptr), "btf__new_split", name)
+        return cls._split_of(ptr, base, name)
+
+    @classmethod
+    def _split_of(cls, ptr: int, base: BTF, name: str) -> BTF:
+        try:
+            btf = cls(ptr, name=name, base=base)
+        except BaseException:
+            lib.btf__free(ptr)
+            raise
+        base._adopt(btf)
+        return btf
+
+    # -- split BTF: distill and relocate (libbpf >= 1.5) ---------------------------------
+    def distill_base(self) -> tuple[BTF, BTF]:
+        """For a split BTF (a kernel module's): ``(base, split)``, a minimal base with
+        only what the split BTF references of its base (names, sizes, kinds: enough to
+        find them again), and the split BTF rebased on it.  Shipping those two lets the
+        split BTF be :meth:`relocate`-d onto a slightly different kernel's BTF later.
+        Both are new and owned (closing the base closes the split).  Requires
+        libbpf >= 1.5."""
+        call = lib.btf__distill_base  # a libbpf without it says which one has it
+        self._check()
+        if self._base is None:
+            raise BPFError(errno.EINVAL, f"{self._name} is not split BTF: only split BTF "
+                           "(with a base) can be distilled", call="btf__distill_base",
+                           target=self._name)
+        new_base, new_split = ctypes.c_void_p(), ctypes.c_void_p()
+        check_int(call(self._ptr, ctypes.byref(new_base), ctypes.byref(new_split)),
+                  "btf__distill_base", self._name)
+        assert new_base.value and new_split.value
+        base = type(self)(new_base.value, name=f"distilled base of {self._name}")
+        try:
+            split = type(self)._split_of(new_split.value, base, f"{self._name} (distilled)")
+        except BaseException:
+            base.close()
+            raise
+        return base, split
+
+    def relocate(self, base: BTF) -> None:
+        """Re-parent this split BTF (built on a distilled base) onto ``base`` (the
+        full BTF it belongs with, e.g. this kernel's vmlinux): references into the old
+        base are matched by name, kind and size and renumbered, and ``base`` becomes
+        its base (keep it open: closing it closes this).  Requires libbpf >= 1.5."""
+        call = lib.btf__relocate  # a libbpf without it says which one has it
+        self._check()
+        base._check()
+        if self._owner is not None or self._base is None:
+            raise BPFError(errno.EINVAL, f"{self._name}: only split BTF of your own (from "
+                           "distill_base(), new_split() ...) can be relocated",
+                           call="btf__relocate", target=self._name)
+        # libbpf (1.7) rewrites the types in place but keeps serving raw data it cached
+        # before (btf__raw_data: stale ids and strings), and no public call drops that
+        # cache: relocate a fresh copy made from the raw data, then take its place.
+        size = ctypes.c_uint32()
+        raw = check_ptr(lib.btf__raw_data(self._ptr, ctypes.byref(size)), "btf__raw_data",
+                        self._name)
+        fresh = check_ptr(lib.btf__new_split(raw, size.value, self._base._ptr),
+                          "btf__new_split", self._name)
+        ret = call(fresh, base._ptr)
+        if ret < 0:
+            lib.btf__free(fresh)
+            check_int(ret, "btf__relocate", f"{self._name} onto {base._name}")
+        old = self._ptr
+        self._disarm()
+        self._ptr = fresh
+        self._arm(lib.btf__free, fresh)
+        lib.btf__free(old)
+        previous, self._base = self._base, base
+        # no longer built on the old base: closing that one leaves this open
+        previous._dependants = [r for r in previous._dependants if r() is not self]
+        base._adopt(self)
+        self._changed()
+
+    def permute(self, new_ids: Mapping[int, int]) -> None:
+        """Renumber this BTF's own types in place: ``new_ids[old_id] = new_id`` for
+        every one of them (a permutation of their ids; ``void`` stays 0, a split BTF's
+        base is not touched), with every reference inside updated.  Requires
+        libbpf >= 1.7."""
+        call = lib.btf__permute  # a libbpf without it says which one has it
+        self._check()
+        start = self.start_id
+        ids = range(start, start + len(self) - (start - 1))
+        if sorted(new_ids) != list(ids) or sorted(new_ids.values()) != list(ids):
+            raise ValueError(f"permute() needs a permutation of the type ids "
+                             f"{start}..{ids[-1] if ids else start - 1}, each once")
+        first = 0 if self._base is None else start
+        count = len(ids) + (1 if self._base is None else 0)
+        arr = (ctypes.c_uint32 * count)()
+        for old, new in new_ids.items():
+            arr[old - first] = new
+        o = opts("btf_permute_opts")
+        check_int(call(self._ptr, arr, count, ctypes.byref(o)), "btf__permute", self._name)
+        self._changed()
+
+    # -- adding types ----------------------------------------------------------------------
+    def _add(self, call: str, *args: Any) -> int:
+        self._check()
+        if self._owner is not None:
+            raise BPFError(errno.EPERM, f"{self._name} belongs to an object: add types to "
+                           "a BTF of your own (BTF.new_empty())", call=call,
+                           target=self._name)
+        ret = getattr(lib, call)(self._ptr, *args)
+        self._changed()
+        return check_int(ret, call, self._name)
+
+    def _changed(self) -> None:
+        with self._plock:
+            self._parsed = None
+            self._types.clear()
+            self._builder = None
+
+    def add_int(self, name: str, size: int, encoding: Encoding | int = Encoding.NONE) -> int:
+        """Add an integer type; returns its id."""
+        return self._add("btf__add_int", name.encode(), size, int(encoding))
+
+    def add_ptr(self, ref_type_id: int) -> int:
+        """Add a pointer to ``ref_type_id``; returns its id."""
+        return self._add("btf__add_ptr", ref_type_id)
+
+    def add_struct(self, name: str, size: int,
+                   fields: Iterable[tuple[str, int, int]] = ()) -> int:
+        """Add a struct of ``size`` bytes with ``fields`` ``(name, type_id, bit_offset)``
+        in order; returns its id."""
+        type_id = self._add("btf__add_struct", name.encode(), size)
+        for fname, ftype, bit_offset in fields:
+            self._add("btf__add_field", fname.encode(), ftype, bit_offset, 0)
+        return type_id
+
+    def add_typedef(self, name: str, ref_type_id: int) -> int:
+        """Add ``typedef <ref_type_id> name``; returns its id."""
+        return self._add("btf__add_typedef", name.encode(), ref_type_id)
+
+    def add_type_tag(self, value: str, ref_type_id: int) -> int:
+        """Add ``btf_type_tag(value)`` on ``ref_type_id``; returns its id."""
+        return self._add("btf__add_type_tag", value.encode(), ref_type_id)
+
+    def add_decl_tag(self, value: str, ref_type_id: int, component_idx: int = -1) -> int:
+        """Add ``btf_decl_tag(value)`` on ``ref_type_id`` (or its member/argument
+        ``component_idx``); returns its id."""
+        return self._add("btf__add_decl_tag", value.encode(), ref_type_id, component_idx)
+
+    def add_type_attr(self, value: str, ref_type_id: int) -> int:
+        """Add a type attribute (a TYPE_TAG with kflag set: ``__attribute__((value))``
+        on ``ref_type_id`` when written as C); returns its id.  Requires libbpf >= 1.6."""
+        lib.btf__add_type_attr  # noqa: B018 - a libbpf without it says so first
+        return self._add("btf__add_type_attr", value.encode(), ref_type_id)
+
+    def add_decl_attr(self, value: str, ref_type_id: int, component_idx: int = -1) -> int:
+        """Add a declaration attribute (a DECL_TAG with kflag set) on ``ref_type_id``
+        (or its component ``component_idx``); returns its id.  Requires libbpf >= 1.6."""
+        lib.btf__add_decl_attr  # noqa: B018 - a libbpf without it says so first
+        return self._add("btf__add_decl_attr", value.encode(), ref_type_id, component_idx)
+
     # -- raw access ---------------------------------------------------------------------
     def _p(self) -> _Parsed:
         parsed = self._parsed
@@ -429,6 +604,11 @@ class BTF(Owner):
         ptr = check_ptr(lib.btf__raw_data(self._ptr, ctypes.byref(size)), "btf__raw_data",
                         self._name)
         return ctypes.string_at(ptr, size.value)
+
+    def string(self, offset: int) -> str:
+        """The string at ``offset`` of the string section (a split BTF's offsets go on
+        from its base's): names, and the file names and source lines of line_info."""
+        return self._p().string(offset)
 
     @property
     def pointer_size(self) -> int:

@@ -14,7 +14,7 @@ from typing import Any
 from ._raw import CONSTANTS, ENUMS, lib
 
 __all__ = ["ProgType", "MapType", "AttachType", "LinkType", "UpdateFlags", "MapFlags",
-           "XdpFlags", "TcAttachPoint", "parse_enum"]
+           "XdpFlags", "TcAttachPoint", "NfProto", "NfHook", "NetfilterFlags", "parse_enum"]
 
 
 class _KernelEnum(enum.IntEnum):
@@ -89,6 +89,7 @@ class ProgType(_KernelEnum):
     LSM = 29
     SK_LOOKUP = 30
     SYSCALL = 31
+    NETFILTER = 32
 
 
 class MapType(_KernelEnum):
@@ -114,8 +115,10 @@ class MapType(_KernelEnum):
     XSKMAP = 17
     SOCKHASH = 18
     CGROUP_STORAGE = 19
+    CGROUP_STORAGE_DEPRECATED = 19
     REUSEPORT_SOCKARRAY = 20
     PERCPU_CGROUP_STORAGE = 21
+    PERCPU_CGROUP_STORAGE_DEPRECATED = 21
     QUEUE = 22
     STACK = 23
     SK_STORAGE = 24
@@ -126,6 +129,9 @@ class MapType(_KernelEnum):
     TASK_STORAGE = 29
     BLOOM_FILTER = 30
     USER_RINGBUF = 31
+    CGRP_STORAGE = 32
+    ARENA = 33
+    INSN_ARRAY = 34
 
 
 class AttachType(_KernelEnum):
@@ -175,6 +181,21 @@ class AttachType(_KernelEnum):
     PERF_EVENT = 41
     TRACE_KPROBE_MULTI = 42
     LSM_CGROUP = 43
+    STRUCT_OPS = 44
+    NETFILTER = 45
+    TCX_INGRESS = 46
+    TCX_EGRESS = 47
+    TRACE_UPROBE_MULTI = 48
+    CGROUP_UNIX_CONNECT = 49
+    CGROUP_UNIX_SENDMSG = 50
+    CGROUP_UNIX_RECVMSG = 51
+    CGROUP_UNIX_GETPEERNAME = 52
+    CGROUP_UNIX_GETSOCKNAME = 53
+    NETKIT_PRIMARY = 54
+    NETKIT_PEER = 55
+    TRACE_KPROBE_SESSION = 56
+    TRACE_UPROBE_SESSION = 57
+    TRACE_FSESSION = 58
 
 
 class LinkType(_KernelEnum):
@@ -190,6 +211,11 @@ class LinkType(_KernelEnum):
     PERF_EVENT = 7
     KPROBE_MULTI = 8
     STRUCT_OPS = 9
+    NETFILTER = 10
+    TCX = 11
+    UPROBE_MULTI = 12
+    NETKIT = 13
+    SOCKMAP = 14
 # END GENERATED
 
 
@@ -236,6 +262,30 @@ class TcAttachPoint(enum.IntEnum):
     INGRESS = ENUMS["bpf_tc_attach_point"]["BPF_TC_INGRESS"]
     EGRESS = ENUMS["bpf_tc_attach_point"]["BPF_TC_EGRESS"]
     CUSTOM = ENUMS["bpf_tc_attach_point"]["BPF_TC_CUSTOM"]
+
+
+class NfProto(enum.IntEnum):
+    """Netfilter protocol families for :meth:`Program.attach_netfilter` (``NFPROTO_*``
+    of linux/netfilter.h; BPF links take IPv4 and IPv6)."""
+
+    IPV4 = 2
+    IPV6 = 10
+
+
+class NfHook(enum.IntEnum):
+    """Netfilter hooks of the inet families (``enum nf_inet_hooks``)."""
+
+    PRE_ROUTING = 0
+    LOCAL_IN = 1
+    FORWARD = 2
+    LOCAL_OUT = 3
+    POST_ROUTING = 4
+
+
+class NetfilterFlags(enum.IntFlag):
+    """Flags of a netfilter link."""
+
+    IP_DEFRAG = 1 << 0   # BPF_F_NETFILTER_IP_DEFRAG: see reassembled packets
 
 
 def parse_enum(cls: type[_KernelEnum], value: int | str | enum.Enum) -> Any:

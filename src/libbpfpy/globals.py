@@ -219,11 +219,11 @@ class Globals(Owner, MutableMapping[str, Any]):
     def read_bytes(self, name: str) -> bytes:
         """The raw bytes of the global ``name``."""
         var = self.info(name)
-        return self._sections[var.section].read(self._obj.loaded, var.offset, var.size)
+        return self._sections[var.section].read(self._obj._maps_created, var.offset, var.size)
 
     def __getitem__(self, name: str) -> Any:
         var = self.info(name)
-        data = self._sections[var.section].read(self._obj.loaded, var.offset, var.size)
+        data = self._sections[var.section].read(self._obj._maps_created, var.offset, var.size)
         codec = self._codec(var)
         if len(data) != codec.size:
             data = data.ljust(codec.size, b"\0")[:codec.size]
@@ -237,7 +237,7 @@ class Globals(Owner, MutableMapping[str, Any]):
         except (TypeError, ValueError) as exc:
             raise type(exc)(f"global {name!r} ({self._obj.btf.type_name(var.type)}): "
                             f"{exc}") from None
-        self._sections[var.section].write(self._obj.loaded, var.offset, data[:var.size],
+        self._sections[var.section].write(self._obj._maps_created, var.offset, data[:var.size],
                                           name)
 
     def __delitem__(self, name: str) -> None:

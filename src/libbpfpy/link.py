@@ -31,9 +31,12 @@ __all__ = ["Link", "LinkInfo"]
 class LinkInfo:
     """What the kernel reports of a link (``bpf_link_info``): its id, type, the id of
     the program it attaches, the attach type where the kernel reports one, and
-    type-specific details in ``target``: ``tp_name`` (raw tracepoint),
+    type-specific details in ``target``: ``tp_name`` and ``cookie`` (raw tracepoint),
     ``target_obj_id``/``target_btf_id`` (tracing), ``cgroup_id``, ``netns_ino``,
-    ``ifindex`` (XDP), ``target_name`` and ``map_id`` (iterators)."""
+    ``ifindex`` (XDP, tcx, netkit), ``target_name`` and ``map_id`` (iterators),
+    ``pf``/``hooknum``/``priority``/``flags`` (netfilter), ``path``/``count``/``flags``/
+    ``pid`` (uprobe_multi), ``count``/``flags``/``missed`` (kprobe_multi), ``map_id``
+    (sockmap, struct_ops)."""
 
     id: int
     type: LinkType
@@ -47,23 +50,27 @@ class LinkInfo:
         what = f"link fd {fd}"
         info = obj_info(fd, "bpf_link_info", what)
         ltype = LinkType(info.type)
-        if ltype in (LinkType.RAW_TRACEPOINT, LinkType.ITER):
+        if ltype in (LinkType.RAW_TRACEPOINT, LinkType.ITER, LinkType.UPROBE_MULTI):
             # Names come back only into a buffer given with a second call.
-            name = ctypes.create_string_buffer(256)
+            name = ctypes.create_string_buffer(4096)
 
             def want_name(info: Any) -> None:
                 if ltype == LinkType.RAW_TRACEPOINT:
                     info.raw_tracepoint.tp_name = ctypes.addressof(name)
                     info.raw_tracepoint.tp_name_len = len(name)
-                else:
+                elif ltype == LinkType.ITER:
                     info.iter.target_name = ctypes.addressof(name)
                     info.iter.target_name_len = len(name)
+                else:
+                    info.uprobe_multi.path = ctypes.addressof(name)
+                    info.uprobe_multi.path_size = len(name)
 
             info = obj_info(fd, "bpf_link_info", what, want_name)
         target: dict[str, Any] = {}
         attach: AttachType | None = None
         if ltype == LinkType.RAW_TRACEPOINT:
-            target = {"tp_name": name.value.decode(errors="replace")}
+            target = {"tp_name": name.value.decode(errors="replace"),
+                      "cookie": info.raw_tracepoint.cookie}  # Linux >= 6.10, else 0
         elif ltype == LinkType.ITER:
             target = {"target_name": name.value.decode(errors="replace")}
             if target["target_name"] == "bpf_map_elem":
@@ -80,6 +87,26 @@ class LinkInfo:
             target = {"target_obj_id": info.tracing.target_obj_id,
                       "target_btf_id": info.tracing.target_btf_id}
             attach = AttachType(info.tracing.attach_type)
+        elif ltype in (LinkType.TCX, LinkType.NETKIT):
+            sub = info.tcx if ltype == LinkType.TCX else info.netkit
+            target = {"ifindex": sub.ifindex}
+            attach = AttachType(sub.attach_type)
+        elif ltype == LinkType.NETFILTER:
+            nf = info.netfilter
+            target = {"pf": nf.pf, "hooknum": nf.hooknum, "priority": nf.priority,
+                      "flags": nf.flags}
+        elif ltype == LinkType.UPROBE_MULTI:
+            um = info.uprobe_multi
+            target = {"path": name.value.decode(errors="replace"), "count": um.count,
+                      "flags": um.flags, "pid": um.pid}
+        elif ltype == LinkType.KPROBE_MULTI:
+            km = info.kprobe_multi
+            target = {"count": km.count, "flags": km.flags, "missed": km.missed}
+        elif ltype == LinkType.SOCKMAP:
+            target = {"map_id": info.sockmap.map_id}
+            attach = AttachType(info.sockmap.attach_type)
+        elif ltype == LinkType.STRUCT_OPS:
+            target = {"map_id": info.struct_ops.map_id}
         return cls(id=info.id, type=ltype, prog_id=info.prog_id, attach_type=attach,
                    target=target)
 
@@ -219,6 +246,20 @@ class Link(Owner):
             ret = lib.bpf_link_update(self.fd, new_fd, ctypes.byref(o))
         check_int(ret, "bpf_link__update_program", self._describe())
         self._program = program
+
+    def update_map(self, map: Any) -> None:
+        """Replace the struct_ops map of a struct_ops link (made by
+        :meth:`Map.attach_struct_ops` of a ``SEC(".struct_ops.link")`` map) by ``map``,
+        atomically: the new implementation takes over.  Requires libbpf >= 1.2 and
+        Linux >= 6.4."""
+        self._check()
+        call = lib.bpf_link__update_map  # a libbpf without it says so first
+        if self._ptr is None:
+            raise BPFError(errno.EINVAL, f"{self._describe()}: update_map() needs a link "
+                           "made from an object's map", call="bpf_link__update_map",
+                           target=self._description)
+        check_int(call(self._ptr, map._ptr_checked()), "bpf_link__update_map",
+                  f"{self._describe()} to map {map.name!r}")
 
     def detach(self) -> None:
         """Detach in the kernel now; the link object stays until destroyed (Linux >= 5.9)."""

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from . import _args, _codec
 from ._fd import FdHandle, c_string, fd_by_id, obj_info
 from ._lifetime import dup_fd, fd_kind, guarded
-from ._raw import check_int, lib, opts
+from ._raw import CONSTANTS, check_int, lib, opts
 from ._raw import version_tuple as _libbpf_version
 from .enums import MapFlags, MapType, UpdateFlags, parse_enum
 from .errors import BPFError, NotSupportedError, error_for
@@ -667,7 +667,9 @@ class Map(MapAPI):
         self._check()
         if self._fd_cache < 0:
             fd = lib.bpf_map__fd(self._ptr)
-            if fd < 0:
+            # libbpf >= 1.3 holds a placeholder fd (a memfd) for a map it did not
+            # create, so that map fds are known at open time: that is no map either.
+            if fd < 0 or fd_kind(fd) != "map":
                 raise BPFError(errno.EBADF, f"map {self.name!r} has no fd: "
                                "load the object first (or the map is not autocreated)",
                                target=self.name)
@@ -903,6 +905,65 @@ class Map(MapAPI):
         self._check()
         return self._ptr
 
+    # -- libbpf >= 1.5 ------------------------------------------------------------------
+    @property
+    def autoattach(self) -> bool:
+        """Whether :meth:`Object.attach` attaches this (struct_ops) map; settable any
+        time.  Requires libbpf >= 1.5."""
+        self._check()
+        return bool(lib.bpf_map__autoattach(self._ptr))
+
+    @autoattach.setter
+    def autoattach(self, value: bool) -> None:
+        self._check()
+        check_int(lib.bpf_map__set_autoattach(self._ptr, bool(value)),
+                  "bpf_map__set_autoattach", f"map {self.name!r}")
+
+    def attach_struct_ops(self) -> Any:
+        """Register this struct_ops map's implementation with the kernel (a
+        ``tcp_congestion_ops``, a ``sched_ext_ops`` ...) and return the
+        :class:`~libbpfpy.Link` that keeps it registered.  For a
+        ``SEC(".struct_ops.link")`` map the link can switch implementations
+        (:meth:`Link.update_map`).  Requires Linux >= 5.6 (struct_ops links: 6.4)."""
+        self._check()
+        if self.type != MapType.STRUCT_OPS:
+            raise BPFError(errno.EINVAL, f"map {self.name!r} is a {self.type.libbpf_name} "
+                           "map, not struct_ops", call="bpf_map__attach_struct_ops",
+                           target=self.name)
+        if not self._obj.loaded:
+            raise BPFError(errno.EINVAL, f"cannot attach struct_ops map {self.name!r}: "
+                           "its object is not loaded", call="bpf_map__attach_struct_ops",
+                           target=self.name)
+        from .link import Link
+        ptr = lib.bpf_map__attach_struct_ops(self._ptr)
+        if not ptr:
+            err = ctypes.get_errno() or errno.EINVAL
+            raise error_for(err, f"bpf_map__attach_struct_ops() of map {self.name!r} "
+                            f"failed: {os.strerror(err)} [errno {err}]",
+                            call="bpf_map__attach_struct_ops", target=self.name)
+        link = Link(ptr, description=f"struct_ops map {self.name}")
+        self._obj._adopt(link)
+        return link
+
+    # -- libbpf >= 1.7 ------------------------------------------------------------------
+    @property
+    def exclusive_program(self) -> Any:
+        """The only program allowed to use this map (the kernel checks the program's
+        hash at load), or None; settable before load.  Requires libbpf >= 1.7 and
+        Linux >= 6.18."""
+        self._check()
+        ptr = lib.bpf_map__exclusive_program(self._ptr)
+        if not ptr:
+            return None
+        return next(p for p in self._obj.programs.values() if p._ptr == ptr)
+
+    @exclusive_program.setter
+    def exclusive_program(self, program: Any) -> None:
+        lib.bpf_map__set_exclusive_program  # noqa: B018 - a libbpf without it says so first
+        if program._obj is not self._obj:
+            raise ValueError(f"program {program.name!r} is not of map {self.name!r}'s object")
+        self._set("bpf_map__set_exclusive_program", program._ptr_checked())
+
 
 @guarded()
 class MapHandle(FdHandle, MapAPI):
@@ -938,13 +999,21 @@ class MapHandle(FdHandle, MapAPI):
                max_entries: int, *, name: str | None = None, flags: int = 0,
                inner_map: MapAPI | int | None = None, map_extra: int = 0,
                numa_node: int | None = None, ifindex: int = 0, btf_fd: int = 0,
-               btf_key_type_id: int = 0, btf_value_type_id: int = 0) -> MapHandle:
-        """Create a new map (``bpf_map_create``) and own its fd."""
+               btf_key_type_id: int = 0, btf_value_type_id: int = 0,
+               token: Any = None) -> MapHandle:
+        """Create a new map (``bpf_map_create``) and own its fd.
+
+        ``token`` (a :class:`~libbpfpy.token.Token`) creates it with the rights a
+        delegating bpffs grants, inside a user namespace (libbpf >= 1.4, Linux >= 6.9)."""
         mtype = parse_enum(MapType, type)
         key_size = _args.uint(key_size, "key_size")
         value_size = _args.uint(value_size, "value_size")
         max_entries = _args.uint(max_entries, "max_entries")
         flags = _args.uint(flags, "flags")
+        token_fd = 0
+        if token is not None:
+            token_fd = token.fd
+            flags |= CONSTANTS["BPF_F_TOKEN_FD"]
         if isinstance(inner_map, MapAPI):
             inner_fd = inner_map.fd
         else:
@@ -954,7 +1023,7 @@ class MapHandle(FdHandle, MapAPI):
         o = opts("bpf_map_create_opts", btf_fd=btf_fd, btf_key_type_id=btf_key_type_id,
                  btf_value_type_id=btf_value_type_id, inner_map_fd=inner_fd,
                  map_flags=int(flags), map_extra=map_extra, numa_node=numa_node or 0,
-                 map_ifindex=ifindex)
+                 map_ifindex=ifindex, token_fd=token_fd)
         bname = name.encode() if name else None
         if bname is not None and len(bname) > 15:
             raise ValueError(f"map name {name!r} is longer than 15 bytes")

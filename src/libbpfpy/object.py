@@ -22,6 +22,7 @@ from . import _args
 from ._caps import has_bpf_privileges
 from ._lifetime import Owner, guarded
 from ._raw import capture_log, check_int, lib, opts, raise_pending, unchecked
+from .enums import MapType
 from .errors import BPFError, NotSupportedError, VerifierError, error_for, strerror
 from .link import Link
 from .map import Map
@@ -113,6 +114,7 @@ class Object(Owner):
         self._mem_path = ""         # libbpf's name for the buffer, in its messages
         self._loaded = False
         self._load_failed = False
+        self._prepared = False
         self._arm(lib.bpf_object__close, ptr)
         self.name = "?"
         self._globals: Any = None
@@ -149,12 +151,17 @@ class Object(Owner):
              name: str | None = None, kconfig: str | None = None,
              btf_custom_path: str | os.PathLike[str] | None = None,
              pin_root_path: str | os.PathLike[str] | None = None,
-             kernel_log_level: int = 0, relaxed_maps: bool = False) -> Object:
+             kernel_log_level: int = 0, relaxed_maps: bool = False,
+             token_path: str | os.PathLike[str] | None = None) -> Object:
         """Open a BPF object from a file path or from its bytes (nothing is loaded yet).
 
         ``kconfig`` supplies ``CONFIG_*`` values for ``extern`` Kconfig variables,
         ``btf_custom_path`` a kernel BTF to relocate against instead of the running
         kernel's, ``pin_root_path`` where maps with ``pinning`` are pinned.
+        ``token_path``: a delegating bpffs (see :mod:`libbpfpy.token`) from which
+        libbpf makes a BPF token for every map, program and BTF it loads, inside a
+        user namespace (libbpf >= 1.4, Linux >= 6.9); ``""`` turns off libbpf's own
+        attempt at ``/sys/fs/bpf``.
 
         The object (and a custom BTF) is read once, refused unless it is a regular
         file, and checked in Python before libbpf parses it: a malformed file raises
@@ -191,7 +198,8 @@ class Object(Owner):
         try:
             o = opts("bpf_object_open_opts", object_name=c(name), kconfig=c(kconfig),
                      btf_custom_path=c(btf_custom_path), pin_root_path=c(pin_root_path),
-                     kernel_log_level=kernel_log_level, relaxed_maps=relaxed_maps)
+                     kernel_log_level=kernel_log_level, relaxed_maps=relaxed_maps,
+                     bpf_token_path=c(token_path))
             keep.append(o)
             buf = ctypes.create_string_buffer(data, len(data))
             keep.append(buf)
@@ -238,8 +246,45 @@ class Object(Owner):
 
     @property
     def _load_attempted(self) -> bool:
-        # libbpf freezes an object's definition at its first load, failed or not.
-        return self._loaded or self._load_failed
+        # libbpf freezes an object's definition at its first load or prepare, failed
+        # or not.
+        return self._loaded or self._load_failed or self._prepared
+
+    @property
+    def _maps_created(self) -> bool:
+        # After prepare() or load() the maps live in the kernel (libbpf's copies of
+        # the global sections are then the maps' mmap'ed memory, .rodata read-only).
+        return self._loaded or self._prepared
+
+    @property
+    def prepared(self) -> bool:
+        """Whether :meth:`prepare` succeeded (maps created, programs not yet loaded)."""
+        return self._prepared
+
+    def prepare(self) -> Object:
+        """Do everything :meth:`load` does short of loading the programs: create the
+        maps, relocate the programs (CO-RE included); returns self.
+
+        In between, map fds exist (fill them, pass them on), the programs'
+        final instructions and their ``func_info()``/``line_info()`` can be read;
+        :meth:`load` then loads the programs.  Setters are refused from here on, as
+        after a load.  Requires libbpf >= 1.6."""
+        self._check()
+        call = lib.bpf_object__prepare  # a libbpf without it says which one has it
+        if self._loaded or self._prepared:
+            raise BPFError(errno.EALREADY, f"{self._describe()} is already "
+                           f"{'loaded' if self._loaded else 'prepared'}",
+                           call="bpf_object__prepare", target=self.name)
+        if self._load_failed:
+            raise BPFError(errno.EINVAL, f"{self._describe()} failed to load before; "
+                           "open it again", call="bpf_object__prepare", target=self.name)
+        with capture_log() as lines:
+            ret = call(self._ptr)
+        if ret < 0:
+            self._load_failed = True
+            raise self._load_error(-ret, lines)
+        self._prepared = True
+        return self
 
     def _require_unloaded(self, call: str, what: str, target: str) -> None:
         """For setters of programs and maps: checked here rather than left to libbpf,
@@ -262,6 +307,14 @@ class Object(Owner):
         ``prog.bpf.o``) and which are also found by their section (``.rodata``)."""
         self._check()
         return self._maps
+
+    @property
+    def token_fd(self) -> int | None:
+        """The BPF token libbpf made for this object at load (from ``token_path`` or
+        /sys/fs/bpf), or None; owned by the object.  Requires libbpf >= 1.5."""
+        self._check()
+        fd = int(lib.bpf_object__token_fd(self._ptr))
+        return fd if fd > 0 else None
 
     @property
     def kversion(self) -> int:
@@ -326,6 +379,8 @@ class Object(Owner):
         unresolved = _UNRESOLVED_KCONFIG.findall(text)
         if unresolved:
             return self._kconfig_error(err, unresolved)
+        if "failed to open system Kconfig" in text:
+            return self._kconfig_error(err, self._kconfig_externs(), opened=False)
         block = _LOG_BLOCK.search(text)
         failed = _FAILED_PROG.search(text)
         prog_name = block.group(1) if block else (failed.group(1) if failed else None)
@@ -377,25 +432,46 @@ class Object(Owner):
                          f"[errno {err}]" + (f": {why}" if why else ""),
                          call="bpf_map_create", target=name)
 
-    def _kconfig_error(self, err: int, names: list[str]) -> BPFError:
-        """libbpf could not give a value to strong ``__kconfig`` externs: say whether
-        the kernel's configuration is missing or lacks them, and what to do."""
-        which = ", ".join(dict.fromkeys(names))
+    def _kconfig_error(self, err: int, names: list[str], *, opened: bool = True
+                       ) -> BPFError:
+        """libbpf could not give values to ``__kconfig`` externs: say whether the
+        kernel's configuration is missing or lacks them, and what to do.  ``names``
+        are the unresolved externs, or (``opened`` false: libbpf found no
+        configuration at all) every ``__kconfig`` extern of the object."""
+        which = ", ".join(dict.fromkeys(names)) or "CONFIG_*"
+        what = (f"its __kconfig extern {which} has no value" if opened else
+                f"its __kconfig externs ({which}) need the kernel's configuration")
         source = kernel_config_source()
-        if source is None:
+        example = names[0] if names else "CONFIG_X"
+        if source is None or not opened:
             release = os.uname().release
             why = (f"libbpf reads the running kernel's configuration from "
                    f"/boot/config-{release} or /proc/config.gz, and neither is readable "
                    "here")
             hint = ("install the kernel's config file there, or pass the values with "
-                    f"Object.open(..., kconfig=\"{names[0]}=...\")")
+                    f"Object.open(..., kconfig=\"{example}=...\")")
         else:
             why = f"the kernel's configuration ({source}) does not set {which}"
             hint = (f"declare {'it' if len(names) == 1 else 'them'} __weak with a default, "
                     "or pass the value with Object.open(..., kconfig=...)")
-        return BPFError(err or errno.ESRCH, f"cannot load {self._describe()}: its __kconfig "
-                        f"extern {which} has no value: {why}", call="bpf_object__load",
-                        target=self.name, hint=hint)
+        return BPFError(err or errno.ESRCH, f"cannot load {self._describe()}: {what}: {why}",
+                        call="bpf_object__load", target=self.name, hint=hint)
+
+    def _kconfig_externs(self) -> list[str]:
+        """The object's ``__kconfig`` externs: the variables of its BTF's
+        ``.kconfig`` section."""
+        try:
+            btf = self.btf
+            if btf is None:
+                return []
+            from .btf import Kind
+            names: list[str] = []
+            for sec in btf.types(Kind.DATASEC):
+                if sec.name == ".kconfig":
+                    names.extend(btf[v.type_id].name for v in sec.vars)
+            return names
+        except (BPFError, KeyError, AttributeError):
+            return []
 
     def _unsupported(self, prog: Program, err: int) -> BPFError | None:
         from . import probe
@@ -410,7 +486,8 @@ class Object(Owner):
 
     def attach(self) -> list[Link]:
         """Attach every loaded program whose section says how (libbpf auto-attach) and
-        whose ``autoattach`` is on; return the new links."""
+        whose ``autoattach`` is on, and with libbpf >= 1.5 register every struct_ops
+        map whose ``autoattach`` is on; return the new links."""
         self._check()
         if not self._loaded:
             raise BPFError(errno.EINVAL, f"{self._describe()} is not loaded: call load() "
@@ -423,6 +500,12 @@ class Object(Owner):
                 link = prog._auto_attach()
                 if link is not None:
                     links.append(link)
+            # As libbpf >= 1.5's skeletons do: struct_ops maps register too, unless
+            # their autoattach is off.
+            if lib.has("bpf_map__autoattach"):
+                for m in self._maps.values():
+                    if m.type == MapType.STRUCT_OPS and m.autoattach and m.autocreate:
+                        links.append(m.attach_struct_ops())
         except BaseException:
             for link in links:
                 link.close()
@@ -455,7 +538,8 @@ class Object(Owner):
                   "bpf_object__unpin_programs", self._describe())
 
     def __repr__(self) -> str:
-        state = "closed" if self._closed else ("loaded" if self._loaded else "opened")
+        state = "closed" if self._closed else ("loaded" if self._loaded else
+                                                "prepared" if self._prepared else "opened")
         return f"<Object {getattr(self, 'name', '?')!r} {state}>"
 
 

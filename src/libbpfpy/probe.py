@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from . import fs
 from ._caps import has_bpf_privileges
-from ._raw import ENUMS, RECORDS, lib, opts
+from ._raw import CONSTANTS, ENUMS, RECORDS, lib, opts
 from ._raw import version as libbpf_version_str
 from .enums import AttachType, MapType, ProgType, parse_enum
 from .errors import a_or_an
@@ -24,7 +24,9 @@ __all__ = ["Feature", "prog_type", "for_program", "kernel_btf_id", "map_type", "
            "kprobes", "uprobes", "kprobe_multi", "fentry", "fmod_ret", "lsm", "iterators",
            "iterator", "iterator_targets", "syscall_symbol", "kprobe_alternative", "tp_btf",
            "tracefs", "tracepoint", "bpffs", "kernel_version", "privileges", "libbpf_version",
-           "attach_kinds", "clear_cache"]
+           "attach_kinds", "clear_cache", "tcx", "netkit", "netfilter", "uprobe_multi",
+           "sockmap_link", "raw_tracepoint_cookie", "token", "streams", "exclusive_maps",
+           "struct_ops_association", "link_kinds", "bpf_features", "user_namespaces"]
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,9 @@ def _libbpf_answer(name: str, ret: int, yes: str, no: str) -> Feature:
         return Feature(name, True, yes)
     if ret == 0:
         return Feature(name, False, no)
+    if ret == -errno.EOPNOTSUPP:  # a type newer than this libbpf, for one
+        return Feature(name, False, f"libbpf {libbpf_version_str} cannot probe it "
+                       "(EOPNOTSUPP: it does not know how)")
     return Feature(name, False, f"probe failed: {os.strerror(-ret)}")
 
 
@@ -314,6 +319,16 @@ def kernel_btf_id(name: str, kind: int | None = None) -> int:
         lib.btf__free(btf)
 
 
+def _load_trivial(ptype: ProgType, attach: AttachType | int = 0, btf_id: int = 0) -> int:
+    """Load ``r0 = 0; exit`` as a ``ptype`` program: its fd, or -errno."""
+    insn_t = RECORDS["bpf_insn"]
+    insns = (insn_t * 2)()
+    insns[0].code = 0xB7   # r0 = 0
+    insns[1].code = 0x95   # exit
+    o = opts("bpf_prog_load_opts", expected_attach_type=int(attach), attach_btf_id=btf_id)
+    return int(lib.bpf_prog_load(int(ptype), b"probe", b"GPL", insns, 2, ctypes.byref(o)))
+
+
 def _load_tracing(kind: str, ptype: ProgType, attach: AttachType, target: str,
                   btf_kind: int | None = None) -> Feature:
     denied = _no_privileges(kind)
@@ -323,12 +338,7 @@ def _load_tracing(kind: str, ptype: ProgType, attach: AttachType, target: str,
     if btf_id < 0:
         return Feature(kind, False, f"no kernel BTF function {target!r} to attach to "
                        "(/sys/kernel/btf/vmlinux missing or without it)")
-    insn_t = RECORDS["bpf_insn"]
-    insns = (insn_t * 2)()
-    insns[0].code = 0xB7   # r0 = 0
-    insns[1].code = 0x95   # exit
-    o = opts("bpf_prog_load_opts", expected_attach_type=int(attach), attach_btf_id=btf_id)
-    fd = lib.bpf_prog_load(int(ptype), b"probe", b"GPL", insns, 2, ctypes.byref(o))
+    fd = _load_trivial(ptype, attach, btf_id)
     if fd >= 0:
         os.close(fd)
         return Feature(kind, True, f"{a_or_an(kind)} program on {target} loaded")
@@ -508,11 +518,357 @@ def attach_kinds() -> list[Feature]:
         iterators(),
         tp_btf(),
         via("syscall", ProgType.SYSCALL),
+        *link_kinds(),
     ]
+
+
+# -- what libbpf >= 1.2 added ---------------------------------------------------------
+# Each probe asks the loaded libbpf first (an older one cannot use the feature, whatever
+# the kernel), then the kernel, with a call whose errno tells "known" from "unknown"
+# without attaching anything to this machine.
+
+def _needs_libbpf(name: str, function: str) -> Feature | None:
+    """A falsy Feature when the loaded libbpf lacks ``function``."""
+    from ._raw import _since, is_available
+    if is_available(function):
+        return None
+    return Feature(name, False, f"libbpf {libbpf_version_str} has no {function}() "
+                   f"(needs libbpf >= {_since(function)})")
+
+
+def _first_failure(name: str, *checks: Feature | None) -> Feature | None:
+    for check in checks:
+        if check is not None:
+            return check
+    return None
+
+
+def _link_create_errno(ptype: ProgType, attach: AttachType, target_fd: int,
+                       **link_opts: object) -> int | Feature:
+    """Load a trivial ``ptype`` program and create a link of kind ``attach`` to
+    ``target_fd`` with ``link_opts``: 0 when a link was made (and closed at once),
+    else the errno; a falsy Feature if the program type itself does not load."""
+    prog = _load_trivial(ptype, attach)
+    if prog < 0:
+        return Feature(attach.name.lower(), False, f"a {ptype.libbpf_name} program with "
+                       f"expected attach type {attach.libbpf_name} does not load: "
+                       f"{os.strerror(-prog)}")
+    try:
+        o = opts("bpf_link_create_opts", **link_opts)
+        link = int(lib.bpf_link_create(prog, target_fd, int(attach), ctypes.byref(o)))
+        if link >= 0:
+            os.close(link)
+            return 0
+        return -link
+    finally:
+        os.close(prog)
+
+
+def _answer(name: str, err: int | Feature, yes: dict[int, str], no: str) -> Feature:
+    if isinstance(err, Feature):
+        return Feature(name, False, err.reason)
+    if err in yes:
+        return Feature(name, True, yes[err])
+    return Feature(name, False, f"{no}: {os.strerror(err) if err else 'no error'}")
+
+
+@functools.cache
+def tcx() -> Feature:
+    """Whether tcx links attach here (Linux >= 6.6, libbpf >= 1.3)."""
+    name = "tcx"
+    off = _first_failure(name, _needs_libbpf(name, "bpf_program__attach_tcx"),
+                         _no_privileges(name))
+    if off is not None:
+        return off
+    err = _link_create_errno(ProgType.SCHED_CLS, AttachType.TCX_INGRESS, 0)
+    return _answer(name, err, {errno.ENODEV: "the kernel knows tcx links (a link to "
+                               "ifindex 0 failed with ENODEV)"},
+                   "the kernel does not know tcx links (Linux >= 6.6)")
+
+
+@functools.cache
+def netkit() -> Feature:
+    """Whether netkit links attach here (Linux >= 6.7 with CONFIG_NETKIT, libbpf >= 1.3)."""
+    name = "netkit"
+    off = _first_failure(name, _needs_libbpf(name, "bpf_program__attach_netkit"),
+                         _no_privileges(name))
+    if off is not None:
+        return off
+    err = _link_create_errno(ProgType.SCHED_CLS, AttachType.NETKIT_PRIMARY, 0)
+    return _answer(name, err, {errno.ENODEV: "the kernel knows netkit links (a link to "
+                               "ifindex 0 failed with ENODEV)"},
+                   "the kernel has no netkit devices (Linux >= 6.7 with CONFIG_NETKIT)")
+
+
+_NFPROTO_IPV4 = 2
+
+
+@functools.cache
+def netfilter() -> Feature:
+    """Whether netfilter programs attach here (Linux >= 6.4, libbpf >= 1.3)."""
+    name = "netfilter"
+    off = _first_failure(name, _needs_libbpf(name, "bpf_program__attach_netfilter"),
+                         _no_privileges(name))
+    if off is not None:
+        return off
+    # hook 99 does not exist: a kernel with netfilter links says EPROTO, attaching
+    # nothing.
+    err = _link_create_errno(ProgType.NETFILTER, AttachType.NETFILTER, 0,
+                             netfilter={"pf": _NFPROTO_IPV4, "hooknum": 99})
+    return _answer(name, err, {errno.EPROTO: "the kernel knows netfilter links (an "
+                               "invalid hook was refused with EPROTO)"},
+                   "the kernel does not attach netfilter programs (Linux >= 6.4 with "
+                   "CONFIG_NETFILTER_BPF_LINK)")
+
+
+@functools.cache
+def uprobe_multi() -> Feature:
+    """Whether uprobe_multi links attach here (Linux >= 6.6, libbpf >= 1.3)."""
+    name = "uprobe_multi"
+    off = _first_failure(name, _needs_libbpf(name, "bpf_program__attach_uprobe_multi"),
+                         _no_privileges(name))
+    if off is not None:
+        return off
+    offsets = (ctypes.c_ulong * 1)(0)
+    # "/" is no regular file: a kernel with uprobe_multi says EBADF, attaching nothing.
+    err = _link_create_errno(ProgType.KPROBE, AttachType.TRACE_UPROBE_MULTI, 0,
+                             uprobe_multi={"path": b"/", "offsets": offsets, "cnt": 1})
+    return _answer(name, err, {errno.EBADF: "the kernel knows uprobe_multi links (a "
+                               "directory was refused with EBADF)"},
+                   "the kernel does not know uprobe_multi links (Linux >= 6.6 with "
+                   "CONFIG_UPROBES)")
+
+
+@functools.cache
+def sockmap_link() -> Feature:
+    """Whether sk_skb/sk_msg programs attach to a sockmap with a link (Linux >= 6.10,
+    libbpf >= 1.5)."""
+    name = "sockmap"
+    off = _first_failure(name, _needs_libbpf(name, "bpf_program__attach_sockmap"),
+                         _no_privileges(name))
+    if off is not None:
+        return off
+    o = opts("bpf_map_create_opts")
+    smap = int(lib.bpf_map_create(int(MapType.SOCKMAP), b"probe", 4, 4, 1, ctypes.byref(o)))
+    if smap < 0:
+        return Feature(name, False, f"no sockmap maps: {os.strerror(-smap)}")
+    try:
+        err = _link_create_errno(ProgType.SK_SKB, AttachType.SK_SKB_VERDICT, smap)
+    finally:
+        os.close(smap)
+    return _answer(name, err, {0: "a verdict program was linked to a sockmap"},
+                   "the kernel has no sockmap links (Linux >= 6.10)")
+
+
+@functools.cache
+def raw_tracepoint_cookie() -> Feature:
+    """Whether raw tracepoint links take a BPF cookie (Linux >= 6.10, libbpf >= 1.4)."""
+    name = "raw_tracepoint cookie"
+    off = _first_failure(name, _needs_libbpf(name, "bpf_raw_tracepoint_open_opts"),
+                         _no_privileges(name))
+    if off is not None:
+        return off
+    prog = _load_trivial(ProgType.RAW_TRACEPOINT)
+    if prog < 0:
+        return Feature(name, False, f"raw_tracepoint programs do not load: "
+                       f"{os.strerror(-prog)}")
+    try:
+        # No such tracepoint: a kernel taking cookies looks for it (ENOENT); an older
+        # one refuses the attribute it does not know first (EINVAL).
+        o = opts("bpf_raw_tp_opts", tp_name=b"libbpfpy_no_such_tracepoint", cookie=1)
+        fd = int(lib.bpf_raw_tracepoint_open_opts(prog, ctypes.byref(o)))
+    finally:
+        os.close(prog)
+    if fd >= 0:
+        os.close(fd)
+        fd = 0
+    return _answer(name, -fd, {errno.ENOENT: "the kernel read the cookie and looked for "
+                               "the tracepoint"},
+                   "the kernel takes no cookie for raw tracepoints (Linux >= 6.10)")
+
+
+@functools.cache
+def token() -> Feature:
+    """Whether BPF tokens can be made here: the kernel's BPF_TOKEN_CREATE and bpffs
+    delegation (Linux >= 6.9) and libbpf >= 1.4.  A token is made from a bpffs
+    mounted with ``delegate_*`` options inside a user namespace."""
+    name = "token"
+    off = _first_failure(name, _needs_libbpf(name, "bpf_token_create"),
+                         _no_privileges(name))
+    if off is not None:
+        return off
+    if not fs.is_mounted(fs.BPFFS, fs._BPF_FS_MAGIC):
+        return Feature(name, False, f"no bpffs at {fs.BPFFS} to ask the kernel with")
+    fd = os.open(fs.BPFFS, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        # From the initial user namespace a kernel with tokens answers EOPNOTSUPP
+        # ("a token there makes no sense"); one without BPF_TOKEN_CREATE, EINVAL.
+        o = opts("bpf_token_create_opts")
+        ret = int(lib.bpf_token_create(fd, ctypes.byref(o)))
+    finally:
+        os.close(fd)
+    if ret >= 0:
+        os.close(ret)
+        return Feature(name, True, "a token was created")
+    return _answer(name, -ret, {errno.EOPNOTSUPP: "the kernel knows BPF_TOKEN_CREATE and "
+                                "bpffs delegation (refused in the initial user namespace, "
+                                "as it should)"},
+                   "the kernel has no BPF tokens (Linux >= 6.9)")
+
+
+_CLONE_NEWUSER, _CLONE_NEWNS = 0x10000000, 0x00020000
+
+
+@functools.cache
+def user_namespaces() -> Feature:
+    """Whether this process can make a user namespace with its own mount namespace,
+    as the users of a BPF token do (a child process tries ``unshare``)."""
+    from ._raw import libc
+    pid = os.fork()
+    if pid == 0:  # the child only calls unshare and exits
+        code = 255
+        try:
+            code = 0 if libc.unshare(_CLONE_NEWUSER | _CLONE_NEWNS) == 0 else \
+                (ctypes.get_errno() or 254)
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    err = os.waitstatus_to_exitcode(status)
+    name = "user namespaces"
+    if err == 0:
+        return Feature(name, True, "a child made a user and a mount namespace")
+    why = " (a chrooted process may not, nor any where user.max_user_namespaces is 0)" \
+        if err == errno.EPERM else ""
+    return Feature(name, False, f"unshare(CLONE_NEWUSER|CLONE_NEWNS) failed: "
+                   f"{os.strerror(err) if err < 254 else 'child error'}{why}")
+
+
+@functools.cache
+def streams() -> Feature:
+    """Whether BPF programs can write to their stdout/stderr streams and user space
+    read them (Linux >= 6.17, libbpf >= 1.6): an XDP program prints a line with the
+    stream kfunc, run once, and the line is read back."""
+    name = "streams"
+    off = _first_failure(name, _needs_libbpf(name, "bpf_prog_stream_read"),
+                         _no_privileges(name))
+    if off is not None:
+        return off
+    # bpf_stream_vprintk(stream, fmt, args, len) in 6.17 and 7.x; 6.18 has only
+    # bpf_stream_vprintk_impl(..., aux) with aux passed as NULL for the verifier to fill.
+    kfuncs = [(f, i) for f in ("bpf_stream_vprintk", "bpf_stream_vprintk_impl")
+              if (i := kernel_btf_id(f)) > 0]
+    if not kfuncs:
+        return Feature(name, False, "no bpf_stream_vprintk kfunc in the kernel's BTF "
+                       "(Linux >= 6.17)")
+    kfunc = kfuncs[0]
+    text = b"probe %d\n\0"
+    o = opts("bpf_map_create_opts", map_flags=CONSTANTS["BPF_F_RDONLY_PROG"])
+    fmt_map = int(lib.bpf_map_create(int(MapType.ARRAY), b"probe_fmt", 4, 16, 1,
+                                     ctypes.byref(o)))
+    if fmt_map < 0:
+        return Feature(name, False, f"no array map for the format: {os.strerror(-fmt_map)}")
+    prog = -1
+    try:
+        key, value = ctypes.c_uint32(0), ctypes.create_string_buffer(text, 16)
+        if lib.bpf_map_update_elem(fmt_map, ctypes.byref(key), value, 0) < 0 or \
+                lib.bpf_map_freeze(fmt_map) < 0:
+            return Feature(name, False, "could not set up a read-only format map")
+        insn_t = RECORDS["bpf_insn"]
+        code = [  # (code, dst, src, off, imm)
+            (0xB7, 6, 0, 0, 7), (0x7B, 10, 6, -8, 0),        # *(u64 *)(r10 - 8) = 7
+            (0xB7, 1, 0, 0, 1),                              # r1 = BPF_STDOUT
+            (0x18, 2, 2, 0, fmt_map), (0x00, 0, 0, 0, 0),    # r2 = &format
+            (0xBF, 3, 10, 0, 0), (0x07, 3, 0, 0, -8),        # r3 = r10 - 8 (the args)
+            (0xB7, 4, 0, 0, 8), (0xB7, 5, 0, 0, 0),          # r4 = 8, r5 = NULL (aux)
+            (0x85, 0, 2, 0, kfunc[1]),                       # call the kfunc
+            (0x95, 0, 0, 0, 0),                              # return its result
+        ]
+        insns = (insn_t * len(code))()
+        for i, (c, dst, src, o_, imm) in enumerate(code):
+            insns[i].code, insns[i].dst_reg, insns[i].src_reg = c, dst, src
+            insns[i].off, insns[i].imm = o_, imm
+        lo = opts("bpf_prog_load_opts")
+        prog = int(lib.bpf_prog_load(int(ProgType.XDP), b"probe", b"GPL", insns,
+                                     len(code), ctypes.byref(lo)))
+        if prog < 0:
+            return Feature(name, False, f"a program calling {kfunc[0]}() does not load: "
+                           f"{os.strerror(-prog)}")
+        packet = ctypes.create_string_buffer(64)
+        ro = opts("bpf_test_run_opts", data_in=ctypes.addressof(packet), data_size_in=64)
+        if lib.bpf_prog_test_run_opts(prog, ctypes.byref(ro)) < 0:
+            return Feature(name, False, "the probe program could not be run")
+        written = ctypes.c_int32(ro.retval).value
+        if written < 0:
+            return Feature(name, False, f"the kernel knows streams, but {kfunc[0]}() "
+                           f"failed here: {os.strerror(-written)} [errno {-written}]")
+        buf = ctypes.create_string_buffer(64)
+        so = opts("bpf_prog_stream_read_opts")
+        got = int(lib.bpf_prog_stream_read(prog, CONSTANTS["BPF_STREAM_STDOUT"], buf,
+                                           len(buf), ctypes.byref(so)))
+        if got < 0 or buf.raw[:got] != b"probe 7\n":
+            return Feature(name, False, f"reading the stream back failed (got "
+                           f"{buf.raw[:max(got, 0)]!r}, {got})")
+        return Feature(name, True, f"a program wrote a line with {kfunc[0]}() and it was "
+                       "read back")
+    finally:
+        if prog >= 0:
+            os.close(prog)
+        os.close(fmt_map)
+
+
+@functools.cache
+def exclusive_maps() -> Feature:
+    """Whether maps can be made exclusive to one program (Linux >= 6.18, libbpf >= 1.7)."""
+    name = "exclusive maps"
+    off = _first_failure(name, _needs_libbpf(name, "bpf_map__set_exclusive_program"),
+                         _no_privileges(name))
+    if off is not None:
+        return off
+    digest = ctypes.create_string_buffer(32)  # a SHA-256 no program has: nothing can use it
+    o = opts("bpf_map_create_opts", excl_prog_hash=ctypes.addressof(digest),
+             excl_prog_hash_size=32)
+    fd = int(lib.bpf_map_create(int(MapType.ARRAY), b"probe", 4, 4, 1, ctypes.byref(o)))
+    if fd >= 0:
+        os.close(fd)
+        return Feature(name, True, "an array map exclusive to a program hash was created")
+    return _answer(name, -fd, {}, "the kernel makes no exclusive maps (Linux >= 6.18)")
+
+
+@functools.cache
+def struct_ops_association() -> Feature:
+    """Whether programs can be associated with a struct_ops map
+    (``BPF_PROG_ASSOC_STRUCT_OPS``: Linux >= 6.19, libbpf >= 1.7)."""
+    name = "struct_ops association"
+    off = _first_failure(name, _needs_libbpf(name, "bpf_prog_assoc_struct_ops"),
+                         _no_privileges(name))
+    if off is not None:
+        return off
+    # Bad fds: a kernel with the command looks them up (EBADF); one without, EINVAL.
+    o = opts("bpf_prog_assoc_struct_ops_opts")
+    ret = int(lib.bpf_prog_assoc_struct_ops(-1, -1, ctypes.byref(o)))
+    return _answer(name, -ret, {errno.EBADF: "the kernel knows BPF_PROG_ASSOC_STRUCT_OPS "
+                                "(bad fds were refused with EBADF)"},
+                   "the kernel cannot associate programs with struct_ops maps "
+                   "(Linux >= 6.19)")
+
+
+def link_kinds() -> list[Feature]:
+    """The link kinds libbpf >= 1.2 added, one Feature each (libbpf and kernel)."""
+    return [tcx(), netkit(), netfilter(), uprobe_multi(), sockmap_link(),
+            raw_tracepoint_cookie()]
+
+
+def bpf_features() -> list[Feature]:
+    """Newer BPF facilities: tokens (delegation, which needs user namespaces),
+    program streams, exclusive maps, struct_ops association."""
+    return [token(), user_namespaces(), streams(), exclusive_maps(),
+            struct_ops_association()]
 
 
 def clear_cache() -> None:
     """Forget cached probe results."""
     for fn in (prog_type, map_type, helper, kprobes, kprobe_multi, uprobes, fentry,
-               fmod_ret, lsm, iterators, iterator, tp_btf):
+               fmod_ret, lsm, iterators, iterator, tp_btf, tcx, netkit, netfilter,
+               uprobe_multi, sockmap_link, raw_tracepoint_cookie, token, streams,
+               exclusive_maps, struct_ops_association, user_namespaces):
         fn.cache_clear()

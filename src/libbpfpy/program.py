@@ -11,7 +11,7 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -27,12 +27,38 @@ if TYPE_CHECKING:
     from .map import MapAPI
     from .object import Object
 
-__all__ = ["Program", "TestRunResult"]
+__all__ = ["Program", "TestRunResult", "FuncInfo", "LineInfo", "STREAMS"]
+
+#: The streams of a BPF program (``enum bpf_stream_id``): what it prints with
+#: ``bpf_stream_printk(BPF_STDOUT, ...)`` / ``BPF_STDERR``.
+STREAMS = {"stdout": 1, "stderr": 2}
 
 # Sections libbpf auto-attaches through tracefs (tracepoints) and through kprobes.
 _TP_PREFIXES = ("tp/", "tracepoint/")
 _KPROBE_PREFIXES = ("kprobe", "kretprobe", "ksyscall", "kretsyscall")
 _TRACING_TYPES = (ProgType.TRACING, ProgType.LSM, ProgType.EXT)
+
+
+@dataclass(frozen=True)
+class FuncInfo:
+    """A function of a program (``struct bpf_func_info``): the instruction it starts
+    at, its BTF ``FUNC`` type id in the object's BTF and its name."""
+
+    insn_off: int
+    type_id: int
+    name: str
+
+
+@dataclass(frozen=True)
+class LineInfo:
+    """A source line of a program (``struct bpf_line_info``): the first instruction
+    compiled from it, the file, the line's text, its number and column."""
+
+    insn_off: int
+    file: str
+    line: str
+    line_num: int
+    column: int
 
 
 @dataclass(frozen=True)
@@ -246,8 +272,9 @@ class Program:
     # -- attaching ------------------------------------------------------------------
     def _attach(self, call: str, *args: Any, what: str,
                 diagnose: Callable[[int], BPFError | None] | None = None) -> Link:
+        fn = getattr(lib, call)  # first: a libbpf without it says which one has it
         self._require_loaded(call)
-        ptr = getattr(lib, call)(self._ptr, *args)
+        ptr = fn(self._ptr, *args)
         if not ptr:
             err = ctypes.get_errno() or errno.EINVAL
             raise_pending()
@@ -367,15 +394,173 @@ class Program:
         return self._attach("bpf_program__attach_tracepoint_opts", category.encode(),
                             name.encode(), ctypes.byref(o), what=f"tracepoint {category}:{name}")
 
-    def attach_raw_tracepoint(self, name: str) -> Link:
-        """Attach to the raw tracepoint ``name`` (e.g. ``sys_enter``).  Requires Linux >= 4.17."""
+    def attach_raw_tracepoint(self, name: str, *, cookie: int = 0) -> Link:
+        """Attach to the raw tracepoint ``name`` (e.g. ``sys_enter``).  Requires Linux >= 4.17.
+
+        ``cookie`` (read by the program with ``bpf_get_attach_cookie()``) needs
+        libbpf >= 1.4 and Linux >= 6.10."""
         def diagnose(err: int) -> BPFError | None:
             if err == errno.ENOENT:
                 return BPFError(err, f"no raw tracepoint {name!r} on this kernel",
                                 call="bpf_program__attach_raw_tracepoint", target=self.name)
+            if cookie and err == errno.EINVAL:
+                return self._kernel_lacks("raw_tracepoint_cookie", err)
             return None
+        if cookie:
+            o = opts("bpf_raw_tracepoint_opts", cookie=cookie)
+            return self._attach("bpf_program__attach_raw_tracepoint_opts", name.encode(),
+                                ctypes.byref(o), what=f"raw tracepoint {name}",
+                                diagnose=diagnose)
         return self._attach("bpf_program__attach_raw_tracepoint", name.encode(),
                             what=f"raw tracepoint {name}", diagnose=diagnose)
+
+    def _kernel_lacks(self, probe_name: str, err: int) -> BPFError | None:
+        """The NotSupportedError of probe ``probe_name`` when it says no, else None."""
+        from . import probe
+        feature = getattr(probe, probe_name)()
+        if feature:
+            return None
+        return NotSupportedError(f"program {self.name!r}: {feature.reason}",
+                                 feature=feature.name, err=err, target=self.name)
+
+    # -- links of libbpf >= 1.3 ------------------------------------------------------
+    def attach_tcx(self, interface: str | int, *, before: Program | Link | bool | None = None,
+                   after: Program | Link | bool | None = None,
+                   expected_revision: int = 0) -> Link:
+        """Attach a ``SEC("tcx/ingress")``/``SEC("tcx/egress")`` program to a network
+        interface (name or index, in this thread's network namespace) with a tcx link.
+
+        Several programs run in order on one interface; place this one ``before`` or
+        ``after`` a program or link already attached there (``True``: first / last of
+        all).  ``expected_revision`` (non-zero) makes the attach fail with ESTALE if the
+        interface's program list changed since that revision.  Programs return
+        ``TCX_NEXT`` (-1) to let the next one run, ``TCX_PASS``/``TCX_DROP`` to decide.
+        Requires libbpf >= 1.3 and Linux >= 6.6."""
+        return self._attach_ordered("bpf_program__attach_tcx", "bpf_tcx_opts", "tcx",
+                                    interface, before, after, expected_revision)
+
+    def attach_netkit(self, interface: str | int, *,
+                      before: Program | Link | bool | None = None,
+                      after: Program | Link | bool | None = None,
+                      expected_revision: int = 0) -> Link:
+        """Attach a ``SEC("netkit/primary")``/``SEC("netkit/peer")`` program to a
+        netkit device (name or index) with a link; ordering as :meth:`attach_tcx`.
+        Requires libbpf >= 1.3 and Linux >= 6.7 with CONFIG_NETKIT."""
+        return self._attach_ordered("bpf_program__attach_netkit", "bpf_netkit_opts",
+                                    "netkit", interface, before, after, expected_revision)
+
+    def _attach_ordered(self, call: str, record: str, kind: str, interface: str | int,
+                        before: Program | Link | bool | None,
+                        after: Program | Link | bool | None, revision: int) -> Link:
+        getattr(lib, call)  # a libbpf without it says so before anything else
+        if before is not None and after is not None:
+            raise ValueError("give at most one of before= and after=")
+        ifindex = _ifindex(interface)
+        flags, relative_fd = _relative(before, _F_BEFORE) if before is not None else \
+            _relative(after, _F_AFTER) if after is not None else (0, 0)
+        o = opts(record, flags=flags, relative_fd=relative_fd,
+                 expected_revision=revision)
+
+        def diagnose(err: int) -> BPFError | None:
+            if err == errno.ESTALE:
+                return BPFError(err, f"cannot attach {self.name!r} to {kind} on "
+                                f"{interface}: its programs changed since revision "
+                                f"{revision}", call=call, target=self.name)
+            if err == errno.ENOENT and relative_fd:
+                return BPFError(err, f"cannot attach {self.name!r} to {kind} on "
+                                f"{interface}: the program or link to place it next to "
+                                "is not attached there", call=call, target=self.name)
+            return self._kernel_lacks(kind, err)
+        return self._attach(call, ifindex, ctypes.byref(o), what=f"{kind} on {interface}",
+                            diagnose=diagnose)
+
+    def attach_netfilter(self, pf: int, hooknum: int, priority: int, flags: int = 0) -> Link:
+        """Attach a ``SEC("netfilter")`` program to a netfilter hook of this thread's
+        network namespace: protocol family ``pf`` (:class:`~libbpfpy.enums.NfProto`),
+        hook ``hooknum`` (:class:`~libbpfpy.enums.NfHook`), ``priority`` (lower runs
+        first; the extremes are reserved), ``flags``
+        (:class:`~libbpfpy.enums.NetfilterFlags`, e.g. ``IP_DEFRAG``).  The program
+        returns ``NF_ACCEPT`` (1) or ``NF_DROP`` (0).  Requires libbpf >= 1.3 and
+        Linux >= 6.4."""
+        o = opts("bpf_netfilter_opts", pf=int(pf), hooknum=int(hooknum),
+                 priority=int(priority), flags=int(flags))
+        what = f"netfilter pf {int(pf)} hook {int(hooknum)} priority {int(priority)}"
+
+        def diagnose(err: int) -> BPFError | None:
+            if err == errno.EPROTO:
+                return BPFError(err, f"cannot attach {self.name!r}: no netfilter hook "
+                                f"{int(hooknum)} for protocol family {int(pf)}",
+                                call="bpf_program__attach_netfilter", target=self.name)
+            if err == errno.EBUSY:
+                return BPFError(err, f"cannot attach {self.name!r}: another BPF program "
+                                f"holds priority {int(priority)} of that hook",
+                                call="bpf_program__attach_netfilter", target=self.name)
+            return self._kernel_lacks("netfilter", err)
+        return self._attach("bpf_program__attach_netfilter", ctypes.byref(o), what=what,
+                            diagnose=diagnose)
+
+    def attach_uprobe_multi(self, binary: str | os.PathLike[str],
+                            func_pattern: str | None = None, *,
+                            syms: Sequence[str] | None = None,
+                            offsets: Sequence[int] | None = None,
+                            ref_ctr_offsets: Sequence[int] | None = None,
+                            cookies: Sequence[int] | None = None, pid: int = -1,
+                            retprobe: bool = False, session: bool = False) -> Link:
+        """Attach to many functions of a user-space ``binary`` with one link: those
+        whose name matches the glob ``func_pattern`` (``"mt_*"``), or the functions
+        ``syms``, or the file ``offsets``.  ``cookies`` (one per sym/offset) are read
+        with ``bpf_get_attach_cookie()``; ``pid`` -1 means every process; ``retprobe``
+        attaches to the returns, ``session`` to entry and return with one program
+        (libbpf >= 1.7, Linux >= 6.13).  Requires libbpf >= 1.3 and Linux >= 6.6."""
+        lib.bpf_program__attach_uprobe_multi  # noqa: B018 - a libbpf without it says so first
+        given = [x for x in (func_pattern, syms, offsets) if x is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of func_pattern, syms and offsets")
+        count = len(syms if syms is not None else offsets or ())
+        if func_pattern is not None and (cookies is not None or ref_ctr_offsets is not None):
+            raise ValueError("cookies and ref_ctr_offsets need syms or offsets, one each "
+                             "(a pattern matches an unknown number of functions)")
+        if func_pattern is None and count == 0:
+            raise ValueError("syms/offsets must not be empty")
+        for name, seq in (("cookies", cookies), ("ref_ctr_offsets", ref_ctr_offsets)):
+            if seq is not None and len(seq) != count:
+                raise ValueError(f"{name} must match syms/offsets one to one "
+                                 f"({len(seq)} for {count})")
+        arrays: dict[str, Any] = {}
+        if syms is not None:
+            arrays["syms"] = (ctypes.c_char_p * count)(*[s.encode() for s in syms])
+        for name, seq, ctype in (("offsets", offsets, ctypes.c_ulong),
+                                 ("ref_ctr_offsets", ref_ctr_offsets, ctypes.c_ulong),
+                                 ("cookies", cookies, ctypes.c_uint64)):
+            if seq is not None:
+                arrays[name] = (ctype * count)(*seq)
+        # ctypes stores an array into a pointer field as its address; `arrays` keeps
+        # them alive until libbpf has copied them (during the attach below).
+        o = opts("bpf_uprobe_multi_opts", retprobe=retprobe, session=session or None,
+                 cnt=count if func_pattern is None else 0, **arrays)
+        path = os.fspath(binary)
+        what = f"uprobe.multi {path}:{func_pattern or ','.join(syms or []) or 'offsets'}"
+
+        def diagnose(err: int) -> BPFError | None:
+            if err == errno.ENOENT and not os.path.exists(path):
+                return BPFError(err, f"cannot attach {what}: {path} does not exist",
+                                call="bpf_program__attach_uprobe_multi", target=self.name)
+            if err == errno.ENOENT:
+                return BPFError(err, f"cannot attach {what}: no matching function in its "
+                                "symbol tables", call="bpf_program__attach_uprobe_multi",
+                                target=self.name)
+            return self._kernel_lacks("uprobe_multi", err)
+        return self._attach("bpf_program__attach_uprobe_multi", pid, os.fsencode(path),
+                            func_pattern.encode() if func_pattern else None,
+                            ctypes.byref(o), what=what, diagnose=diagnose)
+
+    def attach_sockmap(self, map: MapAPI) -> Link:
+        """Attach an ``sk_skb``/``sk_msg`` program to a sockmap or sockhash with a link
+        (unlike the old ``bpf_prog_attach``, it detaches when the link goes).
+        Requires libbpf >= 1.5 and Linux >= 6.10."""
+        return self._attach("bpf_program__attach_sockmap", map.fd,
+                            what=f"sockmap {map.name!r}",
+                            diagnose=lambda err: self._kernel_lacks("sockmap_link", err))
 
     def _kprobe_diagnosis(self, what: str, func: str | None = None, *, retprobe: bool = False
                           ) -> Callable[[int], BPFError | None]:
@@ -693,6 +878,100 @@ class Program:
         return TestRunResult(retval=ctypes.c_int32(o.retval).value, data=data_out,
                              ctx=ctx_out, duration_ns=o.duration)
 
+    # -- debug information (libbpf >= 1.6) --------------------------------------------
+    def func_info(self) -> list[FuncInfo]:
+        """The program's functions (its BTF ``func_info``) as libbpf holds them once
+        the object is prepared or loaded.  Requires libbpf >= 1.6 and BTF in the object."""
+        self._check()
+        ptr = lib.bpf_program__func_info(self._ptr)
+        count = int(lib.bpf_program__func_info_cnt(self._ptr))
+        if not ptr or not count:
+            return []
+        btf = self._obj.btf
+        out = []
+        for i in range(count):
+            rec = ptr[i]
+            name = btf[rec.type_id].name if btf is not None else ""
+            out.append(FuncInfo(int(rec.insn_off), int(rec.type_id), name or ""))
+        return out
+
+    def line_info(self) -> list[LineInfo]:
+        """The program's source lines (its BTF ``line_info``) once the object is
+        prepared or loaded.  Requires libbpf >= 1.6 and an object compiled with -g."""
+        self._check()
+        ptr = lib.bpf_program__line_info(self._ptr)
+        count = int(lib.bpf_program__line_info_cnt(self._ptr))
+        if not ptr or not count:
+            return []
+        btf = self._obj.btf
+        out = []
+        for i in range(count):
+            rec = ptr[i]
+            out.append(LineInfo(int(rec.insn_off), btf.string(rec.file_name_off),
+                                btf.string(rec.line_off), int(rec.line_col) >> 10,
+                                int(rec.line_col) & 0x3FF))
+        return out
+
+    # -- streams (libbpf >= 1.6, Linux >= 6.17) ------------------------------------------
+    def stream_read(self, stream: str | int = "stdout", size: int = 65536) -> bytes:
+        """Take up to ``size`` bytes of what the program wrote to its ``"stdout"`` or
+        ``"stderr"`` stream (``bpf_stream_printk()``; the kernel also writes errors of
+        the program there, such as a may_goto timeout or an arena fault).  What is read
+        is gone from the stream; b"" when it is empty.  Requires libbpf >= 1.6 and
+        Linux >= 6.17."""
+        call = lib.bpf_prog_stream_read  # a libbpf without it says which one has it
+        stream_id = STREAMS.get(stream, 0) if isinstance(stream, str) else int(stream)
+        if stream_id not in STREAMS.values():
+            raise ValueError(f"no BPF stream {stream!r} (use 'stdout' or 'stderr')")
+        if size <= 0:
+            raise ValueError("size must be > 0")
+        buf = ctypes.create_string_buffer(size)
+        o = opts("bpf_prog_stream_read_opts")
+        ret = call(self.fd, stream_id, buf, size, ctypes.byref(o))
+        if ret < 0:
+            if -ret == errno.EINVAL:
+                better = self._kernel_lacks("streams", -ret)
+                if better is not None:
+                    raise better
+            check_int(ret, "bpf_prog_stream_read", f"program {self.name!r}")
+        return buf.raw[:ret]
+
+    def streams(self, stream: str | int | None = None) -> Iterator[tuple[str, str]]:
+        """Each complete line the program wrote, as ``(stream, line)`` (``"stdout"``
+        or ``"stderr"``), reading the stream(s) until empty: ``for name, line in
+        prog.streams(): ...``.  A last line without a newline is yielded as well."""
+        names = list(STREAMS) if stream is None else [
+            stream if isinstance(stream, str) else
+            next((k for k, v in STREAMS.items() if v == stream), str(stream))]
+        for name in names:
+            pending = b""
+            while True:
+                chunk = self.stream_read(name)
+                if not chunk:
+                    break
+                pending += chunk
+                *lines, pending = pending.split(b"\n")
+                for line in lines:
+                    yield name, line.decode(errors="replace")
+            if pending:
+                yield name, pending.decode(errors="replace")
+
+    # -- struct_ops association (libbpf >= 1.7, Linux >= 6.19) -------------------------------
+    def assoc_struct_ops(self, map: Any) -> None:
+        """Associate this (non-struct_ops) program with struct_ops map ``map``, so that
+        kfuncs it calls can find the struct_ops instance it serves.  Requires
+        libbpf >= 1.7 and Linux >= 6.19."""
+        call = lib.bpf_program__assoc_struct_ops  # a libbpf without it says so first
+        self._check()
+        o = opts("bpf_prog_assoc_struct_ops_opts")
+        ret = call(self._ptr, map._ptr_checked(), ctypes.byref(o))
+        if ret < 0:
+            better = self._kernel_lacks("struct_ops_association", -ret)
+            if better is not None:
+                raise better
+            check_int(ret, "bpf_program__assoc_struct_ops",
+                      f"program {self.name!r} with map {map.name!r}")
+
     # -- pinning -------------------------------------------------------------------------
     def pin(self, path: str | os.PathLike[str]) -> None:
         """Pin the loaded program at ``path`` on a BPF filesystem."""
@@ -723,6 +1002,22 @@ class Program:
 def _is_ctypes(value: Any) -> bool:
     return isinstance(value, (ctypes._SimpleCData, ctypes.Structure, ctypes.Union,
                               ctypes.Array))
+
+
+_F_BEFORE = 1 << 3   # BPF_F_BEFORE (linux/bpf.h #defines: not in the generated table)
+_F_AFTER = 1 << 4    # BPF_F_AFTER
+_F_LINK = 1 << 13    # BPF_F_LINK: relative_fd is a link
+
+
+def _relative(anchor: Program | Link | bool, where: int) -> tuple[int, int]:
+    """(flags, relative_fd) placing a tcx/netkit attachment next to ``anchor``."""
+    if anchor is True:
+        return where, 0
+    if isinstance(anchor, Program):
+        return where, anchor.fd
+    if isinstance(anchor, Link):
+        return where | _F_LINK, anchor.fd
+    raise TypeError(f"before=/after= take a Program, a Link or True, not {anchor!r}")
 
 
 _KPROBE_MULTI_PREFIXES = ("kprobe.multi", "kretprobe.multi")

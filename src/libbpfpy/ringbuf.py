@@ -25,6 +25,7 @@ from __future__ import annotations
 import collections
 import ctypes
 import errno
+import itertools
 import mmap
 import operator
 import platform
@@ -44,7 +45,7 @@ from .enums import MapType
 from .errors import BPFError, a_or_an, error_for
 from .map import MapAPI
 
-__all__ = ["RingBuffer"]
+__all__ = ["RingBuffer", "Ring"]
 
 _BUSY = CONSTANTS["BPF_RINGBUF_BUSY_BIT"]
 _DISCARD = CONSTANTS["BPF_RINGBUF_DISCARD_BIT"]
@@ -353,6 +354,129 @@ class _Ring(Source):
         return self._dtype
 
 
+class Ring:
+    """One ring of a :class:`RingBuffer` (``rb.rings[i]``), as libbpf >= 1.3's
+    ``ring__*`` API shows it: the kernel ring's ``size``, ``producer_pos`` and
+    ``consumer_pos`` (byte positions that only grow), ``avail_data_size`` (bytes
+    written and not yet consumed) and :meth:`consume` of up to ``n`` records of this
+    ring only.
+
+    Read from this buffer's own mapping of the ring, so any libbpf serves; where the
+    records are read through libbpf instead (see the module), the numbers come from
+    ``ring__*`` and need libbpf >= 1.3.  Records fetched from the kernel ring but not
+    yet handed to a callback (another consumption style queued them) are counted by
+    :attr:`queued`, not by ``avail_data_size``."""
+
+    def __init__(self, owner: RingBuffer, ring: _Ring) -> None:
+        self._owner = owner
+        self._ring = ring
+
+    @property
+    def map(self) -> MapAPI:
+        """The ring buffer map."""
+        return self._ring.map
+
+    @property
+    def name(self) -> str:
+        """The map's name."""
+        return self._ring.name
+
+    def _libbpf_ring(self, call: str) -> Any:
+        getattr(lib, call)  # a libbpf without the ring__ API says which one has it
+        return lib.ring_buffer__ring(self._ring._rb_ptr, 0)
+
+    def _positions(self) -> tuple[int, int]:
+        with self._owner._use():
+            ring = self._ring
+            if self._owner._direct:
+                return int(ring.prod[0]), int(ring.cons[0])
+            r = self._libbpf_ring("ring__producer_pos")
+            return int(lib.ring__producer_pos(r)), int(lib.ring__consumer_pos(r))
+
+    @property
+    def size(self) -> int:
+        """The ring's data size in bytes (the map's ``max_entries``)."""
+        self._owner._check()
+        return int(self._ring.size)
+
+    @property
+    def producer_pos(self) -> int:
+        """Where the kernel writes the next record (bytes since the map was made)."""
+        return self._positions()[0]
+
+    @property
+    def consumer_pos(self) -> int:
+        """Where the consumer reads next: what the kernel sees consumed."""
+        return self._positions()[1]
+
+    @property
+    def avail_data_size(self) -> int:
+        """Bytes written to the ring and not consumed yet (headers included)."""
+        prod, cons = self._positions()
+        return prod - cons
+
+    @property
+    def queued(self) -> int:
+        """Records taken from this ring and waiting in the buffer for delivery."""
+        with self._owner._mutex:
+            return sum(b.remaining() for b in self._owner._pending if b.source is self._ring)
+
+    def consume(self, n: int | None = None) -> int:
+        """Call this ring's callback for up to ``n`` of its records available now
+        (all of them if None), without waiting; returns how many were delivered.
+        Records of the other rings are left alone.  As ``ring__consume_n``."""
+        if n is not None and n < 0:
+            raise ValueError("n must be >= 0")
+        rb = self._owner
+        ring = self._ring
+        left = -1 if n is None else n
+        with rb._use():
+            if ring.callback is None:
+                raise TypeError(f"ring {ring.name!r} has no callback: pass one to "
+                                "RingBuffer()/add(), or use read()/iteration")
+            with rb._mutex:
+                if rb._closed:
+                    raise rb._closed_error()
+                done = self._deliver_queued(left)
+                while left < 0 or done < left:
+                    # fetch from this ring only: the others keep their records
+                    others, rb._rings = rb._rings, [ring]
+                    try:
+                        got = rb._fill(rb._chunk)
+                    finally:
+                        rb._rings = others
+                    if not got:
+                        break
+                    done += self._deliver_queued(-1 if left < 0 else left - done)
+                return done
+
+    def _deliver_queued(self, left: int) -> int:
+        """Deliver up to ``left`` (-1: all) queued records of this ring, in order."""
+        rb = self._owner
+        done = 0
+        for batch in list(rb._pending):
+            if batch.source is not self._ring:
+                continue
+            if left >= 0 and done >= left:
+                break
+            it = batch.iterator()
+            before = operator.length_hint(it)
+            take = before if left < 0 else min(before, left - done)
+            self._ring.deliver(itertools.islice(it, take))
+            done += before - operator.length_hint(it)
+            if not operator.length_hint(it):
+                try:
+                    rb._pending.remove(batch)
+                except ValueError:
+                    pass
+        if rb._closed:
+            raise rb._closed_error()
+        return done
+
+    def __repr__(self) -> str:
+        return f"<Ring {self.name!r} of {self._owner!r}>"
+
+
 class RingBuffer(Reader):
     """Events from one or more ring buffer maps (``BPF_MAP_TYPE_RINGBUF``).
 
@@ -447,6 +571,13 @@ class RingBuffer(Reader):
                     counts = ring.lost_map.lookup(0)
                     total = (total or 0) + (sum(counts) if counts else 0)
         return total
+
+    @property
+    def rings(self) -> list[Ring]:
+        """One :class:`Ring` per map, in the order added: positions, available data,
+        and consumption of one ring at a time (libbpf >= 1.3's ``ring__*`` API)."""
+        self._check()
+        return [Ring(self, r) for r in self._rings]
 
     # -- Reader hooks -----------------------------------------------------------------
     def _sources(self) -> list[Source]:

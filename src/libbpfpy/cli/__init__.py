@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from ..errors import LoadError
 
 SUBCOMMAND_MODULES = ["libbpfpy.cli.build", "libbpfpy.cli.inspect", "libbpfpy.cli.probe",
-                      "libbpfpy.cli.kernel", "libbpfpy.cli.exporter"]
+                      "libbpfpy.cli.kernel", "libbpfpy.cli.exporter", "libbpfpy.cli.link"]
 
 
 def version_text() -> str:
@@ -28,18 +28,10 @@ def version_text() -> str:
 
 
 def _loaded_libbpf() -> str | None:
-    """The file of the libbpf this process mapped (its name carries the full
+    """The file of the libbpf this process loaded (its name carries the full
     version, ``libbpf.so.1.1.2``, which libbpf's API does not report)."""
-    import os
-    try:
-        with open("/proc/self/maps") as f:
-            for line in f:
-                path = line.split(None, 5)[-1].strip()
-                if "/libbpf.so" in path:
-                    return os.path.realpath(path)
-    except OSError:
-        pass
-    return None
+    from .._raw import library_file
+    return library_file()
 
 
 class VersionAction(argparse.Action):
@@ -69,10 +61,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _subparser(parser: argparse.ArgumentParser, name: str) -> argparse.ArgumentParser | None:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return action.choices.get(name)
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``libbpfpy`` console script."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    from .link import cmd_link, wants_linker
+    from .link import parser as link_parser
+    if wants_linker(argv, _subparser(parser, "link")):
+        args = link_parser().parse_args(argv[1:])
+        args.func = cmd_link
+    else:
+        args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

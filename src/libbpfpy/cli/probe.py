@@ -1,7 +1,10 @@
 """``libbpfpy probe``: what this kernel and libbpf support -- the table to check first.
 
 The system (kernel, libbpf, privileges, BTF, tracefs, bpffs, JIT), then every
-program type, map type, attach kind and iterator target with yes/no and the reason the probe found,
+program type, map type, attach kind (tcx, netkit, netfilter, uprobe_multi ... with
+libbpf >= 1.3) and iterator target with yes/no and the reason the probe found, newer
+BPF features (token delegation, program streams, exclusive maps, struct_ops
+association),
 and for each supported program type the helpers its programs may call
 (``--helpers TYPE`` lists them).  Probes load tiny programs and create tiny maps,
 so without BPF privileges they answer "no" and say why.
@@ -37,7 +40,7 @@ def helper_names() -> list[str]:
 def collect() -> dict[str, Any]:
     """Run the probes; the data ``probe`` prints."""
     from .. import probe
-    from .._raw import version
+    from .._raw import library_file, version
     from ..enums import MapType, ProgType
 
     btf = "/sys/kernel/btf/vmlinux"
@@ -46,6 +49,7 @@ def collect() -> dict[str, Any]:
     system = {
         "kernel": os.uname().release,
         "libbpf": version,
+        "libbpf_path": library_file(),
         "privileges": _feature(probe.privileges()),
         "btf": {"supported": os.path.exists(btf),
                 "reason": f"{btf} {'exists' if os.path.exists(btf) else 'missing'}"},
@@ -75,11 +79,13 @@ def collect() -> dict[str, Any]:
     map_types = [{"type": t.libbpf_name, **_feature(probe.map_type(t))}
                  for t in MapType if t != MapType.UNSPEC]
     attach = [{"kind": f.name, **_feature(f)} for f in probe.attach_kinds()]
+    features = [{"feature": f.name, **_feature(f)} for f in probe.bpf_features()]
     # Kernels refuse some iterator targets and allow others: each is probed.
     iterators = [{"target": t, **_feature(probe.iterator(t))}
                  for t in probe.iterator_targets()]
     return {"system": system, "program_types": prog_types, "map_types": map_types,
-            "attach_kinds": attach, "iterator_targets": iterators, "helpers": helper_table}
+            "attach_kinds": attach, "features": features, "iterator_targets": iterators,
+            "helpers": helper_table}
 
 
 def _yes(x: dict[str, Any]) -> str:
@@ -90,7 +96,7 @@ def render(d: dict[str, Any]) -> str:
     """The plain-text report of :func:`collect`'s data."""
     s = d["system"]
     out = ["system\n", table(["ITEM", "VALUE", "DETAIL"], [
-        ["kernel", s["kernel"], ""], ["libbpf", s["libbpf"], ""],
+        ["kernel", s["kernel"], ""], ["libbpf", s["libbpf"], s.get("libbpf_path", "")],
         *[[k, _yes(s[k]), s[k]["reason"]] for k in (
             "privileges", "btf", "tracefs", "bpffs", "jit", "unprivileged_bpf")]],
         indent="  ")]
@@ -111,6 +117,10 @@ def render(d: dict[str, Any]) -> str:
     out.append("\niterator targets (SEC(\"iter/<target>\"))\n")
     out.append(table(["TARGET", "SUPPORTED", "REASON"],
                      [[i["target"], _yes(i), i["reason"]] for i in d["iterator_targets"]],
+                     indent="  "))
+    out.append("\nbpf features\n")
+    out.append(table(["FEATURE", "SUPPORTED", "REASON"],
+                     [[f["feature"], _yes(f), f["reason"]] for f in d["features"]],
                      indent="  "))
     out.append("\n(HELPERS: how many helpers the type may call, ? where libbpf cannot "
                "probe them;\n list them with: libbpfpy probe --helpers TYPE)\n")
