@@ -204,10 +204,18 @@ def guarded(owner: str | None = None) -> Callable[[type[T]], type[T]]:
     or the attribute ``owner`` (e.g. ``"_obj"`` for an object's programs and maps).
 
     Generators are left alone (a suspended generator must not pin the resource: they
-    take a use per step), as are ``close``/``destroy`` and context-manager methods.
-    Closed checks stay in the methods themselves, which then run inside the use."""
+    take a use per step), as are ``close``/``destroy``, context-manager methods and
+    the names a class lists in ``_unguarded_`` (cheap accessors that read only Python
+    state, or take a use themselves on their slow path: nested in every call, a
+    wrapper there would cost more than the call).  Closed checks stay in the methods
+    themselves, which then run inside the use."""
     def decorate(cls: type[T]) -> type[T]:
+        skip: set[str] = set()
+        for klass in cls.__mro__:
+            skip |= set(vars(klass).get("_unguarded_", ()))
         for name, value in _public_members(cls):
+            if name in skip:
+                continue
             if isinstance(value, property):
                 fget = _wrap(value.fget, owner) if value.fget else None
                 fset = _wrap(value.fset, owner) if value.fset else None

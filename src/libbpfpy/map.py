@@ -120,6 +120,9 @@ class MapAPI(MutableMapping[Any, Any]):
     name: str
     _key_codec_cache: Any = None
     _value_codec_cache: Any = None
+    # Accessors on every element operation's path that need no use of their own
+    # (see _lifetime.guarded): pure Python, or a use taken on their slow path.
+    _unguarded_ = frozenset({"is_percpu", "key_codec", "value_codec"})
 
     # -- provided by subclasses --------------------------------------------------
     @property
@@ -637,11 +640,31 @@ class Map(MapAPI):
     ``inner_map``, ``autocreate``, ``pin_path``, ``reuse_fd``).
     """
 
+    _unguarded_ = frozenset({"type", "key_size", "value_size", "max_entries", "fd"})
+
     def __init__(self, obj: Object, ptr: int) -> None:
         self._obj = obj
         self._ptr = ptr
         self.name = lib.bpf_map__name(ptr).decode()
         self._fd_cache = -1
+        self._fixed: tuple[MapType, int, int, int] | None = None
+
+    def _definition(self) -> tuple[MapType, int, int, int]:
+        """(type, key_size, value_size, max_entries): read from libbpf under a use,
+        and kept once the object is loaded (when the definition can no longer
+        change), so element operations read it without a libbpf call."""
+        fixed = self._fixed
+        if fixed is not None:
+            self._check()
+            return fixed
+        with self._obj._use():
+            self._check()
+            p = self._ptr
+            d = (MapType(lib.bpf_map__type(p)), int(lib.bpf_map__key_size(p)),
+                 int(lib.bpf_map__value_size(p)), int(lib.bpf_map__max_entries(p)))
+            if self._obj._load_attempted:
+                self._fixed = d
+        return d
 
     def _check(self) -> None:
         self._obj._check_open(f"map {self.name!r}")
@@ -664,8 +687,11 @@ class Map(MapAPI):
     @property
     def fd(self) -> int:
         """The map's file descriptor (after load); owned by the object."""
-        self._check()
-        if self._fd_cache < 0:
+        if self._fd_cache >= 0:
+            self._check()
+            return self._fd_cache
+        with self._obj._use():
+            self._check()
             fd = lib.bpf_map__fd(self._ptr)
             # libbpf >= 1.3 holds a placeholder fd (a memfd) for a map it did not
             # create, so that map fds are known at open time: that is no map either.
@@ -681,8 +707,9 @@ class Map(MapAPI):
         self._obj._require_unloaded(call, f"map {self.name!r}", self.name)
 
     def _set(self, call: str, *args: Any) -> None:
-        self._before_load(call)
-        ret = getattr(lib, call)(self._ptr, *args)
+        with self._obj._use():     # (the definition setters are not wrapped)
+            self._before_load(call)
+            ret = getattr(lib, call)(self._ptr, *args)
         if ret is not None and ret < 0:
             check_int(ret, call, f"map {self.name!r}")
         self._key_codec_cache = self._value_codec_cache = None
@@ -692,8 +719,9 @@ class Map(MapAPI):
         # contents of .data/.bss/.rodata/.kconfig) and struct_ops maps: libbpf 1.1
         # changes the number, not the memory, and later frees or copies the wrong
         # size.  Refused here instead of corrupting the process.
-        self._before_load(f"bpf_map__set_{what}")
-        internal = bool(lib.bpf_map__is_internal(self._ptr))
+        with self._obj._use():
+            self._before_load(f"bpf_map__set_{what}")
+            internal = bool(lib.bpf_map__is_internal(self._ptr))
         if self.type == MapType.STRUCT_OPS or (internal and not (
                 what == "value_size" and _libbpf_version >= (1, 3))):
             raise BPFError(errno.EINVAL, f"the {what} of map {self.name!r} cannot be "
@@ -704,8 +732,7 @@ class Map(MapAPI):
     @property
     def type(self) -> MapType:
         """The map type; settable before load (not for libbpf's global-data maps)."""
-        self._check()
-        return MapType(lib.bpf_map__type(self._ptr))
+        return self._definition()[0]
 
     @type.setter
     def type(self, value: MapType | int | str) -> None:
@@ -726,8 +753,7 @@ class Map(MapAPI):
     @property
     def key_size(self) -> int:
         """Key size in bytes; settable before load."""
-        self._check()
-        return int(lib.bpf_map__key_size(self._ptr))
+        return self._definition()[1]
 
     @key_size.setter
     def key_size(self, value: int) -> None:
@@ -737,8 +763,7 @@ class Map(MapAPI):
     @property
     def value_size(self) -> int:
         """Value size in bytes; settable before load."""
-        self._check()
-        return int(lib.bpf_map__value_size(self._ptr))
+        return self._definition()[2]
 
     @value_size.setter
     def value_size(self, value: int) -> None:
@@ -748,8 +773,7 @@ class Map(MapAPI):
     @property
     def max_entries(self) -> int:
         """Capacity (bytes for ring buffers); settable before load."""
-        self._check()
-        return int(lib.bpf_map__max_entries(self._ptr))
+        return self._definition()[3]
 
     @max_entries.setter
     def max_entries(self, value: int) -> None:
@@ -973,6 +997,9 @@ class MapHandle(FdHandle, MapAPI):
     """
 
     _kind = "map handle"
+    # pure Python (the kernel's answer read at open, the owned fd): see MapAPI
+    _unguarded_ = frozenset({"type", "key_size", "value_size", "max_entries", "flags",
+                             "fd"})
 
     def __init__(self, fd: int, *, info: MapInfo | None = None) -> None:
         FdHandle.__init__(self, fd, f"map fd {fd}")

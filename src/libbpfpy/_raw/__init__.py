@@ -26,6 +26,7 @@ from __future__ import annotations
 import ctypes
 import logging
 import os
+import re
 import threading
 from typing import Any
 
@@ -163,11 +164,24 @@ _QUIET = frozenset({"libbpf_major_version", "libbpf_minor_version", "libbpf_vers
                     "libbpf_strerror", "libbpf_set_memlock_rlim"})
 
 
+# Accessors of libbpf's structs (bpf_map__key_size ...): they return a field and never
+# print.  (Were one to print after all, a kept exception would still be raised, at
+# the end of the public call: see _lifetime.guarded.)
+_ACCESSOR = re.compile(
+    r"(bpf_map|bpf_program|bpf_object|bpf_link|btf)__(name|type|fd|key_size|value_size|"
+    r"max_entries|map_flags|numa_node|ifindex|map_extra|autocreate|autoload|autoattach|"
+    r"is_internal|is_pinned|pin_path|btf_key_type_id|btf_value_type_id|section_name|"
+    r"insn_cnt|insns|flags|log_level|log_buf|expected_attach_type|kversion|btf|"
+    r"next_map|next_program|prev_map|prev_program|type_cnt|pointer_size|endianness|"
+    r"base_btf|type_by_id|name_by_offset|str_by_offset|token_fd)\Z")
+
+
 def _may_print(name: str) -> bool:
     """Whether libbpf's function ``name`` can call the print callback: all but the
     thin syscall wrappers of bpf.c (``bpf_map_lookup_elem``...), which never print
-    (netlink's ``bpf_tc_*``/``bpf_xdp_*`` do), and a few pure getters."""
-    if name in _QUIET or (name.startswith("libbpf_") and name.endswith("_str")):
+    (netlink's ``bpf_tc_*``/``bpf_xdp_*`` do), accessors and a few pure getters."""
+    if name in _QUIET or (name.startswith("libbpf_") and name.endswith("_str")) or \
+            _ACCESSOR.match(name):
         return False
     return "__" in name or name.startswith(("libbpf_", "bpf_tc_", "bpf_xdp_"))
 
