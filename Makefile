@@ -164,7 +164,7 @@ bench: setup
 # Fuzzing (docs: tests/fuzz/run.py): mutations of every fixture object and of their BTF
 # through open/inspect/load/BTF in forked workers; a crash, a hang (> 10 s) or an
 # exception other than BPFError fails.  `make fuzz` is the long run (niced),
-# `make fuzz-ci` the bounded one for CI (3,000 cases and 200 Ctrl-Cs, ~2 min here).
+# `make fuzz-ci` the bounded one for CI (3,000 cases and 200 Ctrl-Cs, ~1 min here).
 FUZZ_CASES ?= 10000
 FUZZ_SEED ?= 1
 fuzz: setup
