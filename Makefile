@@ -164,14 +164,14 @@ bench: setup
 # Fuzzing (docs: tests/fuzz/run.py): mutations of every fixture object and of their BTF
 # through open/inspect/load/BTF in forked workers; a crash, a hang (> 10 s) or an
 # exception other than BPFError fails.  `make fuzz` is the long run (niced),
-# `make fuzz-ci` the bounded one for CI (3,000 cases and 200 Ctrl-Cs, ~1 min here).
+# `make fuzz-ci` the bounded one for CI (10,000 cases and 200 Ctrl-Cs, ~1 min here).
 FUZZ_CASES ?= 10000
 FUZZ_SEED ?= 1
 fuzz: setup
 	nice $(PY) tests/fuzz/run.py --kind both --cases $(FUZZ_CASES) --seed $(FUZZ_SEED)
 
 fuzz-ci: setup
-	$(PY) tests/fuzz/run.py --kind both --cases 1500 --seed 7
+	$(PY) tests/fuzz/run.py --kind both --cases 5000 --seed 7
 	$(PY) tests/fuzz/sigint.py --count 100
 	$$([ $$(id -u) -eq 0 ] && echo $(PY) tests/fuzz/sigint.py --count 100 --load || true)
 

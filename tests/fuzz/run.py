@@ -3,7 +3,7 @@
 
     python tests/fuzz/run.py --kind object --cases 10000      # mutated .o files
     python tests/fuzz/run.py --kind btf --cases 10000         # mutated BTF blobs
-    python tests/fuzz/run.py --kind both --cases 1500 --seed 7   # make fuzz-ci
+    python tests/fuzz/run.py --kind both --cases 5000 --seed 7   # make fuzz-ci
 
 Inputs are mutations (``mutate.py``) of every fixture object in ``build/`` (and
 their ``.BTF`` sections for blobs).  A worker process runs the cases one by one
