@@ -254,7 +254,7 @@ def kprobes() -> Feature:
     base = fs.tracefs_path()
     if base and os.path.exists(os.path.join(base, "kprobe_events")):
         return Feature("kprobe", True, f"{base}/kprobe_events exists")
-    where = f"no {base}/kprobe_events" if base else "tracefs not mounted"
+    where = f"no {base}/kprobe_events" if base else f"tracefs {fs.tracefs_problem()}"
     return Feature("kprobe", False, f"kernel built without CONFIG_KPROBES: no {pmu} and "
                    f"{where}")
 
@@ -460,7 +460,11 @@ def tracefs() -> Feature:
     path = fs.tracefs_path()
     if path:
         return Feature("tracefs", True, f"mounted at {path}")
-    return Feature("tracefs", False, f"not mounted (mount -t tracefs tracefs {fs.TRACEFS})")
+    problem = fs.tracefs_problem()
+    if "not mounted" in problem:
+        return Feature("tracefs", False, f"not mounted (mount -t tracefs tracefs "
+                       f"{fs.TRACEFS})")
+    return Feature("tracefs", False, problem.removeprefix("is "))
 
 
 def tracepoint(category: str, name: str) -> Feature:
