@@ -9,6 +9,7 @@ only).  The objects are CO-RE: compiled once, they load on any kernel with BTF.
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import signal
 import sys
@@ -52,6 +53,26 @@ def helper_binary(name: str = "target") -> str:
         subprocess.run(["gcc", "-O1", "-g", "-fno-omit-frame-pointer", "-o", str(out),
                         str(src)], check=True)
     return str(out)
+
+
+# The kernel function that carries out unlink(2)/unlinkat(2), newest name first.
+# Linux 6.1 to 6.18 call it do_unlinkat; later kernels renamed it filename_unlinkat
+# (7.2 has that name; the arguments stayed: int dfd, struct filename *name).
+# libbpf-bootstrap's examples, written earlier, use the old name and fail to attach
+# on such kernels.
+UNLINK_FUNCTIONS = ("filename_unlinkat", "do_unlinkat")
+
+
+def unlink_function() -> str:
+    """The name this kernel gives the function behind unlink(2), looked up in its BTF
+    (internal functions are renamed between versions: examples that probe one pick
+    the name at run time rather than fixing it in ``SEC()``)."""
+    from libbpfpy import BPFError, probe
+    for name in UNLINK_FUNCTIONS:
+        if probe.kernel_btf_id(name) >= 0:
+            return name
+    raise BPFError(errno.ENOENT, f"none of {', '.join(UNLINK_FUNCTIONS)} is in this kernel's BTF "
+                   "(/sys/kernel/btf/vmlinux): cannot tell which function to trace")
 
 
 def parser(doc: str | None) -> argparse.ArgumentParser:

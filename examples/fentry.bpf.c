@@ -1,8 +1,14 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * fentry: the same kernel function as the kprobe example (do_unlinkat), through
- * BPF trampolines: arguments are typed from kernel BTF and read directly, and
- * fexit sees the arguments and the result together.
+ * fentry: the same kernel function as the kprobe example (the one behind
+ * unlink(2)), through BPF trampolines: arguments are typed from kernel BTF and
+ * read directly, and fexit sees the arguments and the result together.
+ *
+ * A trampoline's target is fixed at load time.  The function is do_unlinkat up
+ * to Linux 6.18 and filename_unlinkat later (same arguments), so the sections
+ * name none and fentry.py sets it with bpf_program__set_attach_target() before
+ * loading; CO-RE then finds name->name wherever this kernel's struct filename
+ * keeps it.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -35,14 +41,14 @@ static __always_inline void emit(struct filename *name, int is_exit, long ret)
 	bpf_ringbuf_submit(c, 0);
 }
 
-SEC("fentry/do_unlinkat")
+SEC("fentry")
 int BPF_PROG(unlink_entry, int dfd, struct filename *name)
 {
 	emit(name, 0, 0);
 	return 0;
 }
 
-SEC("fexit/do_unlinkat")
+SEC("fexit")
 int BPF_PROG(unlink_exit, int dfd, struct filename *name, long ret)
 {
 	emit(name, 1, ret);

@@ -1,8 +1,13 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * kprobe: a kernel function's arguments and result (kprobe/kretprobe on
- * do_unlinkat), and a system call's arguments whatever its kernel symbol is
- * (ksyscall on kill: libbpf picks __x64_sys_kill, __arm64_sys_kill ...).
+ * kprobe: a kernel function's arguments and result (kprobe/kretprobe on the
+ * function behind unlink(2)), and a system call's arguments whatever its kernel
+ * symbol is (ksyscall on kill: libbpf picks __x64_sys_kill, __arm64_sys_kill ...).
+ *
+ * The unlink function has no fixed name -- do_unlinkat up to Linux 6.18,
+ * filename_unlinkat later, with the same arguments -- so its two programs say
+ * only "kprobe"/"kretprobe" (no auto-attach) and kprobe.py attaches them to the
+ * name the running kernel uses.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -40,7 +45,7 @@ static __always_inline struct kprobe_record *start(int kind)
 	return r;
 }
 
-SEC("kprobe/do_unlinkat")
+SEC("kprobe")
 int BPF_KPROBE(unlink_entry, int dfd, struct filename *name)
 {
 	struct kprobe_record *r = start(REC_UNLINK);
@@ -52,7 +57,7 @@ int BPF_KPROBE(unlink_entry, int dfd, struct filename *name)
 	return 0;
 }
 
-SEC("kretprobe/do_unlinkat")
+SEC("kretprobe")
 int BPF_KRETPROBE(unlink_exit, long ret)
 {
 	struct kprobe_record *r = start(REC_UNLINK_RET);

@@ -5,9 +5,9 @@
  *   target calls [N]   call add_numbers(i, 2 * i) and fire the USDT probe
  *                      libbpfpy_target:tick(i, "tick") every 50 ms, N times
  *                      (default: until killed)
- *   target spin SECS   burn CPU in spin() for SECS seconds, half of the time
- *                      inside getppid(2), so that samples land in both user space
- *                      and the kernel
+ *   target spin [SECS] burn CPU in spin() for SECS seconds (default: until
+ *                      killed), much of the time inside getppid(2), so that
+ *                      samples land in both user space and the kernel
  *
  * Prints "ready <pid>" once started.
  */
@@ -37,7 +37,7 @@ __attribute__((noinline)) unsigned long spin(double seconds)
 	volatile unsigned long x = 0;
 	double end = now() + seconds;
 
-	while (now() < end) {
+	while (seconds <= 0 || now() < end) {
 		for (int i = 0; i < 100000; i++)
 			x += i * i;
 		for (int i = 0; i < 5000; i++)
@@ -55,7 +55,7 @@ int main(int argc, char **argv)
 	printf("ready %d\n", getpid());
 	fflush(stdout);
 	if (!strcmp(mode, "spin")) {
-		spin(n > 0 ? n : 5);
+		spin(n);
 		return 0;
 	}
 	for (long i = 0; n < 0 || i < n; i++) {

@@ -368,14 +368,20 @@ def test_sockmap_link_passes_stream_data_through_its_verdict(bpf_object_path, ne
 # -- raw tracepoint cookie -------------------------------------------------------------
 
 def test_raw_tracepoint_cookie_reaches_the_program(bpf_object_path):
+    if not raw.is_available("bpf_program__attach_raw_tracepoint_opts"):
+        # an older libbpf refuses by name, whatever the program (core_trace's loads on
+        # every kernel; raw_tp_cookie's calls bpf_get_attach_cookie, Linux >= 6.10)
+        with Object.open(bpf_object_path("core_trace")) as obj:
+            obj.load()
+            prog = obj.programs["raw_sys_enter"]
+            assert refused_by_old_libbpf("bpf_program__attach_raw_tracepoint_opts",
+                                         lambda: prog.attach_raw_tracepoint(
+                                             "sys_enter", cookie=0xBEEF))
+        return
+    skip_unless(probe.raw_tracepoint_cookie())
     with Object.open(bpf_object_path("raw_tp_cookie")) as obj:
         obj.load()
         prog = obj.programs["on_enter"]
-        if refused_by_old_libbpf("bpf_program__attach_raw_tracepoint_opts",
-                                 lambda: prog.attach_raw_tracepoint("sys_enter",
-                                                                    cookie=0xBEEF)):
-            return
-        skip_unless(probe.raw_tracepoint_cookie())
         obj.globals["target_pid"] = os.getpid()
         with prog.attach_raw_tracepoint("sys_enter", cookie=0xBEEF) as link:
             os.getppid()

@@ -71,6 +71,7 @@ class Batches:
         self.m = m
         self.fd = m.fd
         self.call = call
+        self.max_entries = m.max_entries
         self.fallback = fallback and call == "bpf_map_lookup_batch"
         lay = m._layout()
         self.key_size = lay.key_size
@@ -92,15 +93,18 @@ class Batches:
         self._prev: int | None = None       # element walk: address of the last key
 
     def read(self, keys: int, values: int, room: int) -> int:
-        """Fill up to ``room`` entries at ``keys``/``values`` (addresses)."""
+        """Fill up to ``room`` entries at ``keys``/``values`` (addresses).  Each read
+        is a use of the map's owner (a suspended walk pins nothing; a map closed
+        meanwhile raises ClosedError instead of reading a reused fd)."""
         self.need = 0
         if self.done or room <= 0:
             return 0
-        if self.batched is None or self.batched:
-            n = self._read_batch(keys, values, room)
-            if n >= 0:
-                return n
-        return self._read_walk(keys, values, room)
+        with self.m._use():
+            if self.batched is None or self.batched:
+                n = self._read_batch(keys, values, room)
+                if n >= 0:
+                    return n
+            return self._read_walk(keys, values, room)
 
     def _read_batch(self, keys: int, values: int, room: int) -> int:
         """Entries read by one batch syscall, or -1 to walk element by element."""
@@ -115,9 +119,10 @@ class Batches:
             # No batch lookup for this map type (or kernel): walk key by key instead.
             self.batched = False
             return -1
-        if err == errno.ENOSPC and count.value == 0:
-            # One hash bucket holds more elements than ``room``.
-            self.need = room * 2
+        if err == errno.ENOSPC and count.value == 0 and room < self.max_entries:
+            # One hash bucket holds more elements than ``room`` (never more than the
+            # map can hold).
+            self.need = min(room * 2, self.max_entries)
             return 0
         if err and err != errno.ENOENT:
             raise self.m._fail(ret, self.call)

@@ -18,27 +18,35 @@ their hashes, so editing one recompiles, and so is the clang binary that compile
 it, so upgrading clang recompiles while a cache hit on a machine without clang
 still works: looking the object up never needs the compiler.  ``vmlinux.h`` is cached per
 kernel build id (``/sys/kernel/notes``), falling back to a hash of the kernel's BTF.
+
+The cache is reached through directory fds, every directory on its path checked
+(see :class:`._cache.Dir`); clang reads the header from and writes the object into the
+checked directories through ``/proc/self/fd``; files are written whole (temporary
+name, ``O_EXCL|O_NOFOLLOW``, fsync, rename), a cached header is used only if
+complete, and a header that breaks a compile or an object that fails
+:func:`libbpfpy.validate.check_object` is evicted.
 """
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import logging
 import os
 import shutil
-import stat
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 from . import _cache
-from .errors import CompileError
+from .errors import BPFError, CompileError
 
 # subprocess, tempfile, shlex and sysconfig are imported where a compilation (or a
 # vmlinux.h) is actually produced: a cache hit, the common case at a tool's start,
 # needs none of them.
 
-__all__ = ["compile", "vmlinux_header", "cache_dir", "target_arch", "kernel_build_id"]
+__all__ = ["compile", "compile_bytes", "vmlinux_header", "cache_dir", "target_arch",
+           "kernel_build_id"]
 
 log = logging.getLogger("libbpfpy.compile")
 
@@ -51,6 +59,11 @@ _VMLINUX_BTF = "/sys/kernel/btf/vmlinux"
 _NOTES = "/sys/kernel/notes"
 
 
+#: libbpfpy's own BPF headers (``#include <libbpfpy/ringbuf.h>``), on every compile's
+#: include path.
+INCLUDE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "include")
+
+
 def target_arch(machine: str | None = None) -> str:
     """The ``__TARGET_ARCH_<arch>`` name libbpf's headers use for this machine."""
     m = machine or os.uname().machine
@@ -61,35 +74,9 @@ def target_arch(machine: str | None = None) -> str:
 
 def cache_dir(path: str | os.PathLike[str] | None = None) -> Path:
     """The cache directory (created 0700 if missing), after checking that it is a real
-    directory owned by the caller and not writable by group or others."""
+    directory owned by the caller, not writable by group or others, and reached
+    through directories no other user can change (see :class:`._cache.Dir`)."""
     return Path(_cache.cache_dir(path))
-
-
-def _private_dir(p: Path) -> None:
-    _cache.private_dir(str(p))
-
-
-_atomic_write = _cache.atomic_write
-_read_nofollow = _cache.read_nofollow
-_unlink = _cache.unlink
-
-
-def _atomic_copy(src: Path, dest: Path) -> None:
-    import tempfile
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
-    try:
-        with os.fdopen(fd, "wb") as out, _open_nofollow(src) as inp:
-            shutil.copyfileobj(inp, out)
-            os.fchmod(out.fileno(), 0o644)
-        os.replace(tmp, dest)
-    except BaseException:
-        _unlink(tmp)
-        raise
-
-
-def _open_nofollow(path: Path) -> Any:
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-    return os.fdopen(fd, "rb")
 
 
 # -- vmlinux.h ------------------------------------------------------------------------------
@@ -131,38 +118,36 @@ def vmlinux_header(cache: str | os.PathLike[str] | None = None) -> Path:
     """The path of a ``vmlinux.h`` for the running kernel, generated through libbpf's
     ``btf_dump`` on first use and cached per kernel build.
 
+    The header is written whole or not at all (a full disk raises and leaves no
+    truncated header), and a cached header is used only if it is complete.
     Requires Linux >= 5.4 built with CONFIG_DEBUG_INFO_BTF."""
-    root = cache_dir(cache)
-    d = root / "vmlinux"
-    _private_dir(d)
-    sub = d / _kernel_key()
-    _private_dir(sub)
-    header = sub / "vmlinux.h"
-    st = _lstat(header)
-    if st is not None and stat.S_ISREG(st.st_mode) and st.st_size > 0:
-        return header
-    import tempfile
+    with _cache.Dir.root(cache) as root, _header_dir(root) as d:
+        return Path(d.path, "vmlinux.h")
 
-    from .btf import BTF
-    fd, tmp = tempfile.mkstemp(prefix=".vmlinux.h.", suffix=".tmp", dir=sub)
-    os.close(fd)
+
+def _header_dir(root: _cache.Dir) -> _cache.Dir:
+    """The directory holding this kernel's complete vmlinux.h (generated if needed)."""
+    with root.sub("vmlinux") as vm:
+        d = vm.sub(_kernel_key())
     try:
-        with BTF.vmlinux() as btf:
-            btf.dump_c(tmp)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, header)
+        if not _complete_header(d.read("vmlinux.h")):
+            from .btf import BTF
+            with BTF.vmlinux() as btf:
+                text = btf.to_c().encode()
+            if not _complete_header(text):
+                raise BPFError(errno.EIO, "generating vmlinux.h gave an incomplete header",
+                               call="btf_dump")
+            d.write("vmlinux.h", text)
+            log.info("generated %s", os.path.join(d.path, "vmlinux.h"))
     except BaseException:
-        _unlink(tmp)
+        d.close()
         raise
-    log.info("generated %s", header)
-    return header
+    return d
 
 
-def _lstat(p: Path) -> os.stat_result | None:
-    try:
-        return os.lstat(p)
-    except OSError:
-        return None
+def _complete_header(text: bytes | None) -> bool:
+    """Whether ``text`` is a whole generated vmlinux.h (it ends with the guard)."""
+    return text is not None and text.rstrip().endswith(b"#endif /* __VMLINUX_H__ */")
 
 
 # -- compile ------------------------------------------------------------------------------
@@ -275,36 +260,85 @@ def compile(src: str | os.PathLike[str], out: str | os.PathLike[str] | None = No
 
     Runs ``clang -g -O2 -target bpf -D__TARGET_ARCH_<arch>`` plus ``cflags`` with
     ``-I`` for each of ``include_dirs``, the directory of a generated ``vmlinux.h``
-    (or of ``vmlinux``, a header of your own) and libbpf's headers.  The object is
-    copied to ``out`` and ``out`` is returned as given, if given; else the cached
-    object's path is returned (named after the source: ``prog.<hash>.o`` for
-    ``prog.bpf.c``, so libbpf calls the object ``prog``).  An unchanged source (same
-    flags, same included headers, same kernel) is not compiled again unless
-    ``cache=False``, and such a cache hit does not need clang at all: the object
-    is recompiled only when the clang that made it changed, not when it is gone.
-    ``clang`` overrides the compiler (also ``$LIBBPFPY_CLANG``); ``cache_path`` the
-    cache directory.
+    (or of ``vmlinux``, a header of your own), libbpf's headers and libbpfpy's own
+    (``<libbpfpy/ringbuf.h>``).  The object is copied to ``out`` and ``out`` is
+    returned as given, if given; else the cached object's path is returned (named
+    after the source: ``prog.<hash>.o`` for ``prog.bpf.c``, so libbpf calls the
+    object ``prog``).  An unchanged source (same flags, same included headers, same
+    kernel) is not compiled again unless ``cache=False``, and such a cache hit does
+    not need clang at all: the object is recompiled only when the clang that made it
+    changed, not when it is gone.  ``clang`` overrides the compiler (also
+    ``$LIBBPFPY_CLANG``); ``cache_path`` the cache directory.  See
+    :func:`compile_bytes` for the object's bytes, read through the checked cache
+    directory.
 
     Raises :class:`~libbpfpy.CompileError` with clang's diagnostics when it fails.
     """
+    path, _data = _compile(src, out, cflags=cflags, include_dirs=include_dirs, cache=cache,
+                           cache_path=cache_path, clang=clang, vmlinux=vmlinux)
+    return path
+
+
+def compile_bytes(src: str | os.PathLike[str], **options: Any) -> bytes:
+    """Like :func:`compile` (same options, no ``out``), returning the object's bytes as
+    read through the cache directory's checked fd -- for ``Object.open(bytes)``, so
+    that no path is opened again between the checks and the load."""
+    return _compile(src, None, **options)[1]
+
+
+def _compile(src: str | os.PathLike[str], out: str | os.PathLike[str] | None, *,
+             cflags: Sequence[str] = (), include_dirs: Iterable[str | os.PathLike[str]] = (),
+             cache: bool = True, cache_path: str | os.PathLike[str] | None = None,
+             clang: str | os.PathLike[str] | None = None,
+             vmlinux: str | os.PathLike[str] | None = None) -> tuple[Path, bytes]:
+    from .validate import read_input
     src_path = Path(os.path.abspath(os.fspath(src)))
-    source = _read_nofollow(src_path) if src_path.exists() else None
-    if source is None:
-        raise FileNotFoundError(2, "BPF source not found", str(src_path))
+    source = read_input(src_path, "BPF source")
     requested = os.fspath(clang) if clang is not None else os.environ.get("LIBBPFPY_CLANG")
-    root = cache_dir(cache_path)
-    objects = root / "objects"
-    _private_dir(objects)
-    header: Path | None = None
-    if vmlinux is not None:
-        vmlinux_dir = os.path.dirname(os.path.abspath(os.fspath(vmlinux)))
-        vm_ident = _file_hash(os.fspath(vmlinux)) or "missing"
-    else:
-        # Only the kernel's identity goes into the key; the header itself is
-        # generated when clang is about to need it.
-        vm_ident = _kernel_key()
-        vmlinux_dir = str(root / "vmlinux" / vm_ident)
-    incs = [os.path.abspath(os.fspath(d)) for d in include_dirs]
+    with _cache.Dir.root(cache_path) as root, root.sub("objects") as objects:
+        if vmlinux is not None:
+            vmlinux_dir = os.path.dirname(os.path.abspath(os.fspath(vmlinux)))
+            vm_ident = _file_hash(os.fspath(vmlinux)) or "missing"
+        else:
+            # Only the kernel's identity goes into the key; the header itself is
+            # generated when clang is about to need it.
+            vm_ident = _kernel_key()
+            vmlinux_dir = os.path.join(root.path, "vmlinux", vm_ident)
+        argv = _clang_args(cflags, include_dirs, vmlinux_dir)
+        key_text = json.dumps([_FORMAT, requested or "", argv, str(src_path),
+                               hashlib.sha256(source).hexdigest(), vm_ident])
+        key = hashlib.sha256(key_text.encode()).hexdigest()[:32]
+        name = f"{_stem(src_path)}.{key}"
+        data = _cached(objects, name, key) if cache else None
+        if data is not None:
+            log.debug("compile cache hit for %s: %s", src_path,
+                      os.path.join(objects.path, name))
+        else:
+            compiler = _find_clang(requested)
+            header_dir = _header_dir(root) if vmlinux is None else None
+            try:
+                if header_dir is not None and header_dir.path != vmlinux_dir:
+                    raise CompileError(f"the kernel's identity changed while compiling "
+                                       f"{src_path}; try again", diagnostics="",
+                                       returncode=1)
+                data = _run_clang(compiler, argv, src_path, objects, name, key, header_dir)
+            finally:
+                if header_dir is not None:
+                    header_dir.close()
+        cached = Path(objects.path, f"{name}.o")
+    if out is None:
+        return cached, data
+    from ._files import atomic_write
+    given = Path(os.fspath(out))
+    dest = Path(os.path.abspath(given))
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(dest, data, mode=0o644)
+    return given, data
+
+
+def _clang_args(cflags: Sequence[str], include_dirs: Iterable[str | os.PathLike[str]],
+                vmlinux_dir: str) -> list[str]:
+    incs = [os.path.abspath(os.fspath(d)) for d in include_dirs] + [INCLUDE_DIR]
     libbpf_inc = _libbpf_include()
     matching = libbpf_headers_in_use()
     argv = ["-g", "-O2", "-target", "bpf", f"-D__TARGET_ARCH_{target_arch()}",
@@ -317,79 +351,89 @@ def compile(src: str | os.PathLike[str], out: str | os.PathLike[str] | None = No
         # <bpf/usdt.bpf.h> -> <linux/errno.h> -> <asm/errno.h>, which lives in the
         # multiarch directory that clang -target bpf does not search.
         argv.append(f"-idirafter{multiarch}")
-    key_text = json.dumps([_FORMAT, requested or "", argv, str(src_path),
-                           hashlib.sha256(source).hexdigest(), vm_ident])
-    key = hashlib.sha256(key_text.encode()).hexdigest()[:32]
-    stem = _stem(src_path)
-    cached = objects / f"{stem}.{key}.o"
-    record_path = objects / f"{stem}.{key}.json"
-    if cache:
-        raw = _read_nofollow(record_path)
-        st = _lstat(cached)
-        if raw is not None and st is not None and stat.S_ISREG(st.st_mode):
-            try:
-                record = json.loads(raw)
-            except ValueError:
-                record = {}
-            if record.get("key") == key and _deps_fresh(record) and \
-                    _compiler_fresh(record):
-                log.debug("compile cache hit for %s: %s", src_path, cached)
-                return _deliver(cached, out)
-    compiler = _find_clang(requested)
-    if vmlinux is None:
-        header = vmlinux_header(root)
-        if str(header.parent) != vmlinux_dir:  # the kernel changed under us
-            raise CompileError(f"the kernel's identity changed while compiling {src_path}; "
-                               "try again", diagnostics="", returncode=1)
-    cst = os.stat(compiler)
+    return argv
+
+
+def _cached(objects: _cache.Dir, name: str, key: str) -> bytes | None:
+    """The cached object ``name`` when its record matches ``key``, its headers and
+    compiler are unchanged and it is still a well-formed object (else evicted)."""
+    raw = objects.read(f"{name}.json")
+    data = objects.read(f"{name}.o")
+    if raw is None or data is None:
+        return None
+    try:
+        record = json.loads(raw)
+    except ValueError:
+        record = {}
+    if not isinstance(record, dict) or record.get("key") != key or \
+            not _deps_fresh(record) or not _compiler_fresh(record):
+        return None
+    from .errors import FormatError
+    from .validate import check_object
+    try:
+        check_object(data, os.path.join(objects.path, f"{name}.o"))
+    except FormatError as exc:
+        log.warning("evicting a damaged cached object: %s", exc)
+        objects.unlink(f"{name}.o")
+        objects.unlink(f"{name}.json")
+        return None
+    return data
+
+
+def _run_clang(compiler: str, argv: list[str], src_path: Path, objects: _cache.Dir, name: str,
+               key: str, header_dir: _cache.Dir | None) -> bytes:
     import shlex
     import subprocess
-    import tempfile
-    fd, tmp_obj = tempfile.mkstemp(prefix=f".{key}.", suffix=".o.tmp", dir=objects)
-    os.close(fd)
-    depfile = tmp_obj + ".d"
-    cmd = [compiler, *argv, "-MD", "-MF", depfile, "-c", str(src_path), "-o", tmp_obj]
+    tmp = f".{key}.{os.urandom(6).hex()}.o.tmp"
+    depfile = tmp + ".d"
+    # clang writes into the checked cache directory through our fd (and reads the
+    # header from its checked directory the same way): renaming directories on the
+    # paths meanwhile changes nothing.
+    fds = [objects.fd] + ([header_dir.fd] if header_dir is not None else [])
+    run_argv = list(argv)
+    if header_dir is not None:
+        run_argv = [a if a != f"-I{header_dir.path}" else f"-I{header_dir.proc_path()}"
+                    for a in run_argv]
+    cmd = [compiler, *run_argv, "-MD", "-MF", objects.proc_path(depfile), "-c",
+           str(src_path), "-o", objects.proc_path(tmp)]
     log.info("compiling %s: %s", src_path, shlex.join(cmd))
+    cst = os.stat(compiler)
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=src_path.parent)
+        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=src_path.parent,
+                              pass_fds=fds)
         if proc.returncode != 0:
+            note = ""
+            if header_dir is not None and "vmlinux.h:" in proc.stderr:
+                # A header that breaks the compile is not served again: the next
+                # compile generates a fresh one.
+                header_dir.unlink("vmlinux.h")
+                note = " (the cached vmlinux.h it complained about was removed)"
             raise CompileError(f"clang failed to compile {src_path} "
-                               f"(exit status {proc.returncode})",
+                               f"(exit status {proc.returncode}){note}",
                                diagnostics=proc.stderr, returncode=proc.returncode)
         if proc.stderr:
             log.warning("clang: %s", proc.stderr.rstrip())
-        try:
-            with open(depfile) as f:
-                deps = _parse_depfile(f.read())
-        except OSError:
-            deps = []
+        data = objects.read(tmp)
+        if data is None:
+            raise CompileError(f"clang wrote no object for {src_path}", diagnostics="",
+                               returncode=0)
+        deps = _parse_depfile((objects.read(depfile) or b"").decode("utf-8", "replace"))
         dep_records = []
         for dep in deps:
             dpath = os.path.abspath(os.path.join(src_path.parent, dep))
-            if dpath == str(src_path):
-                continue
+            if dpath == str(src_path) or dpath.startswith("/proc/self/fd/"):
+                continue   # the source is hashed; the header is in the key
             try:
                 dst = os.stat(dpath)
             except OSError:
                 continue
             dep_records.append([dpath, dst.st_size, dst.st_mtime_ns, _file_hash(dpath)])
-        os.chmod(tmp_obj, 0o644)
-        os.replace(tmp_obj, cached)
-        _atomic_write(record_path, json.dumps({
+        objects.write(f"{name}.o", data)
+        objects.write(f"{name}.json", json.dumps({
             "key": key, "source": str(src_path), "command": cmd,
             "compiler": [compiler, cst.st_size, cst.st_mtime_ns],
             "deps": dep_records}).encode())
+        return data
     finally:
-        _unlink(tmp_obj)
-        _unlink(depfile)
-    return _deliver(cached, out)
-
-
-def _deliver(cached: Path, out: str | os.PathLike[str] | None) -> Path:
-    if out is None:
-        return cached
-    given = Path(os.fspath(out))
-    dest = Path(os.path.abspath(given))
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    _atomic_copy(cached, dest)
-    return given
+        objects.unlink(tmp)
+        objects.unlink(depfile)

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple, TypeVar
 
 from ._fd import FdHandle, c_string, fd_by_id, obj_info
-from ._lifetime import close_fd, dup_fd, fd_kind
+from ._lifetime import close_fd, dup_fd, fd_kind, guarded
 from ._raw import check_int, lib
 from .enums import ProgType
 from .errors import BPFError
@@ -186,6 +186,7 @@ def btfs() -> Iterator[BTFInfo]:
 
 # -- opening by id ---------------------------------------------------------------------------
 
+@guarded()
 class ProgramHandle(FdHandle):
     """A loaded program owned through its fd (opened by id, pin or fd)."""
 
@@ -229,6 +230,7 @@ class ProgramHandle(FdHandle):
         return self.info().id
 
 
+@guarded()
 class BTFHandle(FdHandle):
     """A loaded BTF object owned through its fd."""
 
@@ -264,6 +266,7 @@ def open_btf(btf_id: int) -> BTFHandle:
     return BTFHandle.from_id(btf_id)
 
 
+@guarded()
 class Stats(FdHandle):
     """Run-time statistics switched on while this is open (see :func:`enable_stats`)."""
 

@@ -73,6 +73,7 @@ def _libbpf_answer(name: str, ret: int, yes: str, no: str) -> Feature:
 
 _BOOT_ID = "/proc/sys/kernel/random/boot_id"
 _STORE_HEADER = "libbpfpy-probes-1"
+_STORE_NAME = "probes"          # in the cache directory, mode 0600
 
 
 class _Store:
@@ -82,7 +83,7 @@ class _Store:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._answers: dict[str, tuple[str, str]] | None = None
-        self._path: str | None = None
+        self._root: str | None = None   # the checked cache directory
         self._header = ""
 
     def _load(self) -> dict[str, tuple[str, str]]:
@@ -91,16 +92,18 @@ class _Store:
             return answers
         answers = {}
         if os.environ.get("LIBBPFPY_PROBE_CACHE", "1") != "0" and _bpf_syscall_works():
+            raw = None
             try:
                 with open(_BOOT_ID) as f:
                     boot = f.read().strip()
-                self._path = os.path.join(_cache.cache_dir(), "probes")
+                with _cache.Dir.root() as d:
+                    self._root = d.path
+                    raw = d.read(_STORE_NAME)
             except (OSError, ValueError):  # no boot id, or an untrusted cache dir
                 boot = ""
-            if boot and self._path:
+            if boot and self._root:
                 self._header = (f"{_STORE_HEADER}\nboot {boot}\nlibbpf "
                                 f"{libbpf_version_str} {library_path}\n")
-                raw = _cache.read_nofollow(self._path)
                 text = raw.decode(errors="replace") if raw else ""
                 if text.startswith(self._header):
                     for line in text[len(self._header):].splitlines():
@@ -108,7 +111,7 @@ class _Store:
                         if len(parts) == 3:
                             answers[parts[0]] = (parts[1], parts[2])
             else:
-                self._path = None
+                self._root = None
         self._answers = answers
         return answers
 
@@ -120,18 +123,23 @@ class _Store:
         with self._lock:
             answers = self._load()
             answers[key] = (value, " ".join(reason.split()))
-            if self._path is None:
+            if self._root is None:
                 return
             body = "".join(f"{k}\t{v}\t{r}\n" for k, (v, r) in answers.items())
             try:
-                _cache.atomic_write(self._path, (self._header + body).encode(), 0o600)
+                with _cache.Dir.root(self._root) as d:
+                    d.write(_STORE_NAME, (self._header + body).encode(), mode=0o600)
             except OSError:
                 pass  # a read-only cache: answers stay for this process only
 
     def clear(self) -> None:
         with self._lock:
-            if self._answers is not None and self._path is not None:
-                _cache.unlink(self._path)
+            if self._answers is not None and self._root is not None:
+                try:
+                    with _cache.Dir.root(self._root) as d:
+                        d.unlink(_STORE_NAME)
+                except OSError:
+                    pass
             self._answers = None
 
 
@@ -359,7 +367,7 @@ def kprobes() -> Feature:
     base = fs.tracefs_path()
     if base and os.path.exists(os.path.join(base, "kprobe_events")):
         return Feature("kprobe", True, f"{base}/kprobe_events exists")
-    where = f"no {base}/kprobe_events" if base else "tracefs not mounted"
+    where = f"no {base}/kprobe_events" if base else f"tracefs {fs.tracefs_problem()}"
     return Feature("kprobe", False, f"kernel built without CONFIG_KPROBES: no {pmu} and "
                    f"{where}")
 
@@ -578,7 +586,11 @@ def tracefs() -> Feature:
     path = fs.tracefs_path()
     if path:
         return Feature("tracefs", True, f"mounted at {path}")
-    return Feature("tracefs", False, f"not mounted (mount -t tracefs tracefs {fs.TRACEFS})")
+    problem = fs.tracefs_problem()
+    if "not mounted" in problem:
+        return Feature("tracefs", False, f"not mounted (mount -t tracefs tracefs "
+                       f"{fs.TRACEFS})")
+    return Feature("tracefs", False, problem.removeprefix("is "))
 
 
 def tracepoint(category: str, name: str) -> Feature:

@@ -33,12 +33,14 @@ import operator
 import os
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from operator import itemgetter
 from typing import Any
 
-from . import _native
-from ._raw import CALLBACKS, CONSTANTS, check_ptr, lib, libc
+from . import _args, _native
+from ._deferred import register
+from ._raw import CALLBACKS, CONSTANTS, check_ptr, lib, libc, raise_pending
 from ._ring import Batch, Reader, Source
 from ._ring_types import Decoder, numpy_dtype, resolve_event_type
 from .enums import MapType
@@ -104,6 +106,38 @@ def _slices(ring: _Ring, buf: Any, offs: Any, lens: Any, end: int) -> list[Batch
                   end=end) for i in range(0, n, _SLICE)]
 
 
+# -- one consumer per ring ---------------------------------------------------------------
+
+# Kernel map id -> the RingBuffer reading it.  A ring has one consumer position: two
+# readers in one process would each deliver every record (or race on the position).
+_consumers: dict[int, weakref.ref[RingBuffer]] = {}
+_consumers_lock = threading.Lock()
+
+
+def _claim(map: MapAPI, reader: RingBuffer) -> int:
+    """Register ``reader`` as the consumer of ``map``; BPFError (EBUSY) if another
+    open RingBuffer of this process already reads it.  Returns the map's id."""
+    map_id = map.info().id
+    with _consumers_lock:
+        ref = _consumers.get(map_id)
+        other = ref() if ref is not None else None
+        if other is not None and other is not reader and not other.closed:
+            raise BPFError(errno.EBUSY, f"ring buffer map {map.name!r} (id {map_id}) is "
+                           f"already read by {other!r} in this process: two readers would "
+                           "each get every record; read it through that one (add() more "
+                           "rings to it), or close it first", call="RingBuffer.add",
+                           target=map.name)
+        _consumers[map_id] = reader._self_ref
+    return map_id
+
+
+def _release_claim(map_id: int, reader: weakref.ref[RingBuffer]) -> None:
+    with _consumers_lock:
+        ref = _consumers.get(map_id)
+        if ref is reader:
+            del _consumers[map_id]
+
+
 class _Ring(Source):
     """One ring buffer map of a :class:`RingBuffer`."""
 
@@ -130,6 +164,14 @@ class _Ring(Source):
         if self.accel is not None:
             self._offs = array.array("q", [0]) * _WALK_ROOM
             self._lens = array.array("I", [0]) * _WALK_ROOM
+        # The BPF program's count of records this ring had no room for
+        # (libbpfpy/ringbuf.h's <ring>__lost), when its object declares one.
+        self.lost_map: MapAPI | None = None
+        obj = getattr(map, "object", None)
+        if obj is not None:
+            counter = obj.maps.get(f"{map.name}__lost")
+            if counter is not None and counter.type == MapType.PERCPU_ARRAY:
+                self.lost_map = counter
 
     # -- direct access -------------------------------------------------------------------
     def map_direct(self) -> None:
@@ -328,7 +370,7 @@ class _Ring(Source):
                 self._error = exc
                 return _STOP
 
-        self._sample_cb = CALLBACKS["ring_buffer_sample_fn"](sample)
+        self._sample_cb = CALLBACKS["ring_buffer_sample_fn"](register(sample))
         self._rb_ptr = check_ptr(lib.ring_buffer__new(self.fd, self._sample_cb, None, None),
                                  "ring_buffer__new", f"map {self.name!r}")
 
@@ -564,6 +606,7 @@ class RingBuffer(Reader):
                  *, event_type: Any = None) -> None:
         super().__init__()
         self._rings: list[_Ring] = []
+        self._self_ref = weakref.ref(self)
         self._direct = _DIRECT
         try:
             if map is not None:
@@ -600,6 +643,9 @@ class RingBuffer(Reader):
             if any(r.fd == fd for r in self._rings):
                 raise ValueError(f"map {map.name!r} is already in this ring buffer")
             ring = _Ring(self, map, callback, event_type)
+            map_id = _claim(map, self)
+            self_ref = self._self_ref
+            self._resources.add(lambda: _release_claim(map_id, self_ref))
             if self._direct:
                 ring.map_direct()
                 self._resources.add(ring.unmap)
@@ -608,6 +654,7 @@ class RingBuffer(Reader):
                 self._resources.add(ring.free_libbpf)
             self._epoll.register(fd, 0x001)  # EPOLLIN, level-triggered
             map._adopt(self)
+            raise_pending()  # a Ctrl-C during ring_buffer__new: it is freed with us
             with self._mutex:
                 self._rings = self._rings + [ring]
         return self
@@ -616,6 +663,20 @@ class RingBuffer(Reader):
     def maps(self) -> list[MapAPI]:
         """The maps read by this buffer."""
         return [r.map for r in self._rings]
+
+    @property
+    def lost(self) -> int | None:
+        """How many records the BPF programs could not put in these rings because
+        they were full -- counted by the ``libbpfpy/ringbuf.h`` macros in the
+        per-CPU map ``<ring>__lost`` next to each ring (the kernel keeps no such
+        count).  None when no ring of this buffer has that counter."""
+        total: int | None = None
+        with self._use():
+            for ring in self._rings:
+                if ring.lost_map is not None:
+                    counts = ring.lost_map.lookup(0)
+                    total = (total or 0) + (sum(counts) if counts else 0)
+        return total
 
     @property
     def rings(self) -> list[Ring]:
@@ -736,8 +797,9 @@ class RingBuffer(Reader):
         call takes everything available (see docs/DESIGN.md on waking up).
         """
         np = _numpy()
-        if max_events is not None and max_events < 0:
-            raise ValueError("max_events must be >= 0")
+        if max_events is not None:
+            max_events = _args.uint(max_events, "max_events", 63)
+        timeout = _args.timeout(timeout)
         with self._use():
             rings, dtype = self._typed_rings(map, "read_batch")
             deadline = None if timeout is None else time.monotonic() + timeout
@@ -835,8 +897,9 @@ class RingBuffer(Reader):
         Exceptions in the block propagate; its records count as consumed.
         """
         np = _numpy()
-        if max_events is not None and max_events < 0:
-            raise ValueError("max_events must be >= 0")
+        if max_events is not None:
+            max_events = _args.uint(max_events, "max_events", 63)
+        timeout = _args.timeout(timeout)
         with self._use():
             rings, dtype = self._typed_rings(map, "lease")
             deadline = None if timeout is None else time.monotonic() + timeout

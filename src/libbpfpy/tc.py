@@ -20,7 +20,7 @@ import errno
 import socket
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from ._lifetime import Owner
+from ._lifetime import Owner, guarded
 from ._raw import ENUMS, capture_log, check_int, lib, opts
 from .enums import TcAttachPoint
 from .errors import BPFError
@@ -65,6 +65,7 @@ def _u32(name: str, value: int | None) -> int:
     return value
 
 
+@guarded()
 class TcHook(Owner):
     """The ingress or egress TC hook of one network interface (name or index)."""
 
