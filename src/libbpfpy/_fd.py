@@ -55,6 +55,9 @@ def c_string(raw: bytes) -> str:
 class FdHandle(Owner):
     """An owned fd of a kernel BPF object (map, program, BTF, stats)."""
 
+    # a number read from Python state (on every map element operation's path)
+    _unguarded_ = frozenset({"fd"})
+
     def __init__(self, fd: int, description: str) -> None:
         super().__init__()
         self._fd = fd

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, Literal, NamedTuple, overload
 
 from . import _args, _codec
 from ._fd import FdHandle, c_string, fd_by_id, obj_info
-from ._lifetime import dup_fd, fd_kind, guarded
+from ._lifetime import call_in_use, dup_fd, fd_kind, guarded
 from ._raw import CONSTANTS, check_int, fast, lib, opts
 from ._raw import version_tuple as _libbpf_version
 from .enums import MapFlags, MapType, UpdateFlags, parse_enum
@@ -115,6 +115,15 @@ class MapInfo(NamedTuple):
 
 _BYTEORDER = sys.byteorder
 _U64_SMALL = tuple(ctypes.c_uint64(i) for i in range(8))
+_U64_MAX = (1 << 64) - 1
+
+
+def _elem_flags(flags: Any) -> int:
+    """Element operation flags, checked as a u64 (:func:`._args.uint`); a plain int
+    in range (the common case, on every element operation's path) at once."""
+    if flags.__class__ is int and 0 <= flags <= _U64_MAX:
+        return flags
+    return _args.uint(flags, "flags", 64)
 
 
 def _u64(n: int) -> ctypes.c_uint64:
@@ -170,9 +179,15 @@ class MapAPI(MutableMapping[Any, Any]):
 
     name: str
     _layout_cache: _Layout | None = None
+    #: the owners a use of the map's fd counts on (see :class:`~libbpfpy._lifetime.Owner`)
+    _chain: tuple[Any, ...]
     # Accessors on every element operation's path that need no use of their own
-    # (see _lifetime.guarded): pure Python, or a use taken on their slow path.
-    _unguarded_ = frozenset({"is_percpu", "key_codec", "value_codec"})
+    # (see _lifetime.guarded): pure Python, or a use taken on their slow path; and
+    # the element operations, which take exactly one use around their libbpf call
+    # (_lifetime.call_in_use: the guarded wrapper would add a third to their cost).
+    _unguarded_ = frozenset({"is_percpu", "key_codec", "value_codec", "lookup", "update",
+                             "delete", "next_key", "__getitem__", "__setitem__",
+                             "__delitem__", "__contains__"})
 
     # -- provided by subclasses --------------------------------------------------
     @property
@@ -351,13 +366,14 @@ class MapAPI(MutableMapping[Any, Any]):
     # -- element operations -------------------------------------------------------------
     def lookup(self, key: Any, *, flags: int = 0) -> Any:
         """The value at ``key``, or None if there is none."""
-        flags = _args.uint(flags, "flags", 64)
+        flags = _elem_flags(flags)
         k = self._key_buf(key)
         v = self._value_buf()
         if flags:
-            ret = fast.bpf_map_lookup_elem_flags(self.fd, k, v, _u64(flags))
+            ret = call_in_use(self._chain, fast.bpf_map_lookup_elem_flags, self.fd, k, v,
+                              _u64(flags))
         else:
-            ret = fast.bpf_map_lookup_elem(self.fd, k, v)
+            ret = call_in_use(self._chain, fast.bpf_map_lookup_elem, self.fd, k, v)
         if ret < 0:
             if ret == -errno.ENOENT:
                 return None
@@ -382,11 +398,11 @@ class MapAPI(MutableMapping[Any, Any]):
             return
         if kwargs:
             raise TypeError(f"update() got unexpected keyword arguments {sorted(kwargs)}")
-        self._update(key, value, _args.uint(flags, "flags", 64))
+        self._update(key, value, _elem_flags(flags))
 
     def _update(self, key: Any, value: Any, flags: int) -> None:
-        ret = fast.bpf_map_update_elem(self.fd, self._key_buf(key), self._value_buf(value),
-                                       _u64(flags))
+        ret = call_in_use(self._chain, fast.bpf_map_update_elem, self.fd, self._key_buf(key),
+                          self._value_buf(value), _u64(flags))
         if ret < 0:
             err = -ret
             if err == errno.EEXIST and flags & UpdateFlags.NOEXIST:
@@ -413,8 +429,8 @@ class MapAPI(MutableMapping[Any, Any]):
                 f"elements of {self.type.libbpf_name} map {self.name!r} cannot be deleted: "
                 "every index always exists (write a zero value instead)", err=errno.EINVAL,
                 call="bpf_map_delete_elem", target=self.name)
-        return self._found(fast.bpf_map_delete_elem(self.fd, self._key_buf(key)),
-                           "bpf_map_delete_elem")
+        return self._found(call_in_use(self._chain, fast.bpf_map_delete_elem, self.fd,
+                                       self._key_buf(key)), "bpf_map_delete_elem")
 
     def lookup_and_delete(self, key: Any) -> Any:
         """Remove ``key`` and return its value, or None if there was none."""
@@ -433,8 +449,8 @@ class MapAPI(MutableMapping[Any, Any]):
             raise TypeError(f"map {self.name!r} has no keys")
         nxt = lay.key_buf()
         cur = None if key is None else self._key_buf(key)
-        if not self._found(fast.bpf_map_get_next_key(self.fd, cur, nxt),
-                           "bpf_map_get_next_key"):
+        if not self._found(call_in_use(self._chain, fast.bpf_map_get_next_key, self.fd, cur,
+                                       nxt), "bpf_map_get_next_key"):
             return None
         return self._decode_key(nxt)
 
@@ -443,7 +459,7 @@ class MapAPI(MutableMapping[Any, Any]):
         k = self._key_buf(key)
         lay = self._layout_cache or self._layout()
         v = lay.value_buf()
-        ret = fast.bpf_map_lookup_elem(self.fd, k, v)
+        ret = call_in_use(self._chain, fast.bpf_map_lookup_elem, self.fd, k, v)
         if ret < 0:
             if ret == -errno.ENOENT:
                 raise KeyError(key)
@@ -716,7 +732,7 @@ class MapAPI(MutableMapping[Any, Any]):
 
     def _frozen(self) -> bool:
         try:
-            with open(f"/proc/self/fdinfo/{self.fd}") as f:
+            with self._use(), open(f"/proc/self/fdinfo/{self.fd}") as f:
                 return any(line.split() == ["frozen:", "1"] for line in f)
         except OSError:
             return False
@@ -814,10 +830,15 @@ class Map(MapAPI):
         return d
 
     def _check(self) -> None:
-        self._obj._check_open(f"map {self.name!r}")
+        if self._obj._closed:
+            self._obj._check_open(f"map {self.name!r}")
 
     def _use(self) -> Any:
         return self._obj._use()
+
+    @property
+    def _chain(self) -> tuple[Any, ...]:  # type: ignore[override]
+        return self._obj._chain
 
     def _adopt(self, dependant: Any) -> None:
         self._obj._adopt(dependant)
