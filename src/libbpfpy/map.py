@@ -121,12 +121,10 @@ _U64_MAX = (1 << 64) - 1
 def _elem_flags(flags: Any) -> int:
     """Element operation flags, checked as a u64 (:func:`._args.uint`); a plain int
     in range (the common case, on every element operation's path) at once."""
-    if flags.__class__ in _PLAIN_FLAGS and 0 <= flags <= _U64_MAX:
+    cls = flags.__class__
+    if (cls is int or cls is UpdateFlags) and 0 <= flags <= _U64_MAX:
         return int(flags)
     return _args.uint(flags, "flags", 64)
-
-
-_PLAIN_FLAGS = frozenset({int, UpdateFlags})
 
 
 def _u64(n: int) -> ctypes.c_uint64:
