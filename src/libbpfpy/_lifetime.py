@@ -205,17 +205,21 @@ def call_in_use(chain: tuple[Owner, ...], fn: Callable[..., Any], *args: Any) ->
     the guarded wrapper would add a third).  Arguments evaluated before the use (an
     fd) are safe: the owner is checked open only once the use is counted, so its
     resource cannot have been freed in between."""
-    for o in chain:
-        o._inflight.append(None)
-    try:
-        if chain[0]._closed:
-            raise ClosedError(chain[0]._describe())
-        ret = fn(*args)
-    finally:
-        for o in chain:
-            o._inflight.pop()
-            if o._closed and not o._inflight:
-                o._free()
+    if len(chain) == 1:         # (a map's: its object, or the handle itself)
+        owner = chain[0]
+        inflight = owner._inflight
+        inflight.append(None)
+        try:
+            if owner._closed:
+                raise ClosedError(owner._describe())
+            ret = fn(*args)
+        finally:
+            inflight.pop()
+            if owner._closed and not inflight:
+                owner._free()
+    else:
+        with _Use(chain[0]):
+            ret = fn(*args)
     if any_pending:
         raise_pending()
     return ret
