@@ -42,6 +42,7 @@ _length_hint = operator.length_hint
 _END = 1 << 62
 # The longest single epoll wait, in seconds (epoll takes int milliseconds).
 _MAX_WAIT = 86400.0
+_FOREVER = float("inf")
 
 
 class Source:
@@ -449,8 +450,9 @@ class Reader(Owner):
     def read(self, timeout: float | None = None) -> Any:
         """The next event, waiting up to ``timeout`` seconds (None: forever); None if
         none arrived in time."""
-        if timeout is not None:
-            timeout = _args.timeout(timeout)
+        if timeout is not None and (timeout.__class__ is not float or
+                                    not 0.0 <= timeout < _FOREVER):
+            timeout = _args.timeout(timeout)     # (a finite float >= 0 is one already)
         # Fast path: the next event of a batch already fetched and decoded (a list
         # iterator shared by every consumption style; next() on it is atomic).  A batch
         # emptied here is dropped by the next call that finds it empty (until then the
