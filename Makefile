@@ -30,8 +30,10 @@ APT_PACKAGES += python3 python3-venv ca-certificates
 # package, unpacked into build/prometheus (not installed: installing it would start
 # a prometheus service on the machine).
 PROMETHEUS := $(BUILD)/prometheus/usr/bin/prometheus
+# -fms-extensions: a recent kernel's vmlinux.h embeds tagged structs as unnamed
+# members (see VMLINUX_CFLAGS in src/libbpfpy/_compile.py).
 BPF_CFLAGS = -g -O2 -target bpf -D__TARGET_ARCH_$(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/') -Wall -Wno-unused-function \
-	-idirafter /usr/include/$(shell gcc -dumpmachine)
+	-fms-extensions -Wno-microsoft-anon-tag -idirafter /usr/include/$(shell gcc -dumpmachine)
 
 TEST_SRCS := $(wildcard tests/bpf/*.bpf.c)
 EXAMPLE_SRCS := $(wildcard examples/*.bpf.c)
