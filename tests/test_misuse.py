@@ -306,8 +306,15 @@ class Ops(RuleBasedStateMachine):
             h.close()
         for obj in self.objs:
             obj.close()
-        left = len(os.listdir("/proc/self/fd"))
-        assert left == START_FDS, f"fds: {START_FDS} before, {left} after"
+        left = sorted(os.listdir("/proc/self/fd"), key=int)
+        if len(left) != START_FDS:
+            what = []
+            for fd in left:
+                try:
+                    what.append(f"{fd} -> {os.readlink(f'/proc/self/fd/{fd}')}")
+                except OSError:
+                    pass  # the listing's own fd
+            raise AssertionError(f"fds: {START_FDS} before, {len(left)} after: {what}")
         assert not _lifetime.leaks, dict(_lifetime.leaks)
 
 
