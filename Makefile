@@ -34,6 +34,8 @@ PROMETHEUS := $(BUILD)/prometheus/usr/bin/prometheus
 # members (see VMLINUX_CFLAGS in src/libbpfpy/_compile.py).
 BPF_CFLAGS = -g -O2 -target bpf -D__TARGET_ARCH_$(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/') -Wall -Wno-unused-function \
 	-fms-extensions -Wno-microsoft-anon-tag -idirafter /usr/include/$(shell gcc -dumpmachine)
+# libbpfpy's own BPF headers (<libbpfpy/ringbuf.h>), shipped in the package
+BPF_CFLAGS += -Isrc/libbpfpy/include
 
 TEST_SRCS := $(wildcard tests/bpf/*.bpf.c)
 EXAMPLE_SRCS := $(wildcard examples/*.bpf.c)
@@ -53,7 +55,8 @@ FULL_KERNELS ?= sid
 export CMD KERNEL KERNELS FULL_KERNELS
 
 .PHONY: setup setup-run deps deps-run vm-deps venv venv-run mounts bpf tools run test bench \
-	lint docs wheel-check fresh-machine-check clean kernels vm test-kernels
+	lint docs wheel-check fresh-machine-check clean kernels vm test-kernels \
+	fuzz fuzz-ci
 
 setup: deps venv mounts bpf $(PROMETHEUS) libbpf-sid libbpf-inputs
 
@@ -132,11 +135,12 @@ $(BUILD)/vmlinux.h: $(BUILD)/.kernel-$(KERNEL_ID) | venv-run
 	@mkdir -p $(BUILD)
 	$(PY) -m libbpfpy vmlinux -o $@.tmp && mv $@.tmp $@
 
-$(BUILD)/tests/%.bpf.o: tests/bpf/%.bpf.c $(BUILD)/vmlinux.h $(wildcard tests/bpf/*.h) $(EXAMPLE_SRCS)
+$(BUILD)/tests/%.bpf.o: tests/bpf/%.bpf.c $(BUILD)/vmlinux.h $(wildcard tests/bpf/*.h) $(EXAMPLE_SRCS) $(wildcard src/libbpfpy/include/libbpfpy/*.h)
 	@mkdir -p $(dir $@)
 	clang $(BPF_CFLAGS) -I$(BUILD) -Itests/bpf -c $< -o $@
 
-$(BUILD)/examples/%.bpf.o: examples/%.bpf.c $(BUILD)/vmlinux.h $(wildcard examples/*.h)
+$(BUILD)/examples/%.bpf.o: examples/%.bpf.c $(BUILD)/vmlinux.h $(wildcard examples/*.h) \
+		$(wildcard src/libbpfpy/include/libbpfpy/*.h)
 	@mkdir -p $(dir $@)
 	clang $(BPF_CFLAGS) -I$(BUILD) -Iexamples -c $< -o $@
 
@@ -158,6 +162,20 @@ test-exporter: setup
 
 bench: setup
 	$(PY) bench/run.py $(ARGS)
+
+# Fuzzing (docs: tests/fuzz/run.py): mutations of every fixture object and of their BTF
+# through open/inspect/load/BTF in forked workers; a crash, a hang (> 10 s) or an
+# exception other than BPFError fails.  `make fuzz` is the long run (niced),
+# `make fuzz-ci` the bounded one for CI (10,000 cases and 200 Ctrl-Cs, ~1 min here).
+FUZZ_CASES ?= 10000
+FUZZ_SEED ?= 1
+fuzz: setup
+	nice $(PY) tests/fuzz/run.py --kind both --cases $(FUZZ_CASES) --seed $(FUZZ_SEED)
+
+fuzz-ci: setup
+	$(PY) tests/fuzz/run.py --kind both --cases 5000 --seed 7
+	$(PY) tests/fuzz/sigint.py --count 100
+	$$([ $$(id -u) -eq 0 ] && echo $(PY) tests/fuzz/sigint.py --count 100 --load || true)
 
 lint: venv
 	$(VENV)/bin/ruff check src tests bench examples scripts setup.py

@@ -1,6 +1,7 @@
 // The libbpfgo walkthrough's program: one ring buffer record per mmap() call.
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
+#include <libbpfpy/ringbuf.h>   /* events__lost counts what the ring had no room for */
 
 struct process_info {
 	int pid;
@@ -11,15 +12,12 @@ struct process_info {
  * events with event_type="process_info" and no hand-written struct. */
 struct process_info _process_info_btf = {};
 
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 1 << 24);
-} events SEC(".maps");
+LIBBPFPY_RINGBUF(events, 1 << 24);
 
 SEC("tracepoint/syscalls/sys_enter_mmap")
 int mmap_enter(void *ctx)
 {
-	struct process_info *info = bpf_ringbuf_reserve(&events, sizeof(*info), 0);
+	struct process_info *info = libbpfpy_ringbuf_reserve(events, sizeof(*info));
 
 	if (!info)
 		return 0;

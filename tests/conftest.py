@@ -114,6 +114,7 @@ def _compile(src: Path, out: Path) -> None:
     subprocess.run(["clang", "-g", "-O2", "-target", "bpf", f"-D__TARGET_ARCH_{arch}",
                     "-Wall", "-Wno-unused-function", *VMLINUX_CFLAGS,
                     f"-I{BUILD}", f"-I{BPF_SRC}",
+                    f"-I{ROOT / 'src' / 'libbpfpy' / 'include'}",
                     *([f"-I{headers}"] if headers else []), *_multiarch_include(),
                     "-c", str(src), "-o", str(out) + tag],
                    check=True)
@@ -143,7 +144,8 @@ def bpf_object_path():
         src = BPF_SRC / f"{name}.bpf.c"
         out = _fixture_dir() / f"{name}.bpf.o"
         # Fixtures may include headers and the examples (hello.bpf.c is one).
-        headers = list(BPF_SRC.glob("*.h")) + list((ROOT / "examples").glob("*.bpf.c"))
+        headers = list(BPF_SRC.glob("*.h")) + list((ROOT / "examples").glob("*.bpf.c")) \
+            + list((ROOT / "src" / "libbpfpy" / "include" / "libbpfpy").glob("*.h"))
         newest = max([src.stat().st_mtime] + [h.stat().st_mtime for h in headers])
         if not out.exists() or out.stat().st_mtime < newest:
             need(subprocess.run(["which", "clang"], capture_output=True).returncode == 0,
@@ -405,3 +407,33 @@ def net_obj(request, bpf_object_path):
         obj.load()
         obj.maps["port_cfg"][0] = request.module.UDP_PORT
         yield obj
+
+
+def run_python(code: str, *, timeout: float = 120,
+               env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run Python ``code`` in a child process (so that a crash fails the calling test
+    instead of killing the suite); the child imports libbpfpy from this tree and can
+    import the test helpers."""
+    import sys
+    full_env = dict(os.environ, PYTHONPATH=f"{ROOT / 'src'}:{ROOT / 'tests'}",
+                    PYTHONFAULTHANDLER="1")
+    full_env.update(env or {})
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=timeout, env=full_env, cwd=str(ROOT))
+
+
+def child_ok(proc: subprocess.CompletedProcess[str]) -> str:
+    """An assertion message for a child run by :func:`run_python` (signal named)."""
+    import signal
+    rc = proc.returncode
+    how = f"killed by {signal.Signals(-rc).name}" if rc < 0 else f"exit status {rc}"
+    return f"child {how}\nstdout:\n{proc.stdout[-3000:]}\nstderr:\n{proc.stderr[-3000:]}"
+
+
+def libbpf_refused_object(bpf_object_path) -> bytes:
+    """A well-formed object that libbpf itself refuses, with a warning in its log:
+    hello.bpf.o with its .bss renamed to the legacy "maps" section (malformed objects
+    no longer reach libbpf: libbpfpy refuses them first)."""
+    data = open(bpf_object_path("hello"), "rb").read()
+    assert b"\0.bss\0" in data   # (its BTF's DATASEC is renamed too: harmless)
+    return data.replace(b"\0.bss\0", b"\0maps\0")

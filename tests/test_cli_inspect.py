@@ -299,7 +299,7 @@ def test_inspect_mmapsnoop_object_shows_runtime_targets_and_filters():
     assert (globs["targ_uid"]["value"], globs["targ_uid"]["section"]) == (0xFFFFFFFF,
                                                                           ".rodata")
     assert globs["targ_comm"]["type"] == "const volatile char[16]"
-    assert (globs["dropped"]["section"], globs["dropped"]["value"]) == (".bss", 0)
+    assert (globs["missed"]["section"], globs["missed"]["value"]) == (".bss", 0)
 
 
 @pytest.mark.parametrize("argv", [["-m", "libbpfpy", "probe"],

@@ -8,7 +8,7 @@ import pickle
 
 import pytest
 
-from conftest import run_unprivileged
+from conftest import libbpf_refused_object, run_unprivileged
 from libbpfpy import (
     BPFError,
     ClosedError,
@@ -147,7 +147,7 @@ def test_libbpf_log_levels(caplog, bpf_object_path):
     assert any("core_maps" in r.getMessage() for r in debug)  # libbpf's pr_debug
     caplog.clear()
     with pytest.raises(BPFError):
-        Object.open(b"\x7fELF" + b"\0" * 60, name="warned")
+        Object.open(libbpf_refused_object(bpf_object_path), name="warned")
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert warnings and all(r.getMessage().startswith("libbpf: ") for r in warnings)
 

@@ -306,31 +306,15 @@ class Ops(RuleBasedStateMachine):
             h.close()
         for obj in self.objs:
             obj.close()
-        left = sorted(os.listdir("/proc/self/fd"), key=int)
-        if len(left) != START_FDS:
-            what = []
-            for fd in left:
-                try:
-                    what.append(f"{fd} -> {os.readlink(f'/proc/self/fd/{fd}')}")
-                except OSError:
-                    pass  # the listing's own fd
-            raise AssertionError(f"fds: {START_FDS} before, {len(left)} after: {what}")
-        assert not _lifetime.leaks, dict(_lifetime.leaks)
+        machines.assert_nothing_left(START_FDS)
 
 
-Ops.TestCase.settings = settings(
-    max_examples=int(os.environ.get("LIBBPFPY_FUZZ_EXAMPLES", "60")),
-    stateful_step_count=25, deadline=None,
-    derandomize=os.environ.get("LIBBPFPY_FUZZ_RANDOM") != "1",
-    suppress_health_check=list(HealthCheck))
 import shutil
-import unittest
+import machines
 try:
-    result = unittest.TextTestRunner(verbosity=1).run(
-        unittest.defaultTestLoader.loadTestsFromTestCase(Ops.TestCase))
+    machines.run(Ops, examples_env="LIBBPFPY_FUZZ_EXAMPLES", examples=60, steps=25)
 finally:
     shutil.rmtree(BPF_PINS, ignore_errors=True)
-sys.exit(0 if result.wasSuccessful() else 1)
 '''
 
 
@@ -338,7 +322,7 @@ sys.exit(0 if result.wasSuccessful() else 1)
 def test_random_sequences_never_crash(bpf_object_path, tmp_path):
     script = tmp_path / "ops.py"
     script.write_text(textwrap.dedent(STATE_MACHINE))
-    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
+    env = dict(os.environ, PYTHONPATH=f"{ROOT / 'src'}:{ROOT / 'tests'}")
     res = subprocess.run([sys.executable, str(script), bpf_object_path("core_trace"),
                           bpf_object_path("core_maps")], capture_output=True, text=True,
                          timeout=900, env=env, cwd=tmp_path)

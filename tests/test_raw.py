@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import need, need_privileges
+from conftest import libbpf_refused_object, need, need_privileges
 from libbpfpy import NotSupportedError, Object, libbpf_version
 from libbpfpy import _raw as raw
 from libbpfpy._raw import _elf
@@ -405,10 +405,10 @@ def test_opts_sets_size_and_rejects_unknown_fields():
 
 # -- logging -----------------------------------------------------------------------------
 
-def test_libbpf_messages_reach_the_logger_formatted(caplog):
+def test_libbpf_messages_reach_the_logger_formatted(caplog, bpf_object_path):
     caplog.set_level(logging.DEBUG, logger="libbpfpy.libbpf")
     with pytest.raises(OSError):
-        Object.open(b"\x7fELF-but-not-really" * 4, name="logging-probe")
+        Object.open(libbpf_refused_object(bpf_object_path), name="logging-probe")
     records = [r for r in caplog.records if r.name == "libbpfpy.libbpf"]
     assert records, "no libbpf message reached logging"
     text = "\n".join(r.getMessage() for r in records)
@@ -435,10 +435,10 @@ def test_long_messages_are_formatted_whole(caplog, bpf_object_path):
     assert messages[0].rstrip().endswith("-- END PROG LOAD LOG --")
 
 
-def test_capture_log_collects_in_this_thread_only():
+def test_capture_log_collects_in_this_thread_only(bpf_object_path):
     with raw.capture_log() as lines:
         with pytest.raises(OSError):
-            Object.open(b"garbage", name="captured")
+            Object.open(libbpf_refused_object(bpf_object_path), name="captured")
     assert any("captured" in line for line in lines)
     with raw.capture_log() as lines2:
         pass

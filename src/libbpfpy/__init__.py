@@ -19,6 +19,7 @@ from .errors import (
     BPFError,
     ClosedError,
     CompileError,
+    FormatError,
     LoadError,
     NotSupportedError,
     PermissionDeniedError,
@@ -29,7 +30,7 @@ __version__ = "0.1.0"
 
 # public name -> module that defines it
 _LAZY = {
-    "BTF": "btf", "compile": "_compile",
+    "BTF": "btf", "compile": "_compile", "compile_bytes": "_compile",
     "Object": "object", "Program": "program", "TestRunResult": "program",
     "Map": "map", "MapHandle": "map", "MapInfo": "map", "possible_cpus": "map",
     "Link": "link", "LinkInfo": "link",
@@ -44,13 +45,14 @@ _SUBMODULES = {"probe", "fs", "inventory", "btf", "enums", "errors", "tc", "perf
                "symbolize", "token", "linker"}
 
 __all__ = [
-    "AttachType", "BPFError", "BTF", "BTFInfo", "ClosedError", "CompileError", "Link",
+    "AttachType", "BPFError", "BTF", "BTFInfo", "ClosedError", "CompileError", "FormatError",
+    "Link",
     "LinkInfo", "LinkType", "LoadError", "Map", "MapFlags", "MapHandle", "MapInfo", "MapType",
     "NotSupportedError", "Object", "PerfBuffer", "PerfEvent", "PermissionDeniedError",
     "Linker", "ProgType", "Program", "ProgramHandle", "ProgramInfo", "RingBuffer", "Sample",
     "TcFilter", "TcHook", "TestRunResult", "UpdateFlags", "UserRingBuffer", "VerifierError",
-    "XdpFlags", "compile", "fs", "inventory", "libbpf_version", "possible_cpus", "probe",
-    "token",
+    "XdpFlags", "compile", "compile_bytes", "fs", "inventory", "libbpf_version",
+    "possible_cpus", "probe", "token",
 ]
 
 
@@ -82,7 +84,7 @@ def libbpf_version() -> str:
 
 if TYPE_CHECKING:
     from . import fs, inventory, probe, token
-    from ._compile import compile
+    from ._compile import compile, compile_bytes
     from .btf import BTF
     from .enums import AttachType, LinkType, MapFlags, MapType, ProgType, UpdateFlags, XdpFlags
     from .inventory import BTFInfo, ProgramHandle, ProgramInfo

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ._codec import to_bytes
+from .errors import FormatError
 
 if TYPE_CHECKING:
     from .btf import BTF, BTFType
@@ -85,6 +86,8 @@ def _forward_property(anon: str, name: str) -> property:
 def python_value(value: Any, enum_cls: type[enum.IntEnum] | None = None) -> Any:
     """A ctypes field value as plain Python: arrays become lists, enums IntEnums."""
     if isinstance(value, ctypes.Array):
+        if issubclass(value._type_, (ctypes._SimpleCData, ctypes.Structure, ctypes.Union)):
+            return value[:]   # a C-level loop: big arrays decode at C speed
         return [python_value(v) for v in value]
     if enum_cls is not None and isinstance(value, int):
         return enum_cls._value2member_map_.get(value, value)
@@ -635,8 +638,8 @@ class TypeBuilder:
                     if start > cur:
                         entries.append(("pad", None, start - cur, cur))
                     elif start < cur:
-                        raise ValueError(f"{self.btf.type_name(t)}: bitfield {name!r} "
-                                         "overlaps the previous member")
+                        raise self._malformed(t, f"bitfield {name!r} overlaps the "
+                                              "previous member")
                     run = _Bits(start, end)
                 run.members.append((name, bit_off, bits, self._signed(tid), tid, idx))
                 continue
@@ -645,14 +648,13 @@ class TypeBuilder:
                 cur = run.end
                 run = None
             if bit_off % 8:
-                raise ValueError(f"{self.btf.type_name(t)}: member {name!r} is not "
-                                 "byte aligned")
+                raise self._malformed(t, f"member {name!r} is not byte aligned")
             off = bit_off // 8
             if off > cur:
                 entries.append(("pad", None, off - cur, cur))
             elif off < cur:
-                raise ValueError(f"{self.btf.type_name(t)}: member {name!r} at offset "
-                                 f"{off} overlaps the previous member (ends at {cur})")
+                raise self._malformed(t, f"member {name!r} at offset {off} overlaps the "
+                                      f"previous member (ends at {cur})")
             msize = self.btf.size_of(tid)
             entries.append(("anon" if not name else "field", name or None, tid, off, idx))
             cur = off + msize
@@ -662,9 +664,14 @@ class TypeBuilder:
         if size > cur:
             entries.append(("pad", None, size - cur, cur))
         elif cur > size:
-            raise ValueError(f"{self.btf.type_name(t)}: members end at {cur}, beyond its "
-                             f"size {size}")
+            raise self._malformed(t, f"members end at {cur}, beyond its size {size}")
         return entries, size
+
+    def _malformed(self, t: BTFType, problem: str) -> FormatError:
+        """A record whose members cannot be laid out as BTF says (overlapping or out of
+        order): malformed BTF."""
+        return FormatError(self.btf._describe(), f"type [{t.id}] {self.btf.type_name(t)}",
+                           problem)
 
     def _signed(self, tid: int) -> bool:
         t = self._resolve(tid)
@@ -756,13 +763,13 @@ class TypeBuilder:
             ns["_anonymous_"] = tuple(anonymous)
         cls = type(pyname, (Union if is_union else Struct,), ns)
         if ctypes.sizeof(cls) != size:
-            raise AssertionError(f"layout of {self.btf.type_name(t)}: ctypes size "
-                                 f"{ctypes.sizeof(cls)} != BTF size {size}")
+            raise self._malformed(t, f"its layout cannot be represented (ctypes size "
+                                  f"{ctypes.sizeof(cls)}, BTF size {size})")
         for fname, off in planned:
             got = getattr(cls, fname).offset
             if got != off:
-                raise AssertionError(f"layout of {self.btf.type_name(t)}: field {fname} "
-                                     f"at {got}, BTF says {off}")
+                raise self._malformed(t, f"its layout cannot be represented (field "
+                                      f"{fname} at {got}, BTF says {off})")
         self.order.append(t.id)
         return cls
 

@@ -19,9 +19,17 @@ their hashes, so editing one recompiles, and so is the clang binary that compile
 it, so upgrading clang recompiles while a cache hit on a machine without clang
 still works: looking the object up never needs the compiler.  ``vmlinux.h`` is cached per
 kernel build id (``/sys/kernel/notes``), falling back to a hash of the kernel's BTF.
+
+The cache is reached through directory fds, every directory on its path checked
+(see :class:`_Dir`); clang reads the header from and writes the object into the
+checked directories through ``/proc/self/fd``; files are written whole (temporary
+name, ``O_EXCL|O_NOFOLLOW``, fsync, rename), a cached header is used only if
+complete, and a header that breaks a compile or an object that fails
+:func:`libbpfpy.validate.check_object` is evicted.
 """
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import logging
@@ -38,7 +46,8 @@ from .errors import BPFError, CompileError
 # vmlinux.h) is actually produced: a cache hit, the common case at a tool's start,
 # needs none of them.
 
-__all__ = ["compile", "vmlinux_header", "cache_dir", "target_arch", "kernel_build_id"]
+__all__ = ["compile", "compile_bytes", "vmlinux_header", "cache_dir", "target_arch",
+           "kernel_build_id"]
 
 #: What a ``vmlinux.h`` of a recent kernel needs from clang.  Linux 6.19 and later
 #: embed tagged structs and unions as unnamed members (``struct filename`` holds
@@ -60,6 +69,11 @@ _VMLINUX_BTF = "/sys/kernel/btf/vmlinux"
 _NOTES = "/sys/kernel/notes"
 
 
+#: libbpfpy's own BPF headers (``#include <libbpfpy/ringbuf.h>``), on every compile's
+#: include path.
+INCLUDE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "include")
+
+
 def target_arch(machine: str | None = None) -> str:
     """The ``__TARGET_ARCH_<arch>`` name libbpf's headers use for this machine."""
     m = machine or os.uname().machine
@@ -68,90 +82,191 @@ def target_arch(machine: str | None = None) -> str:
 
 # -- the cache directory -----------------------------------------------------------------
 
+def _default_cache() -> str:
+    env = os.environ.get("LIBBPFPY_CACHE_DIR")
+    if env:
+        return env
+    if os.geteuid() == 0:
+        return "/var/cache/libbpfpy"
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"),
+                                                             ".cache")
+    return os.path.join(base, "libbpfpy")
+
+
 def cache_dir(path: str | os.PathLike[str] | None = None) -> Path:
     """The cache directory (created 0700 if missing), after checking that it is a real
-    directory owned by the caller and not writable by group or others."""
-    if path is None:
-        env = os.environ.get("LIBBPFPY_CACHE_DIR")
-        if env:
-            path = env
-        elif os.geteuid() == 0:
-            path = "/var/cache/libbpfpy"
-        else:
-            base = os.environ.get("XDG_CACHE_HOME") or os.path.join(
-                os.path.expanduser("~"), ".cache")
-            path = os.path.join(base, "libbpfpy")
-    p = Path(os.path.abspath(path))
-    _private_dir(p, create_parents=True)
-    return p
+    directory owned by the caller, not writable by group or others, and reached
+    through directories no other user can change (see :class:`_Dir`)."""
+    d = _Dir.root(path)
+    d.close()
+    return d.path
 
 
-def _private_dir(p: Path, *, create_parents: bool = False) -> None:
-    if create_parents:
-        p.parent.mkdir(parents=True, exist_ok=True)
+class _Dir:
+    """A directory of the cache, held open: everything in it is reached through the
+    fd (``openat`` with ``O_NOFOLLOW``), so renaming or replacing a directory on its
+    path after the checks changes nothing.
+
+    The root is reached from ``/`` one component at a time, each opened with
+    ``O_NOFOLLOW|O_DIRECTORY`` and checked on its fd: owned by root or the caller and
+    not writable by group or others unless sticky (``/tmp``: others cannot rename
+    or remove what is not theirs).  The cache directory itself must be the caller's
+    and private (0700 when created)."""
+
+    def __init__(self, fd: int, path: Path) -> None:
+        self.fd = fd
+        self.path = path
+
+    @classmethod
+    def root(cls, path: str | os.PathLike[str] | None) -> _Dir:
+        p = Path(os.path.realpath(os.path.abspath(os.fspath(path or _default_cache()))))
+        requested = Path(os.path.abspath(os.fspath(path or _default_cache())))
+        if requested != p and _is_symlink(requested):
+            raise BPFError(errno.ELOOP, f"refusing cache directory {requested}: it is a "
+                           f"symlink (to {p}); give the real directory", call="cache",
+                           target=str(requested))
+        fd = os.open("/", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            parts = p.parts[1:]
+            for i, part in enumerate(parts):
+                where = Path("/", *parts[:i + 1])
+                child = _open_subdir(fd, part, where, create=True)
+                os.close(fd)
+                fd = child
+                st = os.fstat(fd)
+                if i == len(parts) - 1:
+                    _check_private(st, where)
+                else:
+                    _check_ancestor(st, where)
+            return cls(fd, p)
+        except BaseException:
+            os.close(fd)
+            raise
+
+    def sub(self, name: str) -> _Dir:
+        """The private subdirectory ``name`` (created 0700 if missing)."""
+        where = self.path / name
+        fd = _open_subdir(self.fd, name, where, create=True)
+        try:
+            _check_private(os.fstat(fd), where)
+        except BaseException:
+            os.close(fd)
+            raise
+        return _Dir(fd, where)
+
+    def read(self, name: str) -> bytes | None:
+        """The contents of the regular file ``name`` if it exists and is the caller's."""
+        try:
+            fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC,
+                         dir_fd=self.fd)
+        except OSError:
+            return None
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode) or st.st_uid != os.geteuid():
+                return None
+            chunks: list[bytes] = []
+            while True:
+                chunk = os.read(fd, 1 << 20)
+                if not chunk:
+                    return b"".join(chunks)
+                chunks.append(chunk)
+        except OSError:
+            return None
+        finally:
+            os.close(fd)
+
+    def write(self, name: str, data: bytes) -> None:
+        """Replace ``name`` atomically (see :func:`libbpfpy._files.atomic_write`)."""
+        from ._files import atomic_write
+        try:
+            atomic_write(name, data, mode=0o644, dir_fd=self.fd)
+        except BPFError as exc:
+            raise _unwritable(self.path, exc) from None
+
+    def unlink(self, name: str) -> None:
+        try:
+            os.unlink(name, dir_fd=self.fd)
+        except OSError:
+            pass
+
+    def proc_path(self, name: str = "") -> str:
+        """A path to this directory (or ``name`` in it) through the held fd, for a
+        child process given the fd (``pass_fds``)."""
+        return f"/proc/self/fd/{self.fd}" + (f"/{name}" if name else "")
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+    def __enter__(self) -> _Dir:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _is_symlink(p: Path) -> bool:
     try:
-        os.mkdir(p, 0o700)
+        return stat.S_ISLNK(os.lstat(p).st_mode)
+    except OSError:
+        return False
+
+
+def _open_subdir(parent: int, name: str, where: Path, *, create: bool) -> int:
+    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+    try:
+        return os.open(name, flags, dir_fd=parent)
+    except FileNotFoundError:
+        if not create:
+            raise
+    except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+            raise BPFError(errno.ENOTDIR, f"refusing cache directory {where}: not a "
+                           "directory (or a symlink)", call="cache",
+                           target=str(where)) from None
+        raise _unwritable(where, BPFError(exc.errno or errno.EACCES,
+                                          exc.strerror or "")) from None
+    try:
+        os.mkdir(name, 0o700, dir_fd=parent)
     except FileExistsError:
         pass
-    st = os.lstat(p)
-    if stat.S_ISLNK(st.st_mode) or not stat.S_ISDIR(st.st_mode):
-        raise BPFError(20, f"refusing cache directory {p}: not a directory (or a symlink)",
-                       call="cache", target=str(p))
+    except OSError as exc:
+        raise _unwritable(where, BPFError(exc.errno or errno.EACCES,
+                                          exc.strerror or "")) from None
+    return os.open(name, flags, dir_fd=parent)
+
+
+def _check_ancestor(st: os.stat_result, where: Path) -> None:
+    """A directory on the way to the cache: nobody but root and the caller may change
+    what it holds."""
+    if st.st_uid not in (0, os.geteuid()):
+        raise BPFError(errno.EPERM, f"refusing cache directory: {where} on its path is "
+                       f"owned by uid {st.st_uid}, who could replace what it holds",
+                       call="cache", target=str(where))
+    if st.st_mode & 0o022 and not st.st_mode & stat.S_ISVTX:
+        raise BPFError(errno.EPERM, f"refusing cache directory: {where} on its path is "
+                       f"writable by group or others (mode {stat.S_IMODE(st.st_mode):o}), "
+                       "who could replace what it holds", call="cache", target=str(where))
+
+
+def _check_private(st: os.stat_result, where: Path) -> None:
     if st.st_uid != os.geteuid():
-        raise BPFError(1, f"refusing cache directory {p}: owned by uid {st.st_uid}, not "
-                       f"by this user (uid {os.geteuid()})", call="cache", target=str(p))
+        raise BPFError(errno.EPERM, f"refusing cache directory {where}: owned by uid "
+                       f"{st.st_uid}, not by this user (uid {os.geteuid()})", call="cache",
+                       target=str(where))
     if st.st_mode & 0o022:
-        raise BPFError(1, f"refusing cache directory {p}: writable by group or others "
-                       f"(mode {stat.S_IMODE(st.st_mode):o}); chmod go-w it",
-                       call="cache", target=str(p))
+        raise BPFError(errno.EPERM, f"refusing cache directory {where}: writable by group "
+                       f"or others (mode {stat.S_IMODE(st.st_mode):o}); chmod go-w it",
+                       call="cache", target=str(where))
 
 
-def _atomic_write(dest: Path, data: bytes, mode: int = 0o644) -> None:
-    """Write ``data`` to ``dest`` through a temporary file in the same directory and a
-    rename (which replaces a symlink at ``dest`` rather than following it)."""
-    import tempfile
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            os.fchmod(f.fileno(), mode)
-        os.replace(tmp, dest)
-    except BaseException:
-        _unlink(tmp)
-        raise
-
-
-def _atomic_copy(src: Path, dest: Path) -> None:
-    import tempfile
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
-    try:
-        with os.fdopen(fd, "wb") as out, _open_nofollow(src) as inp:
-            shutil.copyfileobj(inp, out)
-            os.fchmod(out.fileno(), 0o644)
-        os.replace(tmp, dest)
-    except BaseException:
-        _unlink(tmp)
-        raise
-
-
-def _open_nofollow(path: Path) -> Any:
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-    return os.fdopen(fd, "rb")
-
-
-def _read_nofollow(path: Path) -> bytes | None:
-    try:
-        with _open_nofollow(path) as f:
-            return f.read()  # type: ignore[no-any-return]
-    except OSError:
-        return None
-
-
-def _unlink(path: str | Path) -> None:
-    try:
-        os.unlink(path)
-    except OSError:
-        pass
+def _unwritable(where: Path, exc: BPFError) -> BPFError:
+    return BPFError(exc.errno or errno.EACCES, f"cannot write the compile cache in {where}: "
+                    f"{os.strerror(exc.errno or errno.EACCES)}", call="cache",
+                    target=str(where), hint="set LIBBPFPY_CACHE_DIR (or pass cache_path=) "
+                    "to a directory of yours that is writable")
 
 
 # -- vmlinux.h ------------------------------------------------------------------------------
@@ -193,38 +308,36 @@ def vmlinux_header(cache: str | os.PathLike[str] | None = None) -> Path:
     """The path of a ``vmlinux.h`` for the running kernel, generated through libbpf's
     ``btf_dump`` on first use and cached per kernel build.
 
+    The header is written whole or not at all (a full disk raises and leaves no
+    truncated header), and a cached header is used only if it is complete.
     Requires Linux >= 5.4 built with CONFIG_DEBUG_INFO_BTF."""
-    root = cache_dir(cache)
-    d = root / "vmlinux"
-    _private_dir(d)
-    sub = d / _kernel_key()
-    _private_dir(sub)
-    header = sub / "vmlinux.h"
-    st = _lstat(header)
-    if st is not None and stat.S_ISREG(st.st_mode) and st.st_size > 0:
-        return header
-    import tempfile
+    with _Dir.root(cache) as root, _header_dir(root) as d:
+        return d.path / "vmlinux.h"
 
-    from .btf import BTF
-    fd, tmp = tempfile.mkstemp(prefix=".vmlinux.h.", suffix=".tmp", dir=sub)
-    os.close(fd)
+
+def _header_dir(root: _Dir) -> _Dir:
+    """The directory holding this kernel's complete vmlinux.h (generated if needed)."""
+    with root.sub("vmlinux") as vm:
+        d = vm.sub(_kernel_key())
     try:
-        with BTF.vmlinux() as btf:
-            btf.dump_c(tmp)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, header)
+        if not _complete_header(d.read("vmlinux.h")):
+            from .btf import BTF
+            with BTF.vmlinux() as btf:
+                text = btf.to_c().encode()
+            if not _complete_header(text):
+                raise BPFError(errno.EIO, "generating vmlinux.h gave an incomplete header",
+                               call="btf_dump")
+            d.write("vmlinux.h", text)
+            log.info("generated %s", d.path / "vmlinux.h")
     except BaseException:
-        _unlink(tmp)
+        d.close()
         raise
-    log.info("generated %s", header)
-    return header
+    return d
 
 
-def _lstat(p: Path) -> os.stat_result | None:
-    try:
-        return os.lstat(p)
-    except OSError:
-        return None
+def _complete_header(text: bytes | None) -> bool:
+    """Whether ``text`` is a whole generated vmlinux.h (it ends with the guard)."""
+    return text is not None and text.rstrip().endswith(b"#endif /* __VMLINUX_H__ */")
 
 
 # -- compile ------------------------------------------------------------------------------
@@ -339,36 +452,84 @@ def compile(src: str | os.PathLike[str], out: str | os.PathLike[str] | None = No
     -Wno-microsoft-anon-tag`` (what a recent kernel's ``vmlinux.h`` needs) plus
     ``cflags`` with
     ``-I`` for each of ``include_dirs``, the directory of a generated ``vmlinux.h``
-    (or of ``vmlinux``, a header of your own) and libbpf's headers.  The object is
-    copied to ``out`` and ``out`` is returned as given, if given; else the cached
-    object's path is returned (named after the source: ``prog.<hash>.o`` for
-    ``prog.bpf.c``, so libbpf calls the object ``prog``).  An unchanged source (same
-    flags, same included headers, same kernel) is not compiled again unless
-    ``cache=False``, and such a cache hit does not need clang at all: the object
-    is recompiled only when the clang that made it changed, not when it is gone.
-    ``clang`` overrides the compiler (also ``$LIBBPFPY_CLANG``); ``cache_path`` the
-    cache directory.
+    (or of ``vmlinux``, a header of your own), libbpf's headers and libbpfpy's own
+    (``<libbpfpy/ringbuf.h>``).  The object is copied to ``out`` and ``out`` is
+    returned as given, if given; else the cached object's path is returned (named
+    after the source: ``prog.<hash>.o`` for ``prog.bpf.c``, so libbpf calls the
+    object ``prog``).  An unchanged source (same flags, same included headers, same
+    kernel) is not compiled again unless ``cache=False``, and such a cache hit does
+    not need clang at all: the object is recompiled only when the clang that made it
+    changed, not when it is gone.  ``clang`` overrides the compiler (also
+    ``$LIBBPFPY_CLANG``); ``cache_path`` the cache directory.  See
+    :func:`compile_bytes` for the object's bytes, read through the checked cache
+    directory.
 
     Raises :class:`~libbpfpy.CompileError` with clang's diagnostics when it fails.
     """
+    path, _data = _compile(src, out, cflags=cflags, include_dirs=include_dirs, cache=cache,
+                           cache_path=cache_path, clang=clang, vmlinux=vmlinux)
+    return path
+
+
+def compile_bytes(src: str | os.PathLike[str], **options: Any) -> bytes:
+    """Like :func:`compile` (same options, no ``out``), returning the object's bytes as
+    read through the cache directory's checked fd -- for ``Object.open(bytes)``, so
+    that no path is opened again between the checks and the load."""
+    return _compile(src, None, **options)[1]
+
+
+def _compile(src: str | os.PathLike[str], out: str | os.PathLike[str] | None, *,
+             cflags: Sequence[str] = (), include_dirs: Iterable[str | os.PathLike[str]] = (),
+             cache: bool = True, cache_path: str | os.PathLike[str] | None = None,
+             clang: str | os.PathLike[str] | None = None,
+             vmlinux: str | os.PathLike[str] | None = None) -> tuple[Path, bytes]:
+    from .validate import read_input
     src_path = Path(os.path.abspath(os.fspath(src)))
-    source = _read_nofollow(src_path) if src_path.exists() else None
-    if source is None:
-        raise FileNotFoundError(2, "BPF source not found", str(src_path))
+    source = read_input(src_path, "BPF source")
     requested = os.fspath(clang) if clang is not None else os.environ.get("LIBBPFPY_CLANG")
-    root = cache_dir(cache_path)
-    objects = root / "objects"
-    _private_dir(objects)
-    header: Path | None = None
-    if vmlinux is not None:
-        vmlinux_dir = os.path.dirname(os.path.abspath(os.fspath(vmlinux)))
-        vm_ident = _file_hash(os.fspath(vmlinux)) or "missing"
-    else:
-        # Only the kernel's identity goes into the key; the header itself is
-        # generated when clang is about to need it.
-        vm_ident = _kernel_key()
-        vmlinux_dir = str(root / "vmlinux" / vm_ident)
-    incs = [os.path.abspath(os.fspath(d)) for d in include_dirs]
+    with _Dir.root(cache_path) as root, root.sub("objects") as objects:
+        if vmlinux is not None:
+            vmlinux_dir = os.path.dirname(os.path.abspath(os.fspath(vmlinux)))
+            vm_ident = _file_hash(os.fspath(vmlinux)) or "missing"
+        else:
+            # Only the kernel's identity goes into the key; the header itself is
+            # generated when clang is about to need it.
+            vm_ident = _kernel_key()
+            vmlinux_dir = str(root.path / "vmlinux" / vm_ident)
+        argv = _clang_args(cflags, include_dirs, vmlinux_dir)
+        key_text = json.dumps([_FORMAT, requested or "", argv, str(src_path),
+                               hashlib.sha256(source).hexdigest(), vm_ident])
+        key = hashlib.sha256(key_text.encode()).hexdigest()[:32]
+        name = f"{_stem(src_path)}.{key}"
+        data = _cached(objects, name, key) if cache else None
+        if data is not None:
+            log.debug("compile cache hit for %s: %s", src_path, objects.path / name)
+        else:
+            compiler = _find_clang(requested)
+            header_dir = _header_dir(root) if vmlinux is None else None
+            try:
+                if header_dir is not None and str(header_dir.path) != vmlinux_dir:
+                    raise CompileError(f"the kernel's identity changed while compiling "
+                                       f"{src_path}; try again", diagnostics="",
+                                       returncode=1)
+                data = _run_clang(compiler, argv, src_path, objects, name, key, header_dir)
+            finally:
+                if header_dir is not None:
+                    header_dir.close()
+        cached = objects.path / f"{name}.o"
+    if out is None:
+        return cached, data
+    from ._files import atomic_write
+    given = Path(os.fspath(out))
+    dest = Path(os.path.abspath(given))
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(dest, data, mode=0o644)
+    return given, data
+
+
+def _clang_args(cflags: Sequence[str], include_dirs: Iterable[str | os.PathLike[str]],
+                vmlinux_dir: str) -> list[str]:
+    incs = [os.path.abspath(os.fspath(d)) for d in include_dirs] + [INCLUDE_DIR]
     libbpf_inc = _libbpf_include()
     matching = libbpf_headers_in_use()
     argv = ["-g", "-O2", "-target", "bpf", f"-D__TARGET_ARCH_{target_arch()}",
@@ -381,79 +542,90 @@ def compile(src: str | os.PathLike[str], out: str | os.PathLike[str] | None = No
         # <bpf/usdt.bpf.h> -> <linux/errno.h> -> <asm/errno.h>, which lives in the
         # multiarch directory that clang -target bpf does not search.
         argv.append(f"-idirafter{multiarch}")
-    key_text = json.dumps([_FORMAT, requested or "", argv, str(src_path),
-                           hashlib.sha256(source).hexdigest(), vm_ident])
-    key = hashlib.sha256(key_text.encode()).hexdigest()[:32]
-    stem = _stem(src_path)
-    cached = objects / f"{stem}.{key}.o"
-    record_path = objects / f"{stem}.{key}.json"
-    if cache:
-        raw = _read_nofollow(record_path)
-        st = _lstat(cached)
-        if raw is not None and st is not None and stat.S_ISREG(st.st_mode):
-            try:
-                record = json.loads(raw)
-            except ValueError:
-                record = {}
-            if record.get("key") == key and _deps_fresh(record) and \
-                    _compiler_fresh(record):
-                log.debug("compile cache hit for %s: %s", src_path, cached)
-                return _deliver(cached, out)
-    compiler = _find_clang(requested)
-    if vmlinux is None:
-        header = vmlinux_header(root)
-        if str(header.parent) != vmlinux_dir:  # the kernel changed under us
-            raise CompileError(f"the kernel's identity changed while compiling {src_path}; "
-                               "try again", diagnostics="", returncode=1)
-    cst = os.stat(compiler)
+    return argv
+
+
+def _cached(objects: _Dir, name: str, key: str) -> bytes | None:
+    """The cached object ``name`` when its record matches ``key``, its headers and
+    compiler are unchanged and it is still a well-formed object (else evicted)."""
+    raw = objects.read(f"{name}.json")
+    data = objects.read(f"{name}.o")
+    if raw is None or data is None:
+        return None
+    try:
+        record = json.loads(raw)
+    except ValueError:
+        record = {}
+    if not isinstance(record, dict) or record.get("key") != key or \
+            not _deps_fresh(record) or not _compiler_fresh(record):
+        return None
+    from .errors import FormatError
+    from .validate import check_object
+    try:
+        check_object(data, str(objects.path / f"{name}.o"))
+    except FormatError as exc:
+        log.warning("evicting a damaged cached object: %s", exc)
+        objects.unlink(f"{name}.o")
+        objects.unlink(f"{name}.json")
+        return None
+    return data
+
+
+def _run_clang(compiler: str, argv: list[str], src_path: Path, objects: _Dir, name: str,
+               key: str, header_dir: _Dir | None) -> bytes:
+    import secrets
     import shlex
     import subprocess
-    import tempfile
-    fd, tmp_obj = tempfile.mkstemp(prefix=f".{key}.", suffix=".o.tmp", dir=objects)
-    os.close(fd)
-    depfile = tmp_obj + ".d"
-    cmd = [compiler, *argv, "-MD", "-MF", depfile, "-c", str(src_path), "-o", tmp_obj]
+    tmp = f".{key}.{secrets.token_hex(6)}.o.tmp"
+    depfile = tmp + ".d"
+    # clang writes into the checked cache directory through our fd (and reads the
+    # header from its checked directory the same way): renaming directories on the
+    # paths meanwhile changes nothing.
+    fds = [objects.fd] + ([header_dir.fd] if header_dir is not None else [])
+    run_argv = list(argv)
+    if header_dir is not None:
+        run_argv = [a if a != f"-I{header_dir.path}" else f"-I{header_dir.proc_path()}"
+                    for a in run_argv]
+    cmd = [compiler, *run_argv, "-MD", "-MF", objects.proc_path(depfile), "-c",
+           str(src_path), "-o", objects.proc_path(tmp)]
     log.info("compiling %s: %s", src_path, shlex.join(cmd))
+    cst = os.stat(compiler)
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=src_path.parent)
+        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=src_path.parent,
+                              pass_fds=fds)
         if proc.returncode != 0:
+            note = ""
+            if header_dir is not None and "vmlinux.h:" in proc.stderr:
+                # A header that breaks the compile is not served again: the next
+                # compile generates a fresh one.
+                header_dir.unlink("vmlinux.h")
+                note = " (the cached vmlinux.h it complained about was removed)"
             raise CompileError(f"clang failed to compile {src_path} "
-                               f"(exit status {proc.returncode})",
+                               f"(exit status {proc.returncode}){note}",
                                diagnostics=proc.stderr, returncode=proc.returncode)
         if proc.stderr:
             log.warning("clang: %s", proc.stderr.rstrip())
-        try:
-            with open(depfile) as f:
-                deps = _parse_depfile(f.read())
-        except OSError:
-            deps = []
+        data = objects.read(tmp)
+        if data is None:
+            raise CompileError(f"clang wrote no object for {src_path}", diagnostics="",
+                               returncode=0)
+        deps = _parse_depfile((objects.read(depfile) or b"").decode("utf-8", "replace"))
         dep_records = []
         for dep in deps:
             dpath = os.path.abspath(os.path.join(src_path.parent, dep))
-            if dpath == str(src_path):
-                continue
+            if dpath == str(src_path) or dpath.startswith("/proc/self/fd/"):
+                continue   # the source is hashed; the header is in the key
             try:
                 dst = os.stat(dpath)
             except OSError:
                 continue
             dep_records.append([dpath, dst.st_size, dst.st_mtime_ns, _file_hash(dpath)])
-        os.chmod(tmp_obj, 0o644)
-        os.replace(tmp_obj, cached)
-        _atomic_write(record_path, json.dumps({
+        objects.write(f"{name}.o", data)
+        objects.write(f"{name}.json", json.dumps({
             "key": key, "source": str(src_path), "command": cmd,
             "compiler": [compiler, cst.st_size, cst.st_mtime_ns],
             "deps": dep_records}).encode())
+        return data
     finally:
-        _unlink(tmp_obj)
-        _unlink(depfile)
-    return _deliver(cached, out)
-
-
-def _deliver(cached: Path, out: str | os.PathLike[str] | None) -> Path:
-    if out is None:
-        return cached
-    given = Path(os.fspath(out))
-    dest = Path(os.path.abspath(given))
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    _atomic_copy(cached, dest)
-    return given
+        objects.unlink(tmp)
+        objects.unlink(depfile)

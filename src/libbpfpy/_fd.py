@@ -6,7 +6,7 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from ._lifetime import Owner, close_fd
+from ._lifetime import Owner, close_fd, guarded
 from ._raw import RECORDS, check_int, lib
 from .fs import bpffs_hint
 
@@ -51,6 +51,7 @@ def c_string(raw: bytes) -> str:
     return raw.split(b"\0", 1)[0].decode(errors="replace")
 
 
+@guarded()
 class FdHandle(Owner):
     """An owned fd of a kernel BPF object (map, program, BTF, stats)."""
 

@@ -9,9 +9,10 @@ rest of the batch queued for the next call; an interrupt (SIGINT) at any point l
 records either still in the ring or queued, never both and never neither; closing
 from another thread wakes the waiter and stops delivery.
 
-Every operation that touches the fds or the mappings is counted as a *use*; closing
-while another thread is inside one marks the reader closed, wakes it, and leaves the
-actual release to the last use that ends, so nothing is ever unmapped under a reader.
+Every operation that touches the fds or the mappings is counted as a *use* (the
+mechanism every :class:`~libbpfpy._lifetime.Owner` has); closing while another thread
+is inside one marks the reader closed, wakes it, and leaves the actual release to the
+last use that ends, so nothing is ever unmapped under a reader.
 """
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
+from . import _args
 from ._lifetime import Owner
 from ._ring_types import Decoder, ShortRecord
 from .errors import ClosedError
@@ -35,6 +37,8 @@ _NOTHING: Any = object()
 _length_hint = operator.length_hint
 # Exhausting a list iterator in O(1) (list_iterator.__setstate__ clamps to the end).
 _END = 1 << 62
+# The longest single epoll wait, in seconds (epoll takes int milliseconds).
+_MAX_WAIT = 86400.0
 
 
 class Source:
@@ -95,6 +99,7 @@ class _Checked:
     """Iterator over decoded events that raises for records too short for the type."""
 
     def __init__(self, events: list[Any], decoder: Decoder) -> None:
+        self._events = events
         self._it = iter(events)
         self._decoder = decoder
 
@@ -116,28 +121,22 @@ class _Checked:
         self._it.__setstate__(state)  # type: ignore[attr-defined]
 
 
-class _Use:
-    """``with reader._use():`` -- counts an operation that needs the fds and mappings."""
+def _bookmark(it: Any) -> tuple[int, Callable[[], Any]] | None:
+    """Where a batch's shared iterator stands, and how to make a fresh one that
+    continues from there (an exhausted list iterator cannot be revived); None when
+    it is at its end."""
+    inner = it._it if isinstance(it, _Checked) else it
+    state: Any = inner.__reduce__()  # (iter, (list,), index); (iter, ((),)) at the end
+    if len(state) < 3:
+        return None
+    seq: list[Any] = state[1][0]
+    pos: int = state[2]
 
-    __slots__ = ("reader",)
-
-    def __init__(self, reader: Reader) -> None:
-        self.reader = reader
-
-    def __enter__(self) -> None:
-        r = self.reader
-        with r._state:
-            if r._closed:
-                raise ClosedError(r._describe())
-            r._users += 1
-
-    def __exit__(self, *exc: object) -> None:
-        r = self.reader
-        with r._state:
-            r._users -= 1
-            last = r._users == 0 and r._closed
-        if last:
-            r._resources.free()
+    def resume() -> Any:
+        new: Any = _Checked(seq, it._decoder) if isinstance(it, _Checked) else iter(seq)
+        new.__setstate__(pos)
+        return new
+    return pos, resume
 
 
 class Resources:
@@ -177,13 +176,14 @@ class Reader(Owner):
     def __init__(self) -> None:
         super().__init__()
         self._resources = Resources()
-        self._state = threading.Lock()
         self._mutex = threading.RLock()   # fetching and delivering
-        self._users = 0
         self._pending: collections.deque[Batch] = collections.deque()
         self._thread: threading.Thread | None = None
         self._thread_error: BaseException | None = None
         self._stopping = False
+        # The batch a callback is being called from, and how stop() parked it.
+        self._delivering: Batch | None = None
+        self._parked: Callable[[], Any] | None = None
         self._epoll = select.epoll()
         self._resources.add(self._epoll.close)
         try:
@@ -210,16 +210,13 @@ class Reader(Owner):
         """Raise if nothing can be consumed yet (e.g. no map added)."""
 
     # -- lifetime -----------------------------------------------------------------------
-    def _use(self) -> _Use:
-        return _Use(self)
-
     def _wake(self) -> None:
         try:
             os.eventfd_write(self._wakefd, 1)
         except OSError:
             pass
 
-    def _release(self) -> None:
+    def _shutdown(self) -> None:
         # Stop delivery of what is already fetched: exhaust the shared iterators (a
         # loop handing them out sees the end, then finds the reader closed).
         for batch in list(self._pending):
@@ -232,10 +229,9 @@ class Reader(Owner):
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
             thread.join()
-        with self._state:
-            busy = self._users > 0
-        if not busy:
-            self._resources.free()
+
+    def _release(self) -> None:
+        self._resources.free()
 
     def _closed_error(self) -> ClosedError:
         return ClosedError(self._describe())
@@ -252,8 +248,9 @@ class Reader(Owner):
         if timeout is not None and timeout <= 0:
             return False
         # select.epoll.poll retries on EINTR after running signal handlers (PEP 475),
-        # so SIGINT surfaces here as KeyboardInterrupt with nothing half-done.
-        events = self._epoll.poll(-1 if timeout is None else timeout)
+        # so SIGINT surfaces here as KeyboardInterrupt with nothing half-done.  A
+        # wait longer than epoll's int milliseconds ends early (the caller re-waits).
+        events = self._epoll.poll(-1 if timeout is None else min(timeout, _MAX_WAIT))
         if self._closed:
             raise self._closed_error()
         if self._stopping:
@@ -266,6 +263,7 @@ class Reader(Owner):
         Returns whether events are (or, for a perf buffer, may be) available: False
         on timeout.  Nothing is consumed.
         """
+        timeout = _args.timeout(timeout)
         with self._use():
             if self._pending and any(b.remaining() for b in self._pending):
                 return True
@@ -302,7 +300,16 @@ class Reader(Owner):
             batch = pending[0]
             it = batch.iterator()
             before = _length_hint(it)
-            batch.source.deliver(it)
+            self._delivering = batch
+            try:
+                batch.source.deliver(it)
+            finally:
+                self._delivering = None
+            resume, self._parked = self._parked, None
+            if resume is not None:
+                # stop() from a callback: the rest of the batch stays queued.
+                batch.it = resume()
+                return n + before - _length_hint(batch.it)
             n += before
             if pending and pending[0] is batch:
                 pending.popleft()
@@ -318,7 +325,7 @@ class Reader(Owner):
                 raise self._closed_error()
             n = self._deliver_pending()
             budget = limit
-            while budget > 0 and self._fill(min(budget, self._chunk)):
+            while budget > 0 and not self._stopping and self._fill(min(budget, self._chunk)):
                 budget -= self._chunk
                 n += self._deliver_pending()
             return n
@@ -344,6 +351,7 @@ class Reader(Owner):
         A callback's exception propagates (see :meth:`consume`); closing the buffer
         from another thread wakes the poll, which raises :class:`ClosedError`.
         """
+        timeout = _args.timeout(timeout)
         with self._use():
             self._require_callbacks()
             n = self._drain(self._poll_limit)
@@ -380,6 +388,7 @@ class Reader(Owner):
     def read(self, timeout: float | None = None) -> Any:
         """The next event, waiting up to ``timeout`` seconds (None: forever); None if
         none arrived in time."""
+        timeout = _args.timeout(timeout)
         with self._use():
             self._consumable()
             deadline = None if timeout is None else time.monotonic() + timeout
@@ -413,7 +422,7 @@ class Reader(Owner):
                 with self._mutex:  # decoding is shared with other threads
                     it = batch.iterator()
                 yield from it
-                if pending and pending[0] is batch:
+                if pending and pending[0] is batch and batch.it is it:
                     pending.popleft()
                 continue
             with self._use():
@@ -440,7 +449,7 @@ class Reader(Owner):
                     it = batch.iterator()
                 for ev in it:
                     yield ev
-                if pending and pending[0] is batch:
+                if pending and pending[0] is batch and batch.it is it:
                     pending.popleft()
                 continue
             with self._use():
@@ -468,12 +477,16 @@ class Reader(Owner):
 
         If a callback raises, the thread ends and :meth:`stop` re-raises the exception.
         """
-        with self._use():
+        # Under the close lock: a close from another thread sees either no thread or
+        # a started one (which it wakes and joins).
+        with self._use(), self._lock:
+            self._check()
             self._require_callbacks()
             if self._thread is not None and self._thread.is_alive():
                 raise RuntimeError(f"{self._describe()}: already started")
             self._stopping = False
             self._thread_error = None
+            # Set before it starts: its first callback may already call stop().
             self._thread = threading.Thread(target=self._run, daemon=True,
                                              name=f"libbpfpy {self._describe()}")
             self._thread.start()
@@ -493,17 +506,23 @@ class Reader(Owner):
     def stop(self, timeout: float | None = None) -> None:
         """Stop the background thread started by :meth:`start` and wait for it.
 
-        Re-raises the exception that stopped the thread, if a callback raised one.
+        Called from a callback of that thread, no further callback is made: the
+        thread ends when this one returns, and the events not yet delivered stay
+        queued for the next consumer.  Re-raises the exception that stopped the
+        thread, if a callback raised one.
         """
+        timeout = _args.timeout(timeout)
         thread = self._thread
         if thread is None:
             return
         self._stopping = True
+        if thread is threading.current_thread():
+            self._park()
+            return          # the thread sees _stopping once this callback returns
         self._wake()
-        if thread is not threading.current_thread():
-            thread.join(timeout)
-            if thread.is_alive():
-                raise TimeoutError(f"{self._describe()}: background thread still running")
+        thread.join(timeout)
+        if thread.is_alive():
+            raise TimeoutError(f"{self._describe()}: background thread still running")
         self._thread = None
         self._stopping = False
         if not self._closed:
@@ -514,6 +533,18 @@ class Reader(Owner):
         err, self._thread_error = self._thread_error, None
         if err is not None:
             raise err
+
+    def _park(self) -> None:
+        """End the delivery in progress after the current callback: its iterator is
+        made to look exhausted (the C-level loop calling the callbacks ends), and the
+        batch gets a fresh one continuing from there once that loop has stopped."""
+        batch = self._delivering
+        if batch is None or batch.it is None or self._parked is not None:
+            return
+        mark = _bookmark(batch.it)
+        if mark is not None:
+            self._parked = mark[1]
+            batch.it.__setstate__(_END)  # type: ignore[attr-defined]
 
     @property
     def running(self) -> bool:

@@ -26,8 +26,9 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ._btf_types import Struct, TypeBuilder, Union
-from ._lifetime import Owner
-from ._raw import CALLBACKS, check_int, check_ptr, lib, libc, opts
+from ._deferred import any_pending
+from ._lifetime import Owner, guarded
+from ._raw import CALLBACKS, check_int, check_ptr, lib, libc, opts, raise_pending
 from .errors import BPFError
 
 if TYPE_CHECKING:
@@ -250,6 +251,7 @@ class _Parsed:
         return s[off:end].decode("utf-8", "replace")
 
 
+@guarded()
 class BTF(Owner):
     """A set of BTF types: a kernel's, a kernel module's or a BPF object's.
 
@@ -277,6 +279,9 @@ class BTF(Owner):
         self._owned_base: BTF | None = None
         if owner is None:
             self._arm(lib.btf__free, ptr)
+        if base is not None:
+            # Split BTF points into its base: closing the base closes it first.
+            base._adopt(self)
 
     # -- construction -------------------------------------------------------------------
     @classmethod
@@ -306,32 +311,64 @@ class BTF(Owner):
         Requires Linux >= 5.4 built with CONFIG_DEBUG_INFO_BTF."""
         ptr = check_ptr(lib.btf__load_vmlinux_btf(), "btf__load_vmlinux_btf", "vmlinux",
                         hint="the kernel needs CONFIG_DEBUG_INFO_BTF=y")
-        return cls(ptr, name="vmlinux")
+        return cls(ptr, name="vmlinux")._owned()
 
     @classmethod
     def from_file(cls, path: str | os.PathLike[str], *, base: BTF | None = None) -> BTF:
         """BTF read from an ELF file's ``.BTF`` section or from a raw BTF file.
 
-        ``base`` is the BTF a split BTF builds on (e.g. vmlinux for a module's)."""
+        ``base`` is the BTF a split BTF builds on (e.g. vmlinux for a module's).
+        The file must be a regular file; its BTF is checked before libbpf parses it
+        (:class:`~libbpfpy.errors.FormatError` when malformed)."""
+        from .validate import raw_btf, read_input
         p = os.fspath(path)
-        if not os.path.exists(p):
-            raise FileNotFoundError(errno.ENOENT, "BTF file not found", p)
-        if base is not None:
-            base._check()
-            ptr = check_ptr(lib.btf__parse_split(os.fsencode(p), base._ptr),
-                            "btf__parse_split", p)
-        else:
-            ptr = check_ptr(lib.btf__parse(os.fsencode(p), None), "btf__parse", p)
-        return cls(ptr, name=p, base=base)
+        return cls.from_bytes(raw_btf(read_input(p, "BTF file"), p), name=p, base=base)
 
     @classmethod
     def from_bytes(cls, data: bytes | bytearray | memoryview, *,
-                   name: str = "btf") -> BTF:
-        """BTF from raw BTF bytes (the ``.BTF`` section format)."""
+                   name: str = "btf", base: BTF | None = None) -> BTF:
+        """BTF from raw BTF bytes (the ``.BTF`` section format), split BTF on top of
+        ``base`` when given.  Checked before libbpf parses it: malformed BTF raises
+        :class:`~libbpfpy.errors.FormatError` naming the type at fault."""
+        from .validate import check_btf, memfd
         raw = bytes(data)
+        if base is not None:
+            with base._use():
+                base._check()
+                check_btf(raw, name, base=base._as_base())
+                # libbpf 1.1 has no btf__new_split: it reads the checked bytes from an
+                # in-memory file.
+                with memfd(raw) as f:
+                    ptr = check_ptr(lib.btf__parse_raw_split(
+                        f"/proc/self/fd/{f.fileno()}".encode(), base._ptr),
+                        "btf__parse_raw_split", name)
+            return cls(ptr, name=name, base=base)._owned()
+        check_btf(raw, name)
         buf = ctypes.create_string_buffer(raw, len(raw))
         ptr = check_ptr(lib.btf__new(buf, len(raw)), "btf__new", name)
-        return cls(ptr, name=name)
+        return cls(ptr, name=name)._owned()
+
+    def _owned(self) -> BTF:
+        """Self, once owned: raise what a callback kept meanwhile (closing self)."""
+        raise_pending(self.close)
+        return self
+
+    def _as_base(self) -> Any:
+        """What checking split BTF on top of this one needs to know of it."""
+        from .validate import Base
+        p = self._p()
+
+        def size(tid: int) -> int | None:
+            t = self._get(tid)
+            if t.kind in (Kind.UNKN, Kind.FWD, Kind.FUNC, Kind.FUNC_PROTO, Kind.DECL_TAG):
+                return None
+            ret = int(lib.btf__resolve_size(self._ptr, tid))
+            return ret if ret >= 0 else None
+
+        return Base(ntypes=p.start_id + len(p.offsets),
+                    str_len=p.base_str_len + len(p.strings),
+                    kind=lambda tid: int(self._get(tid).kind),
+                    size=size, vlen=lambda tid: self._get(tid).vlen)
 
     @classmethod
     def from_id(cls, btf_id: int, *, base: BTF | None = None) -> BTF:
@@ -344,10 +381,10 @@ class BTF(Owner):
             base._check()
             ptr = check_ptr(lib.btf__load_from_kernel_by_id_split(btf_id, base._ptr),
                             "btf__load_from_kernel_by_id_split", f"BTF id {btf_id}")
-            return cls(ptr, name=f"BTF id {btf_id}", base=base)
+            return cls(ptr, name=f"BTF id {btf_id}", base=base)._owned()
         ptr = lib.btf__load_from_kernel_by_id(btf_id)
         if ptr:
-            return cls(ptr, name=f"BTF id {btf_id}")
+            return cls(ptr, name=f"BTF id {btf_id}")._owned()
         if ctypes.get_errno() in (errno.ENOENT, errno.EPERM, errno.EACCES):
             check_ptr(ptr, "btf__load_from_kernel_by_id", f"BTF id {btf_id}")
         # Anything else: perhaps split BTF (a module's), which needs vmlinux as base.
@@ -541,7 +578,7 @@ class BTF(Owner):
         if parsed is not None:
             return parsed
         self._check()
-        with self._plock:
+        with self._plock, self._use():
             if self._parsed is None:
                 size = ctypes.c_uint32()
                 ptr = check_ptr(lib.btf__raw_data(self._ptr, ctypes.byref(size)),
@@ -652,6 +689,9 @@ class BTF(Owner):
         if not isinstance(name, str):
             raise TypeError(f"a BTF type is named by str or id, not {type(name).__name__}")
         text = name.strip()
+        if not text:
+            raise KeyError(f"{name!r} is not a type name (anonymous types have no name: "
+                           "use their id)")
         word, _, rest = text.partition(" ")
         if kind is None and word in _KIND_BY_WORD and rest:
             kind = _KIND_BY_WORD[word]
@@ -815,16 +855,10 @@ class BTF(Owner):
 
         ``types`` limits the output to those types and what they depend on;
         ``header`` (default: only when dumping everything) adds the include guard and
-        the ``preserve_access_index`` pragma."""
-        self._check()
-        ids = None if types is None else [self.type_id(t) for t in types]
-        if header is None:
-            header = ids is None
-        fp = _fopen(os.fspath(path))
-        try:
-            self._dump_to(fp, ids, header)
-        finally:
-            _libc_fclose(fp)
+        the ``preserve_access_index`` pragma.  The file is replaced atomically, only
+        once the whole text is written (a full disk leaves no truncated header)."""
+        from ._files import atomic_write
+        atomic_write(path, self.to_c(types, header=header).encode())
 
     def to_c(self, types: Iterable[str | int | BTFType] | None = None, *,
              header: bool | None = None) -> str:
@@ -861,6 +895,8 @@ class BTF(Owner):
                 ret = dump_type(handle, type_id)
                 if ret < 0:
                     check_int(ret, "btf_dump__dump_type", f"type [{type_id}] of {self._name}")
+                if any_pending:   # a Ctrl-C in libbpf's log callback: stop here
+                    break
             if header:
                 _libc_fputs(_VMLINUX_FOOTER.encode(), fp)
         finally:
@@ -1137,9 +1173,10 @@ def _internal_section(m: Any) -> str | None:
         secname = sec.name
         if not secname.startswith((".data", ".rodata", ".bss", ".kconfig")):
             continue
-        ptr = lib.bpf_object__find_map_by_name(obj._ptr, secname.encode())
-        if ptr and ptr == m._ptr_checked():
-            return str(secname)
+        with obj._use():
+            ptr = lib.bpf_object__find_map_by_name(obj._ptr, secname.encode())
+            if ptr and ptr == m._ptr_checked():
+                return str(secname)
     # Fall back to libbpf's naming: "<object prefix><section>" truncated to 15 bytes.
     for suffix in (".rodata", ".data", ".bss", ".kconfig"):
         if suffix in name:
@@ -1156,9 +1193,9 @@ def _cfunc(name: str, restype: Any, argtypes: list[Any]) -> Any:
     return fn
 
 
-_libc_fopen = _cfunc("fopen", ctypes.c_void_p, [ctypes.c_char_p, ctypes.c_char_p])
 _libc_fclose = _cfunc("fclose", ctypes.c_int, [ctypes.c_void_p])
 _libc_fputs = _cfunc("fputs", ctypes.c_int, [ctypes.c_char_p, ctypes.c_void_p])
+_libc_ferror = _cfunc("ferror", ctypes.c_int, [ctypes.c_void_p])
 _libc_open_memstream = _cfunc("open_memstream", ctypes.c_void_p,
                               [ctypes.POINTER(ctypes.c_void_p),
                                ctypes.POINTER(ctypes.c_size_t)])
@@ -1179,14 +1216,6 @@ def _dump_type_fast() -> Any:
     return _DUMP_TYPE
 
 
-def _fopen(path: str) -> int:
-    fp = _libc_fopen(os.fsencode(path), b"w")
-    if not fp:
-        err = ctypes.get_errno() or errno.EIO
-        raise OSError(err, os.strerror(err), path)
-    return int(fp)
-
-
 class _MemStream:
     """A FILE* writing into memory (``open_memstream``); ``.text`` after the block."""
 
@@ -1202,11 +1231,16 @@ class _MemStream:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        _libc_fclose(self.fp)
+        failed = _libc_ferror(self.fp)
+        closed = _libc_fclose(self.fp)
         if self._buf.value:
             self.text = ctypes.string_at(self._buf.value, self._len.value).decode(
                 "utf-8", "replace")
             _libc_free(self._buf.value)
+        if (failed or closed) and exc[0] is None:
+            err = ctypes.get_errno() or errno.ENOMEM
+            raise OSError(err, f"writing C declarations in memory failed: "
+                          f"{os.strerror(err)}")
 
 
 # -- typed maps ----------------------------------------------------------------------------

@@ -8,7 +8,9 @@ involved and, where there is one, what to do about it.  Subclasses say *why*:
 * :class:`NotSupportedError` -- the kernel or the installed libbpf lacks a feature;
 * :class:`PermissionDeniedError` -- missing privileges (also a ``PermissionError``);
 * :class:`ClosedError` -- the object was closed (also a ``ValueError``, as for files);
-* :class:`CompileError` -- clang rejected BPF C source (``.diagnostics``).
+* :class:`CompileError` -- clang rejected BPF C source (``.diagnostics``);
+* :class:`FormatError` -- a file or blob (ELF object, BTF) is malformed (also a
+  ``ValueError``); it is refused before libbpf reads it.
 """
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ import os
 
 __all__ = [
     "LoadError", "BPFError", "VerifierError", "NotSupportedError", "PermissionDeniedError",
-    "ClosedError", "CompileError", "strerror", "a_or_an",
+    "ClosedError", "CompileError", "FormatError", "strerror", "a_or_an",
 ]
 
 # libbpf's own error codes (LIBBPF_ERRNO__*), which it returns negated like errnos.
@@ -151,6 +153,20 @@ class CompileError(BPFError):
 
     def __str__(self) -> str:
         return f"{self.message}\n{self.diagnostics.rstrip()}"
+
+
+class FormatError(BPFError, ValueError):
+    """A BPF object file or a BTF blob is malformed: refused before libbpf reads it.
+
+    ``source`` names the file or blob, ``where`` the part that is wrong (an ELF
+    section, a symbol, a BTF type id...)."""
+
+    def __init__(self, source: str, where: str, problem: str) -> None:
+        text = f"{source}: {where}: {problem}" if where else f"{source}: {problem}"
+        super().__init__(_errno.EINVAL, f"malformed {text}", target=source)
+        self.source = source
+        self.where = where
+        self.problem = problem
 
 
 def error_for(err: int, message: str, *, call: str | None = None,

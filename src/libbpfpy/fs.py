@@ -16,7 +16,7 @@ from .errors import BPFError, PermissionDeniedError
 
 __all__ = ["TRACEFS", "DEBUGFS_TRACING", "BPFFS", "tracefs_path", "is_mounted",
            "mount_tracefs", "mount_bpffs", "require_tracefs", "ensure_mounts",
-           "tracepoint_exists"]
+           "tracepoint_exists", "tracefs_problem"]
 
 TRACEFS = "/sys/kernel/tracing"
 DEBUGFS_TRACING = "/sys/kernel/debug/tracing"
@@ -50,6 +50,25 @@ def tracefs_path() -> str | None:
         if os.path.isdir(os.path.join(path, "events")):
             return path
     return None
+
+
+def tracefs_problem() -> str:
+    """Why :func:`tracefs_path` finds no usable tracefs, to follow "tracefs": it
+    "is mounted at ... but not accessible to this user" (a 0700 tracefs seen by an
+    unprivileged user), or it "is not mounted"."""
+    for path in (TRACEFS, DEBUGFS_TRACING):
+        if _fs_magic(path) != _TRACEFS_MAGIC:
+            continue
+        if not os.access(path, os.R_OK | os.X_OK) or \
+                not os.access(os.path.join(path, "events"), os.R_OK | os.X_OK):
+            try:
+                st = os.stat(path)
+                mode = f" (mode {st.st_mode & 0o7777:o}, owner uid {st.st_uid})"
+            except OSError:
+                mode = ""
+            return (f"is mounted at {path}{mode} but not accessible to this user "
+                    f"(uid {os.geteuid()})")
+    return f"is not mounted (neither {TRACEFS}/events nor {DEBUGFS_TRACING}/events exists)"
 
 
 def tracepoint_exists(category: str, name: str) -> bool:
@@ -120,10 +139,13 @@ def require_tracefs(what: str) -> str:
     """Return the tracefs path, or raise an error saying how to mount it."""
     path = tracefs_path()
     if path is None:
-        raise BPFError(errno.ENOENT,
-                       f"{what} needs tracefs, which is not mounted "
-                       f"(neither {TRACEFS}/events nor {DEBUGFS_TRACING}/events exists)",
-                       call="tracefs", hint=f"as root: mount -t tracefs tracefs {TRACEFS}")
+        problem = tracefs_problem()
+        if "not accessible" in problem:
+            raise PermissionDeniedError(errno.EACCES, f"{what} needs tracefs, which {problem}",
+                                        call="tracefs", hint="run as root (or with "
+                                        "CAP_BPF and CAP_PERFMON and read access to it)")
+        raise BPFError(errno.ENOENT, f"{what} needs tracefs, which {problem}", call="tracefs",
+                       hint=f"as root: mount -t tracefs tracefs {TRACEFS}")
     return path
 
 

@@ -25,7 +25,7 @@ import mmap
 from collections.abc import Iterator, MutableMapping
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from ._lifetime import Owner
+from ._lifetime import Owner, guarded
 from ._raw import lib
 from .errors import BPFError, error_for
 
@@ -140,6 +140,7 @@ class _Section:
             self.mm = None
 
 
+@guarded()
 class Globals(Owner, MutableMapping[str, Any]):
     """The global variables of an :class:`~libbpfpy.Object`, by name.
 

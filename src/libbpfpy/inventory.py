@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from ._fd import FdHandle, c_string, fd_by_id, obj_info
-from ._lifetime import close_fd, dup_fd, fd_kind
+from ._lifetime import close_fd, dup_fd, fd_kind, guarded
 from ._raw import check_int, lib
 from .enums import ProgType
 from .errors import BPFError
@@ -189,6 +189,7 @@ def btfs() -> Iterator[BTFInfo]:
 
 # -- opening by id ---------------------------------------------------------------------------
 
+@guarded()
 class ProgramHandle(FdHandle):
     """A loaded program owned through its fd (opened by id, pin or fd)."""
 
@@ -232,6 +233,7 @@ class ProgramHandle(FdHandle):
         return self.info().id
 
 
+@guarded()
 class BTFHandle(FdHandle):
     """A loaded BTF object owned through its fd."""
 
@@ -267,6 +269,7 @@ def open_btf(btf_id: int) -> BTFHandle:
     return BTFHandle.from_id(btf_id)
 
 
+@guarded()
 class Stats(FdHandle):
     """Run-time statistics switched on while this is open (see :func:`enable_stats`)."""
 

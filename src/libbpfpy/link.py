@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ._fd import fd_by_id, obj_info
-from ._lifetime import Owner, close_fd
-from ._raw import check_int, lib, opts
+from ._lifetime import Owner, close_fd, fd_kind, guarded
+from ._raw import check_int, lib, opts, raise_pending
 from .enums import AttachType, LinkType
 from .errors import BPFError
 from .fs import bpffs_hint
@@ -111,6 +111,7 @@ class LinkInfo:
                    target=target)
 
 
+@guarded()
 class Link(Owner):
     """An attachment of a program.  ``with`` destroys it on exit."""
 
@@ -153,9 +154,19 @@ class Link(Owner):
         ptr = lib.bpf_link__open(os.fsencode(p))
         if not ptr:
             err = ctypes.get_errno() or errno.ENOENT
+            raise_pending()
             check_int(-err, "bpf_link__open", p)
         link = cls(ptr, description=f"pinned at {p}")
         link._pinned_path = p
+        raise_pending(link.close)  # a Ctrl-C during the open: no link left behind
+        kind = fd_kind(link.fd)
+        if kind != "link":
+            link.close()           # a link from bpf_link__open only closes its fd
+            what = f"a pinned BPF {kind}" if kind else "not a BPF object"
+            hint = {"map": "MapHandle.from_pin()", "prog": "ProgramHandle.from_pin()"}
+            raise BPFError(errno.EINVAL, f"{p} is {what}, not a link" +
+                           (f": open it with {hint[kind]}" if kind in hint else ""),
+                           call="bpf_link__open", target=p)
         return link
 
     @classmethod

@@ -20,9 +20,9 @@ from collections.abc import Iterable, Iterator, MutableMapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from . import _codec
+from . import _args, _codec
 from ._fd import FdHandle, c_string, fd_by_id, obj_info
-from ._lifetime import dup_fd, fd_kind
+from ._lifetime import dup_fd, fd_kind, guarded
 from ._raw import CONSTANTS, check_int, lib, opts
 from ._raw import version_tuple as _libbpf_version
 from .enums import MapFlags, MapType, UpdateFlags, parse_enum
@@ -43,6 +43,33 @@ KEYLESS_TYPES = frozenset({MapType.QUEUE, MapType.STACK, MapType.BLOOM_FILTER})
 ARRAY_TYPES = frozenset({MapType.ARRAY, MapType.PERCPU_ARRAY, MapType.PROG_ARRAY,
                          MapType.PERF_EVENT_ARRAY, MapType.CGROUP_ARRAY,
                          MapType.ARRAY_OF_MAPS})
+# Arrays of fds: deleting an index empties its slot.  Plain arrays refuse (EINVAL).
+_DELETABLE_ARRAYS = frozenset({MapType.PROG_ARRAY, MapType.PERF_EVENT_ARRAY,
+                               MapType.CGROUP_ARRAY, MapType.ARRAY_OF_MAPS})
+_PUSHABLE = frozenset({MapType.QUEUE, MapType.STACK, MapType.BLOOM_FILTER})
+
+
+def _flag_text(flags: int) -> str:
+    try:
+        return f"{UpdateFlags(flags)!r}".split(":")[0].lstrip("<") + f" ({flags:#x})"
+    except ValueError:
+        return f"{flags:#x}"
+
+
+def _flag_hint(m: MapAPI, flags: int) -> str:
+    """Why the kernel says EINVAL to element flags on this map, where it is known."""
+    low = flags & 3
+    if flags & ~0x7:
+        return ": unknown flag bits (element flags are ANY, NOEXIST, EXIST, F_LOCK)"
+    if low == 3:
+        return ": NOEXIST and EXIST exclude each other"
+    if flags & UpdateFlags.F_LOCK:
+        return (": F_LOCK needs a value with a struct bpf_spin_lock (declared with BTF) "
+                f"and a map type that supports it; {m.type.libbpf_name} map {m.name!r} "
+                "has none")
+    if low == UpdateFlags.NOEXIST and m.type in ARRAY_TYPES:
+        return f": every index of a {m.type.libbpf_name} map exists, NOEXIST cannot succeed"
+    return ""
 
 
 def possible_cpus() -> int:
@@ -93,6 +120,9 @@ class MapAPI(MutableMapping[Any, Any]):
     name: str
     _key_codec_cache: Any = None
     _value_codec_cache: Any = None
+    # Accessors on every element operation's path that need no use of their own
+    # (see _lifetime.guarded): pure Python, or a use taken on their slow path.
+    _unguarded_ = frozenset({"is_percpu", "key_codec", "value_codec"})
 
     # -- provided by subclasses --------------------------------------------------
     @property
@@ -121,6 +151,10 @@ class MapAPI(MutableMapping[Any, Any]):
         raise NotImplementedError
 
     def _check(self) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _use(self) -> Any:  # pragma: no cover - abstract
+        """A use of the owner of the map's fd (see :class:`~libbpfpy._lifetime.Owner`)."""
         raise NotImplementedError
 
     def _adopt(self, dependant: Any) -> None:  # pragma: no cover - abstract
@@ -219,7 +253,7 @@ class MapAPI(MutableMapping[Any, Any]):
     def _decode_key(self, buf: Any) -> Any:
         return self.key_codec.decode(bytes(buf)[:self.key_size])
 
-    def _fail(self, ret: int, call: str) -> BPFError:
+    def _fail(self, ret: int, call: str, flags: int = 0) -> BPFError:
         err = -ret if ret < 0 else (ctypes.get_errno() or errno.EINVAL)
         if err == errno.EPERM and call.startswith(("bpf_map_update", "bpf_map_delete",
                                                    "bpf_map_lookup_and_delete")) \
@@ -227,30 +261,35 @@ class MapAPI(MutableMapping[Any, Any]):
             return BPFError(err, f"{call}() on map {self.name!r}: the map is frozen "
                             "(read-only for user space since freeze())", call=call,
                             target=self.name)
-        if err in (errno.EINVAL, errno.EOPNOTSUPP, 524) and call.endswith("batch"):
+        if err in (errno.EOPNOTSUPP, 524) and call.endswith("batch"):
             return NotSupportedError(
                 f"{call}() on map {self.name!r}: not supported for "
                 f"{self.type.libbpf_name} maps by this kernel", err=err, call=call,
                 target=self.name)
+        if err == errno.EINVAL and flags:
+            return BPFError(err, f"{call}() on map {self.name!r}: the kernel refused flags "
+                            f"{_flag_text(flags)}{_flag_hint(self, flags)}", call=call,
+                            target=self.name)
         return error_for(err, f"{call}() on map {self.name!r} failed: {os.strerror(err)}",
                          call=call, target=self.name)
 
-    def _found(self, ret: int, call: str) -> bool:
+    def _found(self, ret: int, call: str, flags: int = 0) -> bool:
         """True when the element operation succeeded, False when the element (or the
         next key, or a queue's head) does not exist (ENOENT); other errors raise."""
         if ret >= 0:
             return True
         if -ret == errno.ENOENT:
             return False
-        raise self._fail(ret, call)
+        raise self._fail(ret, call, flags)
 
     # -- element operations -------------------------------------------------------------
     def lookup(self, key: Any, *, flags: int = 0) -> Any:
         """The value at ``key``, or None if there is none."""
+        flags = _args.uint(flags, "flags", 64)
         k = self._key_buf(key)
         v = self._value_buf()
         if not self._found(lib.bpf_map_lookup_elem_flags(self.fd, k, v, flags),
-                           "bpf_map_lookup_elem"):
+                           "bpf_map_lookup_elem", flags):
             return None
         return self._decode_value(v)
 
@@ -272,9 +311,10 @@ class MapAPI(MutableMapping[Any, Any]):
             return
         if kwargs:
             raise TypeError(f"update() got unexpected keyword arguments {sorted(kwargs)}")
+        flags = _args.uint(flags, "flags", 64)
         k = self._key_buf(key)
         v = self._value_buf(value)
-        ret = lib.bpf_map_update_elem(self.fd, k, v, int(flags))
+        ret = lib.bpf_map_update_elem(self.fd, k, v, flags)
         if ret < 0:
             err = -ret
             if err == errno.EEXIST and flags & UpdateFlags.NOEXIST:
@@ -290,10 +330,16 @@ class MapAPI(MutableMapping[Any, Any]):
                 raise BPFError(err, f"map {self.name!r} is full "
                                f"(max_entries={self.max_entries})",
                                call="bpf_map_update_elem", target=self.name)
-            raise self._fail(ret, "bpf_map_update_elem")
+            raise self._fail(ret, "bpf_map_update_elem", flags)
 
     def delete(self, key: Any) -> bool:
         """Remove ``key``; return whether it was there."""
+        self._check()
+        if self.type in ARRAY_TYPES and self.type not in _DELETABLE_ARRAYS:
+            raise NotSupportedError(
+                f"elements of {self.type.libbpf_name} map {self.name!r} cannot be deleted: "
+                "every index always exists (write a zero value instead)", err=errno.EINVAL,
+                call="bpf_map_delete_elem", target=self.name)
         return self._found(lib.bpf_map_delete_elem(self.fd, self._key_buf(key)),
                            "bpf_map_delete_elem")
 
@@ -321,8 +367,11 @@ class MapAPI(MutableMapping[Any, Any]):
     def _raw_keys(self) -> Iterator[bytes]:
         cur = None
         nxt = _buf(self.key_size)
-        while self._found(lib.bpf_map_get_next_key(self.fd, cur, nxt),
-                          "bpf_map_get_next_key"):
+        while True:
+            with self._use():  # a step at a time: a suspended walk pins nothing
+                ret = lib.bpf_map_get_next_key(self.fd, cur, nxt)
+            if not self._found(ret, "bpf_map_get_next_key"):
+                return
             raw = bytes(nxt)
             yield raw
             cur = (ctypes.c_char * self.key_size).from_buffer_copy(raw)
@@ -386,8 +435,9 @@ class MapAPI(MutableMapping[Any, Any]):
     # -- batch operations ----------------------------------------------------------------
     def _batch(self, call: str, chunk: int) -> list[tuple[Any, Any]]:
         self._check()
-        if chunk < 1:
-            raise ValueError("chunk must be >= 1")
+        # Buffers for `chunk` elements are allocated up front: never more than the map
+        # can hold (a bucket larger than that still grows the chunk below).
+        chunk = min(_args.uint(chunk, "chunk", minimum=1), max(self.max_entries, 1))
         fn = getattr(lib, call)
         ncpu = possible_cpus() if self.is_percpu else 1
         vsize = self._stride() * ncpu if self.is_percpu else self.value_size
@@ -404,9 +454,9 @@ class MapAPI(MutableMapping[Any, Any]):
             ret = fn(self.fd, None if first else in_tok, out_tok, keys, values,
                      ctypes.byref(count), ctypes.byref(options))
             err = -ret if ret < 0 else 0
-            if err == errno.ENOSPC and count.value == 0:
+            if err == errno.ENOSPC and count.value == 0 and chunk < self.max_entries:
                 # One hash bucket holds more elements than a chunk: grow and retry.
-                chunk *= 2
+                chunk = min(chunk * 2, self.max_entries)
                 keys, values = _buf(self.key_size * chunk), _buf(vsize * chunk)
                 continue
             if ret < 0 and err != errno.ENOENT:
@@ -434,6 +484,7 @@ class MapAPI(MutableMapping[Any, Any]):
     def update_batch(self, items: Iterable[tuple[Any, Any]] | dict[Any, Any], *,
                      flags: int = UpdateFlags.ANY) -> int:
         """Write many (key, value) pairs in one syscall; return how many were written."""
+        flags = _args.uint(flags, "flags", 64)
         pairs = list(items.items() if isinstance(items, dict) else items)
         if not pairs:
             self._check()
@@ -442,13 +493,13 @@ class MapAPI(MutableMapping[Any, Any]):
         keys = b"".join(self._encode(self.key_codec, k, "key") for k, _ in pairs)
         values = b"".join(bytes(b) for b in ncpu_vals)
         count = ctypes.c_uint32(len(pairs))
-        options = opts("bpf_map_batch_opts", elem_flags=int(flags))
+        options = opts("bpf_map_batch_opts", elem_flags=flags)
         kb = ctypes.create_string_buffer(keys, len(keys))
         vb = ctypes.create_string_buffer(values, len(values))
         ret = lib.bpf_map_update_batch(self.fd, kb, vb, ctypes.byref(count),
                                        ctypes.byref(options))
         if ret < 0:
-            raise self._fail(ret, "bpf_map_update_batch")
+            raise self._fail(ret, "bpf_map_update_batch", flags)
         return count.value
 
     def delete_batch(self, keys: Iterable[Any]) -> int:
@@ -470,12 +521,18 @@ class MapAPI(MutableMapping[Any, Any]):
     # -- queue / stack -------------------------------------------------------------------
     def push(self, value: Any, *, flags: int = UpdateFlags.ANY) -> None:
         """Append to a queue or stack map (``BPF_EXIST`` overwrites the oldest when full)."""
-        ret = lib.bpf_map_update_elem(self.fd, None, self._value_buf(value), int(flags))
+        flags = _args.uint(flags, "flags", 64)
+        self._check()
+        if self.type not in _PUSHABLE:
+            raise TypeError(f"push() is for queue, stack and bloom filter maps; map "
+                            f"{self.name!r} is a {self.type.libbpf_name} map: set "
+                            "m[key] = value instead")
+        ret = lib.bpf_map_update_elem(self.fd, None, self._value_buf(value), flags)
         if ret < 0:
             if -ret == errno.E2BIG:
                 raise BPFError(-ret, f"{self.type.libbpf_name} map {self.name!r} is full",
                                call="bpf_map_update_elem", target=self.name)
-            raise self._fail(ret, "bpf_map_update_elem")
+            raise self._fail(ret, "bpf_map_update_elem", flags)
 
     def pop(self, *args: Any) -> Any:
         """Queue/stack: remove and return the next value, or None when empty.
@@ -484,6 +541,10 @@ class MapAPI(MutableMapping[Any, Any]):
         """
         if args or self.key_size:
             return MutableMapping.pop(self, *args)
+        self._check()
+        if self.type not in (MapType.QUEUE, MapType.STACK):
+            raise TypeError(f"pop() without a key is for queue and stack maps; map "
+                            f"{self.name!r} is a {self.type.libbpf_name} map")
         v = self._value_buf()
         if not self._found(lib.bpf_map_lookup_and_delete_elem(self.fd, None, v),
                            "bpf_map_lookup_and_delete_elem"):
@@ -495,6 +556,10 @@ class MapAPI(MutableMapping[Any, Any]):
         if self.type == MapType.BLOOM_FILTER:
             raise TypeError(f"bloom filter {self.name!r} cannot be peeked: use "
                             "may_contain(value) or `value in map`")
+        self._check()
+        if self.type not in (MapType.QUEUE, MapType.STACK):
+            raise TypeError(f"peek() is for queue and stack maps; map {self.name!r} is a "
+                            f"{self.type.libbpf_name} map: use lookup(key)")
         v = self._value_buf()
         if not self._found(lib.bpf_map_lookup_elem(self.fd, None, v), "bpf_map_lookup_elem"):
             return None
@@ -566,6 +631,7 @@ class _Items:
         return f"ItemsView({list(self)!r})"
 
 
+@guarded("_obj")
 class Map(MapAPI):
     """A map of an :class:`~libbpfpy.Object` (libbpf's ``struct bpf_map``).
 
@@ -574,14 +640,37 @@ class Map(MapAPI):
     ``inner_map``, ``autocreate``, ``pin_path``, ``reuse_fd``).
     """
 
+    _unguarded_ = frozenset({"type", "key_size", "value_size", "max_entries", "fd"})
+
     def __init__(self, obj: Object, ptr: int) -> None:
         self._obj = obj
         self._ptr = ptr
         self.name = lib.bpf_map__name(ptr).decode()
         self._fd_cache = -1
+        self._fixed: tuple[MapType, int, int, int] | None = None
+
+    def _definition(self) -> tuple[MapType, int, int, int]:
+        """(type, key_size, value_size, max_entries): read from libbpf under a use,
+        and kept once the object is loaded (when the definition can no longer
+        change), so element operations read it without a libbpf call."""
+        fixed = self._fixed
+        if fixed is not None:
+            self._check()
+            return fixed
+        with self._obj._use():
+            self._check()
+            p = self._ptr
+            d = (MapType(lib.bpf_map__type(p)), int(lib.bpf_map__key_size(p)),
+                 int(lib.bpf_map__value_size(p)), int(lib.bpf_map__max_entries(p)))
+            if self._obj._load_attempted:
+                self._fixed = d
+        return d
 
     def _check(self) -> None:
         self._obj._check_open(f"map {self.name!r}")
+
+    def _use(self) -> Any:
+        return self._obj._use()
 
     def _adopt(self, dependant: Any) -> None:
         self._obj._adopt(dependant)
@@ -598,8 +687,11 @@ class Map(MapAPI):
     @property
     def fd(self) -> int:
         """The map's file descriptor (after load); owned by the object."""
-        self._check()
-        if self._fd_cache < 0:
+        if self._fd_cache >= 0:
+            self._check()
+            return self._fd_cache
+        with self._obj._use():
+            self._check()
             fd = lib.bpf_map__fd(self._ptr)
             # libbpf >= 1.3 holds a placeholder fd (a memfd) for a map it did not
             # create, so that map fds are known at open time: that is no map either.
@@ -615,8 +707,9 @@ class Map(MapAPI):
         self._obj._require_unloaded(call, f"map {self.name!r}", self.name)
 
     def _set(self, call: str, *args: Any) -> None:
-        self._before_load(call)
-        ret = getattr(lib, call)(self._ptr, *args)
+        with self._obj._use():     # (the definition setters are not wrapped)
+            self._before_load(call)
+            ret = getattr(lib, call)(self._ptr, *args)
         if ret is not None and ret < 0:
             check_int(ret, call, f"map {self.name!r}")
         self._key_codec_cache = self._value_codec_cache = None
@@ -626,8 +719,9 @@ class Map(MapAPI):
         # contents of .data/.bss/.rodata/.kconfig) and struct_ops maps: libbpf 1.1
         # changes the number, not the memory, and later frees or copies the wrong
         # size.  Refused here instead of corrupting the process.
-        self._before_load(f"bpf_map__set_{what}")
-        internal = bool(lib.bpf_map__is_internal(self._ptr))
+        with self._obj._use():
+            self._before_load(f"bpf_map__set_{what}")
+            internal = bool(lib.bpf_map__is_internal(self._ptr))
         if self.type == MapType.STRUCT_OPS or (internal and not (
                 what == "value_size" and _libbpf_version >= (1, 3))):
             raise BPFError(errno.EINVAL, f"the {what} of map {self.name!r} cannot be "
@@ -638,8 +732,7 @@ class Map(MapAPI):
     @property
     def type(self) -> MapType:
         """The map type; settable before load (not for libbpf's global-data maps)."""
-        self._check()
-        return MapType(lib.bpf_map__type(self._ptr))
+        return self._definition()[0]
 
     @type.setter
     def type(self, value: MapType | int | str) -> None:
@@ -660,35 +753,32 @@ class Map(MapAPI):
     @property
     def key_size(self) -> int:
         """Key size in bytes; settable before load."""
-        self._check()
-        return int(lib.bpf_map__key_size(self._ptr))
+        return self._definition()[1]
 
     @key_size.setter
     def key_size(self, value: int) -> None:
         self._guard_layout("key_size")
-        self._set("bpf_map__set_key_size", value)
+        self._set("bpf_map__set_key_size", _args.uint(value, "key_size"))
 
     @property
     def value_size(self) -> int:
         """Value size in bytes; settable before load."""
-        self._check()
-        return int(lib.bpf_map__value_size(self._ptr))
+        return self._definition()[2]
 
     @value_size.setter
     def value_size(self, value: int) -> None:
         self._guard_layout("value_size")
-        self._set("bpf_map__set_value_size", value)
+        self._set("bpf_map__set_value_size", _args.uint(value, "value_size"))
 
     @property
     def max_entries(self) -> int:
         """Capacity (bytes for ring buffers); settable before load."""
-        self._check()
-        return int(lib.bpf_map__max_entries(self._ptr))
+        return self._definition()[3]
 
     @max_entries.setter
     def max_entries(self, value: int) -> None:
         self._guard_layout("max_entries")
-        self._set("bpf_map__set_max_entries", value)
+        self._set("bpf_map__set_max_entries", _args.uint(value, "max_entries"))
 
     @property
     def flags(self) -> MapFlags:
@@ -699,7 +789,7 @@ class Map(MapAPI):
     @flags.setter
     def flags(self, value: int) -> None:
         self._guard_layout("flags")
-        self._set("bpf_map__set_map_flags", int(value))
+        self._set("bpf_map__set_map_flags", _args.uint(value, "flags"))
 
     @property
     def map_extra(self) -> int:
@@ -709,7 +799,7 @@ class Map(MapAPI):
 
     @map_extra.setter
     def map_extra(self, value: int) -> None:
-        self._set("bpf_map__set_map_extra", value)
+        self._set("bpf_map__set_map_extra", _args.uint(value, "map_extra", 64))
 
     @property
     def numa_node(self) -> int:
@@ -719,7 +809,7 @@ class Map(MapAPI):
 
     @numa_node.setter
     def numa_node(self, value: int) -> None:
-        self._set("bpf_map__set_numa_node", value)
+        self._set("bpf_map__set_numa_node", _args.uint(value, "numa_node"))
 
     @property
     def ifindex(self) -> int:
@@ -729,7 +819,7 @@ class Map(MapAPI):
 
     @ifindex.setter
     def ifindex(self, value: int) -> None:
-        self._set("bpf_map__set_ifindex", value)
+        self._set("bpf_map__set_ifindex", _args.uint(value, "ifindex"))
 
     @property
     def inner_map(self) -> None:
@@ -899,6 +989,7 @@ class Map(MapAPI):
         self._set("bpf_map__set_exclusive_program", program._ptr_checked())
 
 
+@guarded()
 class MapHandle(FdHandle, MapAPI):
     """A map owned through its file descriptor: created here, or opened by pin, id or fd.
 
@@ -906,6 +997,9 @@ class MapHandle(FdHandle, MapAPI):
     """
 
     _kind = "map handle"
+    # pure Python (the kernel's answer read at open, the owned fd): see MapAPI
+    _unguarded_ = frozenset({"type", "key_size", "value_size", "max_entries", "flags",
+                             "fd"})
 
     def __init__(self, fd: int, *, info: MapInfo | None = None) -> None:
         FdHandle.__init__(self, fd, f"map fd {fd}")
@@ -939,6 +1033,10 @@ class MapHandle(FdHandle, MapAPI):
         ``token`` (a :class:`~libbpfpy.token.Token`) creates it with the rights a
         delegating bpffs grants, inside a user namespace (libbpf >= 1.4, Linux >= 6.9)."""
         mtype = parse_enum(MapType, type)
+        key_size = _args.uint(key_size, "key_size")
+        value_size = _args.uint(value_size, "value_size")
+        max_entries = _args.uint(max_entries, "max_entries")
+        flags = _args.uint(flags, "flags")
         token_fd = 0
         if token is not None:
             token_fd = token.fd

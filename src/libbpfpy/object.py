@@ -18,9 +18,10 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any, TypeVar
 
+from . import _args
 from ._caps import has_bpf_privileges
-from ._lifetime import Owner
-from ._raw import capture_log, check_int, lib, opts, version_tuple
+from ._lifetime import Owner, guarded
+from ._raw import capture_log, check_int, lib, opts, raise_pending, unchecked, version_tuple
 from .enums import MapType
 from .errors import BPFError, NotSupportedError, VerifierError, error_for, strerror
 from .link import Link
@@ -50,6 +51,7 @@ def kernel_config_source() -> str | None:
 _LOG_BLOCK = re.compile(r"prog '([^']+)': -- BEGIN PROG LOAD LOG --\n(.*?)"
                         r"-- END PROG LOAD LOG --", re.S)
 _FAILED_PROG = re.compile(r"prog '([^']+)': (?:BPF program load failed|failed to load)")
+_FAILED_MAP = re.compile(r"map '([^']+)': failed to create: .*?\((-?\d+)\)")
 
 
 class _Named(Mapping[str, V]):
@@ -111,17 +113,18 @@ def _drop_kernel_btf(ptr: int) -> None:
     Its only code that does is the end of bpf_object__load(), which runs whether the
     load succeeds or fails; with every program's autoload and every map's autocreate
     off, that load loads and creates nothing (what it checks on the way -- loading
-    works, the object's own BTF -- is released by the close that follows)."""
-    p = lib.bpf_object__next_program(ptr, None)
+    works, the object's own BTF -- is released by the close that follows).  A Ctrl-C
+    meanwhile is kept for after the close."""
+    p = unchecked(lib.bpf_object__next_program)(ptr, None)
     while p:
-        lib.bpf_program__set_autoload(p, False)
-        p = lib.bpf_object__next_program(ptr, p)
-    m = lib.bpf_object__next_map(ptr, None)
+        unchecked(lib.bpf_program__set_autoload)(p, False)
+        p = unchecked(lib.bpf_object__next_program)(ptr, p)
+    m = unchecked(lib.bpf_object__next_map)(ptr, None)
     while m:
-        lib.bpf_map__set_autocreate(m, False)
-        m = lib.bpf_object__next_map(ptr, m)
-    with capture_log(quiet=True):
-        lib.bpf_object__load(ptr)
+        unchecked(lib.bpf_map__set_autocreate)(m, False)
+        m = unchecked(lib.bpf_object__next_map)(ptr, m)
+    with capture_log(quiet=True, raise_pending=False):
+        unchecked(lib.bpf_object__load)(ptr)
 
 
 def _close_object(ptr: int, holds_kernel_btf: list[bool]) -> None:
@@ -131,6 +134,7 @@ def _close_object(ptr: int, holds_kernel_btf: list[bool]) -> None:
     lib.bpf_object__close(ptr)
 
 
+@guarded()
 class Object(Owner):
     """A BPF object file opened through libbpf."""
 
@@ -141,6 +145,7 @@ class Object(Owner):
         self._ptr = ptr
         self._keep = keep           # buffers libbpf may point into until close
         self._source = source
+        self._mem_path = ""         # libbpf's name for the buffer, in its messages
         self._loaded = False
         self._load_failed = False
         self._prepared = False
@@ -148,27 +153,34 @@ class Object(Owner):
         # with the finalizer, which closes the object if close() is never called)
         self._holds_kernel_btf = [False]
         self._arm(_close_object, ptr, self._holds_kernel_btf)
-        self.name: str = lib.bpf_object__name(ptr).decode()
-        progs: dict[str, Program] = {}
-        p = lib.bpf_object__next_program(ptr, None)
-        while p:
-            prog = Program(self, p)
-            progs[prog.name] = prog
-            p = lib.bpf_object__next_program(ptr, p)
-        maps: dict[str, Map] = {}
-        sections: dict[str, str] = {}
-        m = lib.bpf_object__next_map(ptr, None)
-        while m:
-            mp = Map(self, m)
-            maps[mp.name] = mp
-            section = _section_of(ptr, m, mp.name)
-            if section and section != mp.name:
-                sections[section] = mp.name
-            m = lib.bpf_object__next_map(ptr, m)
-        self._programs = _Named(progs, "program", self)
-        self._maps = _Named(maps, "map", self, sections)
+        self.name = "?"
         self._globals: Any = None
         self._btf: Any = None
+        try:
+            self.name = lib.bpf_object__name(ptr).decode()
+            progs: dict[str, Program] = {}
+            p = lib.bpf_object__next_program(ptr, None)
+            while p:
+                prog = Program(self, p)
+                progs[prog.name] = prog
+                p = lib.bpf_object__next_program(ptr, p)
+            maps: dict[str, Map] = {}
+            sections: dict[str, str] = {}
+            m = lib.bpf_object__next_map(ptr, None)
+            while m:
+                mp = Map(self, m)
+                maps[mp.name] = mp
+                section = _section_of(ptr, m, mp.name)
+                if section and section != mp.name:
+                    sections[section] = mp.name
+                m = lib.bpf_object__next_map(ptr, m)
+            self._programs = _Named(progs, "program", self)
+            self._maps = _Named(maps, "map", self, sections)
+        except BaseException:   # a Ctrl-C meanwhile: closed here, not by the GC
+            self._programs = _Named({}, "program", self)
+            self._maps = _Named({}, "map", self)
+            self.close()
+            raise
 
     # -- construction ---------------------------------------------------------------
     @classmethod
@@ -187,7 +199,13 @@ class Object(Owner):
         libbpf makes a BPF token for every map, program and BTF it loads, inside a
         user namespace (libbpf >= 1.4, Linux >= 6.9); ``""`` turns off libbpf's own
         attempt at ``/sys/fs/bpf``.
+
+        The object (and a custom BTF) is read once, refused unless it is a regular
+        file, and checked in Python before libbpf parses it: a malformed file raises
+        :class:`~libbpfpy.errors.FormatError` naming what is wrong.
         """
+        from .validate import check_btf_file, check_object, read_input
+        kernel_log_level = _args.uint(kernel_log_level, "kernel_log_level")
         keep: list[Any] = []
 
         def c(value: str | os.PathLike[str] | None) -> bytes | None:
@@ -197,34 +215,49 @@ class Object(Owner):
             keep.append(b)
             return b
 
-        o = opts("bpf_object_open_opts", object_name=c(name), kconfig=c(kconfig),
-                 btf_custom_path=c(btf_custom_path), pin_root_path=c(pin_root_path),
-                 kernel_log_level=kernel_log_level, relaxed_maps=relaxed_maps,
-                 bpf_token_path=c(token_path))
-        keep.append(o)
         if isinstance(source, (bytes, bytearray, memoryview)):
             data = bytes(source)
-            buf = ctypes.create_string_buffer(data, len(data))
-            keep.append(buf)
             desc = name or f"<{len(data)} bytes>"
-            with capture_log() as lines:
-                ptr = lib.bpf_object__open_mem(buf, len(data), ctypes.byref(o))
-            call = "bpf_object__open_mem"
         else:
             path = os.fspath(source)
             desc = path
-            if not os.path.exists(path):
-                raise FileNotFoundError(errno.ENOENT, "BPF object file not found", path)
-            with capture_log() as lines:
-                ptr = lib.bpf_object__open_file(os.fsencode(path), ctypes.byref(o))
-            call = "bpf_object__open_file"
-        if not ptr:
-            err = ctypes.get_errno() or errno.EINVAL
-            detail = _last_warning(lines)
-            raise error_for(err, f"{call}() could not open {desc}: "
-                            f"{detail or strerror(err)}"
-                            f" [errno {err}]", call=call, target=desc)
-        return cls(ptr, keep=keep, source=desc)
+            data = read_input(path, "BPF object file")
+            # libbpf's own name for an object file: its base name up to the first dot.
+            name = name if name is not None else os.path.basename(path).split(".", 1)[0]
+        check_object(data, desc)
+        custom = None
+        if btf_custom_path is not None:
+            # libbpf reads this file at load: give it a private copy of the bytes
+            # checked here (a memfd), not a path that could change meanwhile.
+            custom = check_btf_file(btf_custom_path)
+            keep.append(custom)
+            btf_custom_path = f"/proc/self/fd/{custom.fileno()}"
+        try:
+            o = opts("bpf_object_open_opts", object_name=c(name), kconfig=c(kconfig),
+                     btf_custom_path=c(btf_custom_path), pin_root_path=c(pin_root_path),
+                     kernel_log_level=kernel_log_level, relaxed_maps=relaxed_maps,
+                     bpf_token_path=c(token_path))
+            keep.append(o)
+            buf = ctypes.create_string_buffer(data, len(data))
+            keep.append(buf)
+            call = "bpf_object__open_mem"
+            with capture_log(raise_pending=False) as lines:
+                ptr = lib.bpf_object__open_mem(buf, len(data), ctypes.byref(o))
+            if not ptr:
+                err = ctypes.get_errno() or errno.EINVAL
+                raise_pending()
+                detail = _last_warning(lines).replace(_mem_path(buf, data), desc)
+                raise error_for(err, f"{call}() could not open {desc}: "
+                                f"{detail or strerror(err)}"
+                                f" [errno {err}]", call=call, target=desc)
+        except BaseException:
+            if custom is not None:
+                custom.close()
+            raise
+        obj = cls(ptr, keep=keep, source=desc)
+        obj._mem_path = _mem_path(buf, data)
+        raise_pending(obj.close)  # a Ctrl-C that came during the open
+        return obj
 
     # -- state ----------------------------------------------------------------------------
     def _describe(self) -> str:
@@ -238,6 +271,9 @@ class Object(Owner):
     def _release(self) -> None:
         _close_object(self._ptr, self._holds_kernel_btf)
         self._ptr = 0
+        for kept in self._keep:
+            if hasattr(kept, "close"):   # the memfd of a custom BTF
+                kept.close()
         self._keep.clear()
 
     @property
@@ -365,17 +401,25 @@ class Object(Owner):
             raise BPFError(errno.EINVAL, f"{self._describe()} failed to load before; "
                            "libbpf cannot retry: open it again", call="bpf_object__load",
                            target=self.name)
-        with capture_log() as lines:
-            ret = lib.bpf_object__load(self._ptr)
+        with capture_log(raise_pending=False) as lines:
+            ret = unchecked(lib.bpf_object__load)(self._ptr)
         self._holds_kernel_btf[0] = False  # freed by the load, failed or not
         if ret < 0:
             self._load_failed = True
+        else:
+            self._loaded = True
+        raise_pending()  # a Ctrl-C that came during the load: after the state is right
+        if ret < 0:
             raise self._load_error(-ret, lines)
-        self._loaded = True
         return self
 
     def _load_error(self, err: int, lines: list[str]) -> BPFError:
+        if self._mem_path:
+            lines = [line.replace(self._mem_path, self._source) for line in lines]
         text = "".join(lines)
+        bad_map = _FAILED_MAP.search(text)
+        if bad_map is not None:
+            return self._map_error(bad_map.group(1), abs(int(bad_map.group(2))) or err)
         unresolved = _UNRESOLVED_KCONFIG.findall(text)
         if unresolved:
             return self._kconfig_error(err, unresolved)
@@ -414,6 +458,23 @@ class Object(Owner):
                          + (f" at program {prog_name!r}" if prog_name else "")
                          + f": {detail}",
                          call="bpf_object__load", target=self.name)
+
+    def _map_error(self, name: str, err: int) -> BPFError:
+        """The kernel refused to create map ``name``: say which map, why, and with
+        which definition."""
+        m = self._maps._items.get(name)
+        if m is None:
+            return error_for(err, f"bpf_object__load() of {self._describe()}: the kernel "
+                             f"refused to create map {name!r}: {strerror(err)} [errno {err}]",
+                             call="bpf_map_create", target=name)
+        mtype = m.type
+        definition = (f"{mtype.libbpf_name}, key_size={m.key_size}, value_size="
+                      f"{m.value_size}, max_entries={m.max_entries}, flags={int(m.flags):#x}")
+        why = _map_problem(mtype, m.key_size, m.value_size, m.max_entries, err)
+        return error_for(err, f"bpf_object__load() of {self._describe()}: the kernel "
+                         f"refused to create map {name!r} ({definition}): {strerror(err)} "
+                         f"[errno {err}]" + (f": {why}" if why else ""),
+                         call="bpf_map_create", target=name)
 
     def _kconfig_error(self, err: int, names: list[str], *, opened: bool = True
                        ) -> BPFError:
@@ -526,8 +587,35 @@ class Object(Owner):
         return f"<Object {getattr(self, 'name', '?')!r} {state}>"
 
 
+def _mem_path(buf: Any, data: bytes) -> str:
+    """What libbpf calls an object opened from memory ("<address>-<size>" in hex)."""
+    return f"{ctypes.addressof(buf):x}-{len(data):x}"
+
+
 def _opt_path(path: str | os.PathLike[str] | None) -> bytes | None:
     return None if path is None else os.fsencode(os.fspath(path))
+
+
+def _map_problem(mtype: Any, key_size: int, value_size: int, max_entries: int,
+                 err: int) -> str:
+    """The attribute most likely at fault when the kernel refuses a map definition."""
+    from .enums import MapType
+    if max_entries == 0 and mtype not in (MapType.PERF_EVENT_ARRAY,):
+        return "max_entries is 0"
+    if mtype in (MapType.RINGBUF, MapType.USER_RINGBUF):
+        page = os.sysconf("SC_PAGE_SIZE")
+        if max_entries & (max_entries - 1) or max_entries % page:
+            return (f"a ring buffer's max_entries (its size in bytes) must be a power of "
+                    f"two and a multiple of the page size ({page})")
+    if err == errno.E2BIG:
+        return (f"value_size {value_size} or key_size {key_size} is larger than the kernel "
+                f"allows for {mtype.libbpf_name} maps")
+    if key_size == 0 and mtype in (MapType.HASH, MapType.LRU_HASH, MapType.PERCPU_HASH,
+                                   MapType.LRU_PERCPU_HASH, MapType.LPM_TRIE):
+        return "key_size is 0"
+    if value_size == 0 and mtype not in (MapType.BLOOM_FILTER,):
+        return "value_size is 0"
+    return ""
 
 
 def _last_warning(lines: list[str]) -> str:

@@ -25,7 +25,9 @@ import itertools
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from ._raw import CALLBACKS, check_int, check_ptr, lib
+from . import _args
+from ._deferred import register
+from ._raw import CALLBACKS, check_int, check_ptr, lib, raise_pending
 from ._ring import Batch, Reader, Source
 from ._ring_types import Decoder, resolve_event_type
 from .enums import MapType
@@ -100,7 +102,10 @@ class PerfBuffer(Reader):
         for name, cb in (("callback", callback), ("lost_callback", lost_callback)):
             if cb is not None and not callable(cb):
                 raise TypeError(f"{name} must be callable, not {cb!r}")
-        if page_count < 1 or page_count & (page_count - 1):
+        # Each CPU's buffer is page_count pages mapped at once: bounded well below
+        # anything a size_t or the kernel's limits would wrap.
+        page_count = _args.uint(page_count, "page_count", minimum=1, maximum=1 << 20)
+        if page_count & (page_count - 1):
             raise ValueError(f"page_count must be a power of two, not {page_count}")
         self._source = _PerfSource(callback, Decoder(resolve_event_type(event_type, map)))
         self._collect: list[tuple[int, bytes]] = []
@@ -117,11 +122,14 @@ class PerfBuffer(Reader):
                 self._cb_error = exc
 
         def lost(_ctx: Any, cpu: int, count: int) -> None:
-            self.lost += count
-            self._lost_queue.append((cpu, count))
+            try:
+                self.lost += count
+                self._lost_queue.append((cpu, count))
+            except BaseException as exc:  # KeyboardInterrupt can land here too
+                self._cb_error = self._cb_error or exc
 
-        self._sample_cb = CALLBACKS["perf_buffer_sample_fn"](sample)
-        self._lost_cb = CALLBACKS["perf_buffer_lost_fn"](lost)
+        self._sample_cb = CALLBACKS["perf_buffer_sample_fn"](register(sample))
+        self._lost_cb = CALLBACKS["perf_buffer_lost_fn"](register(lost))
         fd = map.fd
         self._ptr = check_ptr(lib.perf_buffer__new(fd, page_count, self._sample_cb,
                                                    self._lost_cb, None, None),
@@ -132,6 +140,7 @@ class PerfBuffer(Reader):
         self._epoll.register(efd, 0x001)  # EPOLLIN
         self._map = map
         map._adopt(self)
+        raise_pending()  # a Ctrl-C during perf_buffer__new (closed by __init__)
 
     def _describe(self) -> str:
         return f"perf buffer over map {getattr(self, '_name', '?')!r}"

@@ -15,9 +15,9 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from . import fs
-from ._lifetime import dup_fd
-from ._raw import RECORDS, capture_log, check_int, lib, opts
+from . import _args, fs
+from ._lifetime import dup_fd, guarded
+from ._raw import RECORDS, capture_log, check_int, lib, opts, raise_pending, unchecked
 from .enums import AttachType, ProgType, parse_enum
 from .errors import BPFError, NotSupportedError, error_for, strerror
 from .link import Link
@@ -80,6 +80,7 @@ class TestRunResult:
     __test__ = False  # not a pytest test class
 
 
+@guarded("_obj")
 class Program:
     """A program of an object.  Attributes are settable before load where noted."""
 
@@ -221,7 +222,7 @@ class Program:
 
     @flags.setter
     def flags(self, value: int) -> None:
-        self._set("bpf_program__set_flags", int(value))
+        self._set("bpf_program__set_flags", _args.uint(value, "flags"))
 
     @property
     def ifindex(self) -> int:
@@ -232,8 +233,9 @@ class Program:
 
     @ifindex.setter
     def ifindex(self, value: int) -> None:
-        self._set("bpf_program__set_ifindex", int(value))
-        self._ifindex = int(value)
+        value = _args.uint(value, "ifindex")
+        self._set("bpf_program__set_ifindex", value)
+        self._ifindex = value
 
     @property
     def log_level(self) -> int:
@@ -244,12 +246,14 @@ class Program:
 
     @log_level.setter
     def log_level(self, value: int) -> None:
-        self._set("bpf_program__set_log_level", int(value))
+        value = _args.uint(value, "log_level")
+        self._set("bpf_program__set_log_level", value)
         if value and self._log_buf is None:
             self.set_log_buffer(16 << 20)
 
     def set_log_buffer(self, size: int) -> None:
         """Give the verifier ``size`` bytes for its log (before load)."""
+        size = _args.uint(size, "size", minimum=1)
         buf = ctypes.create_string_buffer(size)
         self._set("bpf_program__set_log_buf", buf, size)
         self._log_buf = buf
@@ -278,6 +282,7 @@ class Program:
         ptr = fn(self._ptr, *args)
         if not ptr:
             err = ctypes.get_errno() or errno.EINVAL
+            raise_pending()
             better = (diagnose(err) if diagnose else None) or \
                 self._already_attached(err, what, call)
             if better is not None:
@@ -307,6 +312,7 @@ class Program:
         link = Link(ptr, program=self, description=f"{self.name} -> {what}")
         self._links.append(link)
         self._obj._adopt(link)
+        raise_pending(link.close)  # a Ctrl-C during the attach: no link left behind
         return link
 
     def _auto_attach(self) -> Link | None:
@@ -343,9 +349,10 @@ class Program:
         skel = opts("bpf_object_skeleton", name=self._obj.name.encode(),
                     obj=ctypes.pointer(obj_ptr), prog_cnt=1,
                     prog_skel_sz=ctypes.sizeof(skel_prog), progs=ctypes.pointer(skel_prog))
-        with capture_log() as lines:
-            ret = lib.bpf_object__attach_skeleton(ctypes.byref(skel))
+        with capture_log(raise_pending=False) as lines:
+            ret = unchecked(lib.bpf_object__attach_skeleton)(ctypes.byref(skel))
         if ret < 0:
+            raise_pending()
             err = -ret
             better = (diagnose(err) if diagnose else None) or \
                 self._already_attached(err, f"SEC({sec!r})", "bpf_program__attach")
@@ -356,6 +363,7 @@ class Program:
                             f"{detail or strerror(err)} [errno {err}]",
                             call="bpf_program__attach", target=self.name)
         if not link_ptr.value:
+            raise_pending()
             return None
         return self._own_link(link_ptr.value, f"SEC({sec!r})")
 
@@ -788,9 +796,18 @@ class Program:
         array of u64 arguments; for networking programs an ``xdp_md``/``__sk_buff``.
         ``data_size_out`` bounds the packet out (by default the packet plus room for
         the program to grow it; a bigger packet is fetched with one more run).
-        ``flags``/``cpu``: ``BPF_F_TEST_RUN_ON_CPU`` for raw_tp.  Requires Linux >= 4.12
-        (networking), 5.10 (raw_tp), 5.14 (syscall).
+        ``flags``/``cpu``: ``BPF_F_TEST_RUN_ON_CPU`` for raw_tp.  Sizes, counts and
+        flags must fit their C types (u32): anything else raises ``ValueError``,
+        ``OverflowError`` or ``TypeError`` naming the argument, before the kernel
+        sees it.  Requires Linux >= 4.12 (networking), 5.10 (raw_tp), 5.14 (syscall).
         """
+        repeat = _args.uint(repeat, "repeat", minimum=1)
+        flags = _args.uint(flags, "flags")
+        cpu = _args.uint(cpu, "cpu")
+        if data_size_out is not None:
+            # The kernel reads 0 as "no limit" and would write the whole packet out.
+            data_size_out = _args.uint(data_size_out, "data_size_out", minimum=1)
+        _args.uint(len(data), "len(data)")
         fd = self.fd
         ptype = self.type
         # syscall and raw_tp runs take a context only: no packet, no output
@@ -803,8 +820,6 @@ class Program:
         if ctx_only and repeat != 1:
             raise ValueError(f"{ptype.libbpf_name} programs run once per test_run "
                              "(repeat must be 1)")
-        if repeat < 1:
-            raise ValueError("repeat must be >= 1")
         keep: list[Any] = []
         o = opts("bpf_test_run_opts", flags=flags, cpu=cpu)
         if len(data):
@@ -820,8 +835,12 @@ class Program:
             if isinstance(ctx, (bytes, bytearray, memoryview)):
                 raw_ctx = bytes(ctx)
                 ctx_obj = ctypes.create_string_buffer(raw_ctx, len(raw_ctx))
-            else:
+            elif _is_ctypes(ctx):
                 ctx_obj = ctx  # a ctypes instance: the kernel may write back into it
+            else:
+                raise TypeError(f"ctx must be bytes-like or a ctypes object, not "
+                                f"{type(ctx).__name__}")
+            _args.uint(ctypes.sizeof(ctx_obj), "ctx size")
             o.ctx_in = ctypes.addressof(ctx_obj)
             o.ctx_size_in = ctypes.sizeof(ctx_obj)
             if not ctx_only:
@@ -983,6 +1002,11 @@ class Program:
         if self._obj.closed:
             return f"<Program {self.name!r} closed>"
         return f"<Program {self.name!r} SEC({self.section!r}) {self.type.libbpf_name}>"
+
+
+def _is_ctypes(value: Any) -> bool:
+    return isinstance(value, (ctypes._SimpleCData, ctypes.Structure, ctypes.Union,
+                              ctypes.Array))
 
 
 _F_BEFORE = 1 << 3   # BPF_F_BEFORE (linux/bpf.h #defines: not in the generated table)

@@ -31,11 +31,14 @@ import operator
 import platform
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from operator import itemgetter
 from typing import Any
 
-from ._raw import CALLBACKS, CONSTANTS, check_ptr, lib
+from . import _args
+from ._deferred import register
+from ._raw import CALLBACKS, CONSTANTS, check_ptr, lib, raise_pending
 from ._ring import Batch, Reader, Source
 from ._ring_types import Decoder, numpy_dtype, resolve_event_type
 from .enums import MapType
@@ -75,6 +78,38 @@ def _numpy() -> Any:
     return numpy
 
 
+# -- one consumer per ring ---------------------------------------------------------------
+
+# Kernel map id -> the RingBuffer reading it.  A ring has one consumer position: two
+# readers in one process would each deliver every record (or race on the position).
+_consumers: dict[int, weakref.ref[RingBuffer]] = {}
+_consumers_lock = threading.Lock()
+
+
+def _claim(map: MapAPI, reader: RingBuffer) -> int:
+    """Register ``reader`` as the consumer of ``map``; BPFError (EBUSY) if another
+    open RingBuffer of this process already reads it.  Returns the map's id."""
+    map_id = map.info().id
+    with _consumers_lock:
+        ref = _consumers.get(map_id)
+        other = ref() if ref is not None else None
+        if other is not None and other is not reader and not other.closed:
+            raise BPFError(errno.EBUSY, f"ring buffer map {map.name!r} (id {map_id}) is "
+                           f"already read by {other!r} in this process: two readers would "
+                           "each get every record; read it through that one (add() more "
+                           "rings to it), or close it first", call="RingBuffer.add",
+                           target=map.name)
+        _consumers[map_id] = reader._self_ref
+    return map_id
+
+
+def _release_claim(map_id: int, reader: weakref.ref[RingBuffer]) -> None:
+    with _consumers_lock:
+        ref = _consumers.get(map_id)
+        if ref is reader:
+            del _consumers[map_id]
+
+
 class _Ring(Source):
     """One ring buffer map of a :class:`RingBuffer`."""
 
@@ -95,6 +130,14 @@ class _Ring(Source):
         self._rb_ptr: Any = None
         self._owner = owner
         self.raw: Any = None
+        # The BPF program's count of records this ring had no room for
+        # (libbpfpy/ringbuf.h's <ring>__lost), when its object declares one.
+        self.lost_map: MapAPI | None = None
+        obj = getattr(map, "object", None)
+        if obj is not None:
+            counter = obj.maps.get(f"{map.name}__lost")
+            if counter is not None and counter.type == MapType.PERCPU_ARRAY:
+                self.lost_map = counter
 
     # -- direct access -------------------------------------------------------------------
     def map_direct(self) -> None:
@@ -261,7 +304,7 @@ class _Ring(Source):
                 self._error = exc
                 return _STOP
 
-        self._sample_cb = CALLBACKS["ring_buffer_sample_fn"](sample)
+        self._sample_cb = CALLBACKS["ring_buffer_sample_fn"](register(sample))
         self._rb_ptr = check_ptr(lib.ring_buffer__new(self.fd, self._sample_cb, None, None),
                                  "ring_buffer__new", f"map {self.name!r}")
 
@@ -457,6 +500,7 @@ class RingBuffer(Reader):
                  *, event_type: Any = None) -> None:
         super().__init__()
         self._rings: list[_Ring] = []
+        self._self_ref = weakref.ref(self)
         self._direct = _DIRECT
         try:
             if map is not None:
@@ -493,6 +537,9 @@ class RingBuffer(Reader):
             if any(r.fd == fd for r in self._rings):
                 raise ValueError(f"map {map.name!r} is already in this ring buffer")
             ring = _Ring(self, map, callback, event_type)
+            map_id = _claim(map, self)
+            self_ref = self._self_ref
+            self._resources.add(lambda: _release_claim(map_id, self_ref))
             if self._direct:
                 ring.map_direct()
                 self._resources.add(ring.unmap)
@@ -501,6 +548,7 @@ class RingBuffer(Reader):
                 self._resources.add(ring.free_libbpf)
             self._epoll.register(fd, 0x001)  # EPOLLIN, level-triggered
             map._adopt(self)
+            raise_pending()  # a Ctrl-C during ring_buffer__new: it is freed with us
             with self._mutex:
                 self._rings = self._rings + [ring]
         return self
@@ -509,6 +557,20 @@ class RingBuffer(Reader):
     def maps(self) -> list[MapAPI]:
         """The maps read by this buffer."""
         return [r.map for r in self._rings]
+
+    @property
+    def lost(self) -> int | None:
+        """How many records the BPF programs could not put in these rings because
+        they were full -- counted by the ``libbpfpy/ringbuf.h`` macros in the
+        per-CPU map ``<ring>__lost`` next to each ring (the kernel keeps no such
+        count).  None when no ring of this buffer has that counter."""
+        total: int | None = None
+        with self._use():
+            for ring in self._rings:
+                if ring.lost_map is not None:
+                    counts = ring.lost_map.lookup(0)
+                    total = (total or 0) + (sum(counts) if counts else 0)
+        return total
 
     @property
     def rings(self) -> list[Ring]:
@@ -599,8 +661,9 @@ class RingBuffer(Reader):
         ring large enough to hold what arrives meanwhile.
         """
         np = _numpy()
-        if max_events is not None and max_events < 0:
-            raise ValueError("max_events must be >= 0")
+        if max_events is not None:
+            max_events = _args.uint(max_events, "max_events", 63)
+        timeout = _args.timeout(timeout)
         with self._use():
             self._consumable()
             rings = self._rings

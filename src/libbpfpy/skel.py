@@ -75,11 +75,12 @@ class Maps(_Part):
     def _section(self, section: str) -> Map:
         from ._raw import lib
         obj = self._obj
-        obj._check()
-        ptr = lib.bpf_object__find_map_by_name(obj._ptr, section.encode())
-        for m in obj.maps.values():
-            if ptr and m._ptr_checked() == ptr:
-                return m
+        with obj._use():
+            obj._check()
+            ptr = lib.bpf_object__find_map_by_name(obj._ptr, section.encode())
+            for m in obj.maps.values():
+                if ptr and m._ptr_checked() == ptr:
+                    return m
         raise KeyError(f"{obj._describe()} has no map for section {section}")
 
 

@@ -21,7 +21,7 @@ import socket
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ._lifetime import Owner
+from ._lifetime import Owner, guarded
 from ._raw import ENUMS, capture_log, check_int, lib, opts
 from .enums import TcAttachPoint
 from .errors import BPFError
@@ -67,6 +67,7 @@ def _u32(name: str, value: int | None) -> int:
     return value
 
 
+@guarded()
 class TcHook(Owner):
     """The ingress or egress TC hook of one network interface (name or index)."""
 

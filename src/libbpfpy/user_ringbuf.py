@@ -26,9 +26,10 @@ import threading
 import time
 from typing import Any
 
+from . import _args
 from ._lifetime import Owner
-from ._raw import check_ptr, lib
-from ._ring import Resources, _Use
+from ._raw import check_ptr, lib, raise_pending
+from ._ring import Resources
 from .enums import MapType
 from .errors import BPFError, ClosedError, a_or_an, error_for
 from .map import MapAPI
@@ -103,8 +104,6 @@ class UserRingBuffer(Owner):
     def __init__(self, map: MapAPI) -> None:
         super().__init__()
         self._resources = Resources()
-        self._state = threading.Lock()
-        self._users = 0
         self._wlock = threading.RLock()
         self._outstanding: list[Sample] = []
         self._name = getattr(map, "name", "?")
@@ -140,6 +139,7 @@ class UserRingBuffer(Owner):
         self._map = map
         self._max = map.max_entries
         map._adopt(self)
+        raise_pending()  # a Ctrl-C during user_ring_buffer__new (closed by __init__)
 
     def _describe(self) -> str:
         return f"user ring buffer over map {getattr(self, '_name', '?')!r}"
@@ -147,10 +147,7 @@ class UserRingBuffer(Owner):
     def __repr__(self) -> str:
         return f"<UserRingBuffer {self._name}{' closed' if self._closed else ''}>"
 
-    def _use(self) -> _Use:
-        return _Use(self)  # type: ignore[arg-type]
-
-    def _release(self) -> None:
+    def _shutdown(self) -> None:
         with self._wlock:
             for sample in self._outstanding:
                 if self._ptr:
@@ -161,10 +158,9 @@ class UserRingBuffer(Owner):
             os.eventfd_write(self._wakefd, 1)
         except (OSError, AttributeError):
             pass
-        with self._state:
-            busy = self._users > 0
-        if not busy:
-            self._resources.free()
+
+    def _release(self) -> None:
+        self._resources.free()
 
     # -- writing -----------------------------------------------------------------------
     def _check_size(self, size: int) -> None:
@@ -188,6 +184,7 @@ class UserRingBuffer(Owner):
                                 call="user_ring_buffer__reserve", target=self._name)
             sample = Sample(self, ptr, size)
             self._outstanding.append(sample)
+            raise_pending(sample.discard)  # a Ctrl-C meanwhile: nothing held back
             return sample
 
     def reserve(self, size: int) -> Sample:
@@ -207,6 +204,7 @@ class UserRingBuffer(Owner):
         forever) for a BPF program to drain enough room; TimeoutError if it did not.
         Closing the buffer from another thread wakes the wait (ClosedError)."""
         self._check_size(size)
+        timeout = _args.timeout(timeout)
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._use():
             while True:
@@ -217,7 +215,7 @@ class UserRingBuffer(Owner):
                 if remaining is not None and remaining <= 0:
                     raise TimeoutError(errno.ETIMEDOUT, f"{self._describe()}: no room for "
                                        f"{size} bytes within {timeout} s")
-                self._epoll.poll(-1 if remaining is None else remaining)
+                self._epoll.poll(-1 if remaining is None else min(remaining, 86400.0))
                 if self._closed:
                     raise ClosedError(self._describe())
 
@@ -229,6 +227,7 @@ class UserRingBuffer(Owner):
         raw = memoryview(data).cast("B") if not isinstance(data, memoryview) else \
             data.cast("B")
         size = raw.nbytes
+        timeout = _args.timeout(timeout)
         sample = self.reserve(size) if timeout == 0 else self.reserve_blocking(size, timeout)
         try:
             sample[:] = raw

@@ -14,6 +14,11 @@ whole struct).
 Return codes are checked in exactly two helpers, :func:`check_int` (negative =
 -errno) and :func:`check_ptr` (NULL, errno set by libbpf >= 1.0).
 
+No exception is lost in libbpf's print callback: one raised there (``KeyboardInterrupt``
+from Ctrl-C, an exception from a signal handler or a logging handler) cannot cross
+into C, so it is kept and raised when the libbpf call returns (see
+:func:`raise_pending`).
+
 Set ``LIBBPFPY_LIBBPF=/path/to/libbpf.so`` to use a library other than the system's.
 """
 from __future__ import annotations
@@ -21,9 +26,11 @@ from __future__ import annotations
 import ctypes
 import logging
 import os
+import re
 import threading
 from typing import Any
 
+from .._deferred import any_pending, keep, raise_pending, register
 from ..errors import NotSupportedError, error_for
 from . import _table
 
@@ -43,7 +50,7 @@ table_version: str = _table.GENERATED_FROM
 __all__ = ["lib", "libc", "check_int", "check_ptr", "library_path", "library_file",
            "version", "version_tuple", "table_version", "is_available", "opts",
            "understood_size", "ENUMS", "CONSTANTS", "RECORDS", "CALLBACKS", "capture_log",
-           "LoadError"]
+           "LoadError", "raise_pending", "unchecked"]
 
 
 from ..errors import LoadError  # noqa: E402  (re-exported: defined where it imports free)
@@ -138,6 +145,8 @@ class _Lib:
             raise _too_old(f"{name}()", _since(name) or "?") from None
         fn.restype = proto[0]
         fn.argtypes = proto[1]
+        if _may_print(name):
+            fn = _deferring(fn)
         setattr(self, name, fn)
         return fn
 
@@ -147,6 +156,60 @@ class _Lib:
 
 
 lib = _Lib()
+
+
+# libbpf_* functions that only return a value (they never print).
+_QUIET = frozenset({"libbpf_major_version", "libbpf_minor_version", "libbpf_version_string",
+                    "libbpf_get_error", "libbpf_set_print", "libbpf_set_strict_mode",
+                    "libbpf_strerror", "libbpf_set_memlock_rlim"})
+
+
+# Accessors of libbpf's structs (bpf_map__key_size ...): they return a field and never
+# print.  (Were one to print after all, a kept exception would still be raised, at
+# the end of the public call: see _lifetime.guarded.)
+_ACCESSOR = re.compile(
+    r"(bpf_map|bpf_program|bpf_object|bpf_link|btf)__(name|type|fd|key_size|value_size|"
+    r"max_entries|map_flags|numa_node|ifindex|map_extra|autocreate|autoload|autoattach|"
+    r"is_internal|is_pinned|pin_path|btf_key_type_id|btf_value_type_id|section_name|"
+    r"insn_cnt|insns|flags|log_level|log_buf|expected_attach_type|kversion|btf|"
+    r"next_map|next_program|prev_map|prev_program|type_cnt|pointer_size|endianness|"
+    r"base_btf|type_by_id|name_by_offset|str_by_offset|token_fd)\Z")
+
+
+def _may_print(name: str) -> bool:
+    """Whether libbpf's function ``name`` can call the print callback: all but the
+    thin syscall wrappers of bpf.c (``bpf_map_lookup_elem``...), which never print
+    (netlink's ``bpf_tc_*``/``bpf_xdp_*`` do), accessors and a few pure getters."""
+    if name in _QUIET or (name.startswith("libbpf_") and name.endswith("_str")) or \
+            _ACCESSOR.match(name):
+        return False
+    return "__" in name or name.startswith(("libbpf_", "bpf_tc_", "bpf_xdp_"))
+
+
+_POINTER_CODES = frozenset("Pz")
+
+
+def _deferring(fn: Any) -> Any:
+    """``fn`` followed by raising what its print callbacks kept.  A function that
+    returns a pointer leaves the exception pending: for a new object, the caller
+    raises it with :func:`raise_pending` once the object is owned (and closes it then),
+    so nothing leaks; for NULL, :func:`check_ptr` raises it."""
+    restype = fn.restype
+    returns_pointer = restype is not None and (
+        getattr(restype, "_type_", None) in _POINTER_CODES or
+        isinstance(restype, type) and issubclass(restype, ctypes._Pointer))
+
+    def call(*args: Any) -> Any:
+        ret = fn(*args)
+        if any_pending and not returns_pointer:
+            raise_pending()
+        return ret
+
+    call.__name__ = call.__qualname__ = getattr(fn, "__name__", "libbpf_function")
+    call.restype = restype  # type: ignore[attr-defined]
+    call.argtypes = fn.argtypes  # type: ignore[attr-defined]
+    call.unchecked = fn  # type: ignore[attr-defined]  # when the caller raises itself
+    return call
 
 
 def is_available(name: str) -> bool:
@@ -167,8 +230,10 @@ def check_int(ret: int, call: str, target: str | None = None, *,
 
 def check_ptr(ptr: Any, call: str, target: str | None = None, *,
               hint: str | None = None) -> Any:
-    """Return ``ptr`` if it is not NULL, else raise the error libbpf left in errno."""
+    """Return ``ptr`` if it is not NULL, else raise the error libbpf left in errno
+    (or first what a callback kept meanwhile, such as a Ctrl-C)."""
     if not ptr:
+        raise_pending()
         err = ctypes.get_errno() or 22
         raise error_for(err, _describe(call, target, err), call=call, target=target,
                         hint=hint)
@@ -183,14 +248,38 @@ def _describe(call: str, target: str | None, err: int) -> str:
 
 # -- opts structs ------------------------------------------------------------------------
 
-def _field_names(cls: Any) -> set[str]:
-    names: set[str] = set()
+def _field_types(cls: Any) -> dict[str, Any]:
+    types: dict[str, Any] = {}
     anonymous = set(getattr(cls, "_anonymous_", ()))
     for field in cls._fields_:
         if field[0] in anonymous:
-            names |= _field_names(field[1])
-        names.add(field[0])
-    return names
+            types.update(_field_types(field[1]))
+        types[field[0]] = field[1:]   # (ctype,) or (ctype, bit width)
+    return types
+
+
+_INT_CODES = {"b": (8, True), "B": (8, False), "h": (16, True), "H": (16, False),
+              "i": (32, True), "I": (32, False), "l": (64, True), "L": (64, False),
+              "q": (64, True), "Q": (64, False)}
+
+
+def _check_int_field(struct_name: str, name: str, field: tuple[Any, ...],
+                     value: Any) -> None:
+    """Refuse what ctypes would silently truncate into an integer field."""
+    ctype = field[0]
+    code = getattr(ctype, "_type_", None)
+    if not isinstance(code, str) or code not in _INT_CODES:
+        return
+    bits, signed = _INT_CODES[code]
+    bits = min(bits, 8 * ctypes.sizeof(ctype), *field[1:])
+    what = f"{name} (struct {struct_name})"
+    if isinstance(value, float) or not hasattr(value, "__index__"):
+        raise TypeError(f"{what} must be an int, not {type(value).__name__}")
+    v = value.__index__()
+    low, high = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if signed else (0, (1 << bits) - 1)
+    if not low <= v <= high:
+        raise OverflowError(f"{what} must fit in {'a signed' if signed else 'an unsigned'} "
+                            f"{bits}-bit integer ({low}..{high}), got {v}")
 
 
 def _field_extents(cls: Any, base: int = 0) -> dict[str, tuple[int, int]]:
@@ -244,8 +333,8 @@ def opts(struct_name: str, **fields: Any) -> Any:
     not checked, and libbpf ignores what lies past ``sz``.
     """
     cls = RECORDS[struct_name]
-    known = _field_names(cls)
-    unknown = sorted(set(fields) - known)
+    known = _field_types(cls)
+    unknown = sorted(set(fields) - set(known))
     if unknown:
         raise TypeError(f"struct {struct_name} has no field {', '.join(unknown)}")
     value = cls()
@@ -253,13 +342,15 @@ def opts(struct_name: str, **fields: Any) -> Any:
         if isinstance(val, dict):
             # a struct member given as {field: value}, e.g. uprobe_multi={"cnt": 1}
             member = getattr(value, key)  # shares the struct's memory
-            inner = _field_names(type(member))
+            inner = _field_types(type(member))
             for sub, subval in val.items():
                 if sub not in inner:
                     raise TypeError(f"struct {struct_name}.{key} has no field {sub}")
                 if subval is not None:
+                    _check_int_field(f"{struct_name}.{key}", sub, inner[sub], subval)
                     setattr(member, sub, subval)
         elif val is not None:
+            _check_int_field(struct_name, key, known[key], val)
             setattr(value, key, val)
     if "sz" in known:
         value.sz = understood_size(struct_name)
@@ -331,12 +422,12 @@ def _print(level: int, fmt: bytes, args: Any) -> int:
             sink.append(text)
         if loud:
             log.log(pylevel, "%s", text.rstrip("\n"))
-    except Exception:  # never let an exception cross into C
-        pass
+    except BaseException as exc:  # none may cross into C (ctypes would drop it)
+        keep(exc)
     return 0
 
 
-_print_cb = CALLBACKS["libbpf_print_fn_t"](_print)
+_print_cb = CALLBACKS["libbpf_print_fn_t"](register(_print))
 
 
 class capture_log:
@@ -347,8 +438,9 @@ class capture_log:
     well: for calls whose failure becomes an exception carrying them, or is expected.
     """
 
-    def __init__(self, *, quiet: bool = False) -> None:
+    def __init__(self, *, quiet: bool = False, raise_pending: bool = True) -> None:
         self._quiet = quiet
+        self._raise = raise_pending
 
     def __enter__(self) -> list[str]:
         self._prev = getattr(_capture, "lines", None)
@@ -363,6 +455,14 @@ class capture_log:
         _capture.quiet = self._prev_quiet
         if self._prev is not None:  # an enclosing capture sees nested messages too
             self._prev.extend(mine)
+        if exc[0] is None and self._raise:
+            raise_pending()
 
 
 lib.libbpf_set_print(_print_cb)
+
+
+def unchecked(fn: Any) -> Any:
+    """``lib.f`` without raising a kept exception on return: for callers that must
+    record the result first (then call :func:`raise_pending`)."""
+    return getattr(fn, "unchecked", fn)

@@ -1,19 +1,26 @@
-"""Reading ELF files without binutils: symbol tables and loadable segments.
+"""A small, bounds-checked ELF reader: section headers, string tables, symbols,
+loadable segments -- without binutils.
 
-:func:`exported_functions` is what ``nm -D --defined-only`` lists as ``T``, with
-the version node of each symbol (``LIBBPF_1.0.0``): the raw layer's completeness
-test and ``scripts/gen_raw.py`` use it.  :func:`function_symbols` and
-:func:`load_segments` serve :mod:`libbpfpy.symbolize` (addresses to names).
+Its users: :func:`exported_functions` is what ``nm -D --defined-only`` lists as ``T``,
+with the version node of each symbol (``LIBBPF_1.0.0``), for the raw layer's
+completeness test and ``scripts/gen_raw.py``; :func:`function_symbols` and
+:func:`load_segments` serve :mod:`libbpfpy.symbolize` (addresses to names); and
+:mod:`libbpfpy.validate` checks BPF object files before libbpf sees them.  Every
+offset and size is checked against the file: a malformed file raises
+:class:`ELFFormatError` naming what is wrong, never an IndexError or a struct.error.
 """
 from __future__ import annotations
 
 import struct
+from typing import NamedTuple
 
-__all__ = ["exported_functions", "function_symbols", "load_segments", "ELFFormatError"]
+from ..errors import FormatError
 
-_SHT_SYMTAB = 2
-_SHT_DYNSYM = 11
-_PT_LOAD = 1
+__all__ = ["exported_functions", "function_symbols", "load_segments", "ELFFile", "Section",
+           "Symbol", "ELFFormatError"]
+
+SHT_NULL, SHT_PROGBITS, SHT_SYMTAB, SHT_STRTAB, SHT_RELA = 0, 1, 2, 3, 4
+SHT_NOBITS, SHT_REL, SHT_DYNSYM = 8, 9, 11
 _SHT_GNU_VERDEF = 0x6FFFFFFD
 _SHT_GNU_VERSYM = 0x6FFFFFFF
 _STT_FUNC = 2
@@ -22,90 +29,218 @@ _STB_GLOBAL = 1
 _STB_WEAK = 2
 _SHN_UNDEF = 0
 _VERSYM_HIDDEN = 0x8000
+_PT_LOAD = 1
+SHN_LORESERVE = 0xFF00
 
 
-class ELFFormatError(ValueError):
-    """The file is not an ELF shared object this parser understands."""
+class ELFFormatError(FormatError):
+    """The file is not an ELF file this reader understands, or is malformed."""
 
 
-class _ELF:
-    """An ELF file's header and section headers, parsed once."""
+class Section(NamedTuple):
+    """A section header (``Elf*_Shdr``) and its index and name."""
 
-    def __init__(self, path: str) -> None:
-        with open(path, "rb") as f:
-            data = f.read()
-        if data[:4] != b"\x7fELF":
-            raise ELFFormatError(f"{path} is not an ELF file")
-        self.path = path
+    idx: int
+    name: bytes
+    type: int
+    flags: int
+    addr: int
+    offset: int
+    size: int
+    link: int
+    info: int
+    addralign: int
+    entsize: int
+
+
+class Symbol(NamedTuple):
+    """A symbol table entry (``Elf*_Sym``) and its index and name."""
+
+    idx: int
+    name: bytes
+    info: int
+    other: int
+    shndx: int
+    value: int
+    size: int
+
+    @property
+    def type(self) -> int:
+        return self.info & 0xF
+
+    @property
+    def bind(self) -> int:
+        return self.info >> 4
+
+
+class ELFFile:
+    """The section headers of an ELF file held in memory, checked against its size."""
+
+    def __init__(self, data: bytes, source: str) -> None:
         self.data = data
-        self.is64 = is64 = data[4] == 2
-        self.end = end = "<" if data[5] == 1 else ">"
-        if is64:
-            shoff, = struct.unpack_from(end + "Q", data, 0x28)
-            phoff, = struct.unpack_from(end + "Q", data, 0x20)
-            phentsize, phnum = struct.unpack_from(end + "HH", data, 0x36)
-            shentsize, shnum = struct.unpack_from(end + "HH", data, 0x3A)
-            sh_fmt, self.sym_fmt = end + "IIQQQQIIQQ", end + "IBBHQQ"
-            ph_fmt = end + "IIQQQQQQ"   # type, flags, offset, vaddr, paddr, filesz ...
+        self.source = source
+        if len(data) < 16 or data[:4] != b"\x7fELF":
+            self.fail("", "not an ELF file (bad magic)")
+        if data[4] not in (1, 2) or data[5] not in (1, 2):
+            self.fail("ELF header", f"unknown class {data[4]} or data encoding {data[5]}")
+        self.is64 = data[4] == 2
+        self.endian = "<" if data[5] == 1 else ">"
+        e = self.endian
+        if self.is64:
+            hdr = self.unpack(e + "HHIQQQIHHHHHH", 16, "ELF header")
+            (self.e_type, self.e_machine, _v, _entry, self.phoff, self.shoff, _flags,
+             ehsize, self.phentsize, self.phnum, self.shentsize, self.shnum,
+             self.shstrndx) = hdr
+            sh_fmt, self._sym_fmt = e + "IIQQQQIIQQ", e + "IBBHQQ"
+            self._ph_fmt = e + "IIQQQQQQ"   # type, flags, offset, vaddr, paddr, filesz...
         else:
-            shoff, = struct.unpack_from(end + "I", data, 0x20)
-            phoff, = struct.unpack_from(end + "I", data, 0x1C)
-            phentsize, phnum = struct.unpack_from(end + "HH", data, 0x2A)
-            shentsize, shnum = struct.unpack_from(end + "HH", data, 0x2E)
-            sh_fmt, self.sym_fmt = end + "IIIIIIIIII", end + "IIIBBH"
-            ph_fmt = end + "IIIIIIII"   # type, offset, vaddr, paddr, filesz ...
-        # (name, type, flags, addr, offset, size, link, info, addralign, entsize)
-        self.sections = [struct.unpack_from(sh_fmt, data, shoff + i * shentsize)
-                         for i in range(shnum)]
-        self.segments: list[tuple[int, int, int]] = []   # (offset, vaddr, filesz) of LOADs
-        for i in range(phnum):
-            ph = struct.unpack_from(ph_fmt, data, phoff + i * phentsize)
-            if ph[0] == _PT_LOAD:
-                self.segments.append((ph[2], ph[3], ph[5]) if is64 else
-                                     (ph[1], ph[2], ph[4]))
+            hdr = self.unpack(e + "HHIIIIIHHHHHH", 16, "ELF header")
+            (self.e_type, self.e_machine, _v, _entry, self.phoff, self.shoff, _flags,
+             ehsize, self.phentsize, self.phnum, self.shentsize, self.shnum,
+             self.shstrndx) = hdr
+            sh_fmt, self._sym_fmt = e + "IIIIIIIIII", e + "IIIBBH"
+            self._ph_fmt = e + "IIIIIIII"   # type, offset, vaddr, paddr, filesz...
+        self.sections: list[Section] = []
+        if self.shnum == 0 and self.shoff == 0:
+            return       # no section headers (some executables): segments only
+        if self.shentsize != struct.calcsize(sh_fmt):
+            self.fail("ELF header", f"section header size {self.shentsize}, expected "
+                      f"{struct.calcsize(sh_fmt)}")
+        if self.shnum == 0 or self.shstrndx >= SHN_LORESERVE:
+            self.fail("ELF header", "extended section numbering is not supported "
+                      f"(e_shnum {self.shnum}, e_shstrndx {self.shstrndx:#x})")
+        self.within(self.shoff, self.shnum * self.shentsize, "section header table")
+        raw = [struct.unpack_from(sh_fmt, data, self.shoff + i * self.shentsize)
+               for i in range(self.shnum)]
+        if self.shstrndx >= self.shnum:
+            self.fail("ELF header", f"section name table index {self.shstrndx} is out of "
+                      f"range ({self.shnum} sections)")
+        names = raw[self.shstrndx]
+        if names[1] != SHT_STRTAB:
+            self.fail(f"section {self.shstrndx}", "the section name table is not a "
+                      "string table")
+        self._check_bounds(self.shstrndx, names[1], names[4], names[5])
+        for i, r in enumerate(raw):
+            name, stype, flags, addr, off, size, link, info, align, entsize = r
+            self._check_bounds(i, stype, off, size)
+            sname = self._cstring(names[4], names[5], name, f"section {i}", "name")
+            self.sections.append(Section(i, sname, stype, flags, addr, off, size, link,
+                                         info, align, entsize))
 
-    def strings(self, index: int) -> bytes:
-        sec = self.sections[index]
-        return self.data[sec[4]:sec[4] + sec[5]]
+    # -- checks ---------------------------------------------------------------------
+    def fail(self, where: str, problem: str) -> None:
+        raise ELFFormatError(self.source, where, problem)
 
-    def symbols(self, sh_type: int) -> list[tuple[str, int, int, int, int]]:
-        """(name, value, size, info, shndx) of each symbol in the table of ``sh_type``."""
-        out = []
-        size = struct.calcsize(self.sym_fmt)
+    def within(self, off: int, size: int, what: str) -> None:
+        if off < 0 or size < 0 or off + size > len(self.data):
+            self.fail(what, f"{size} bytes at offset {off} run past the end of the file "
+                      f"({len(self.data)} bytes)")
+
+    def unpack(self, fmt: str, off: int, what: str) -> tuple[int, ...]:
+        self.within(off, struct.calcsize(fmt), what)
+        return struct.unpack_from(fmt, self.data, off)
+
+    def _check_bounds(self, index: int, stype: int, off: int, size: int) -> None:
+        if stype not in (SHT_NULL, SHT_NOBITS):
+            self.within(off, size, f"section {index}")
+
+    def _cstring(self, table_off: int, table_size: int, off: int, where: str,
+                 what: str) -> bytes:
+        if off >= table_size:
+            if off == 0 and table_size == 0:
+                return b""
+            self.fail(where, f"{what} offset {off} is outside its string table "
+                      f"({table_size} bytes)")
+        end = self.data.find(b"\0", table_off + off, table_off + table_size)
+        if end < 0:
+            self.fail(where, f"{what} at offset {off} is not NUL-terminated")
+        return self.data[table_off + off:end]
+
+    # -- access ---------------------------------------------------------------------
+    def section(self, index: int, where: str) -> Section:
+        """Section ``index``, or an error naming ``where`` the index came from."""
+        if not 0 <= index < len(self.sections):
+            self.fail(where, f"section index {index} is out of range "
+                      f"({len(self.sections)} sections)")
+        return self.sections[index]
+
+    def by_name(self, name: bytes) -> Section | None:
         for sec in self.sections:
-            if sec[1] != sh_type:
-                continue
-            names = self.strings(sec[6])
-            for i in range(sec[5] // size):
-                f = struct.unpack_from(self.sym_fmt, self.data, sec[4] + i * size)
-                if self.is64:
-                    name_off, info, shndx, value, sz = f[0], f[1], f[3], f[4], f[5]
-                else:
-                    name_off, value, sz, info, shndx = f[0], f[1], f[2], f[3], f[5]
-                out.append((_cstr(names, name_off), value, sz, info, shndx))
+            if sec.name == name:
+                return sec
+        return None
+
+    def contents(self, sec: Section) -> bytes:
+        """The bytes of a section (empty for SHT_NOBITS)."""
+        if sec.type in (SHT_NULL, SHT_NOBITS):
+            return b""
+        return self.data[sec.offset:sec.offset + sec.size]
+
+    def string(self, table: Section, off: int, where: str, what: str = "name") -> bytes:
+        """The NUL-terminated string at ``off`` in the string table ``table``."""
+        if table.type != SHT_STRTAB:
+            self.fail(where, f"{what}: section {table.idx} is not a string table")
+        return self._cstring(table.offset, table.size, off, where, what)
+
+    def segments(self) -> list[tuple[int, int, int]]:
+        """(file offset, virtual address, size in file) of each loadable segment."""
+        if not self.phnum:
+            return []
+        size = struct.calcsize(self._ph_fmt)
+        if self.phentsize != size:
+            self.fail("ELF header", f"program header size {self.phentsize}, expected {size}")
+        self.within(self.phoff, self.phnum * size, "program header table")
+        out = []
+        for i in range(self.phnum):
+            ph = struct.unpack_from(self._ph_fmt, self.data, self.phoff + i * size)
+            if ph[0] == _PT_LOAD:
+                out.append((ph[2], ph[3], ph[5]) if self.is64 else (ph[1], ph[2], ph[4]))
+        return out
+
+    def symbols(self, symtab: Section) -> list[Symbol]:
+        """The entries of a symbol table, their names read from its linked table."""
+        entsize = struct.calcsize(self._sym_fmt)
+        where = f"symbol table (section {symtab.idx})"
+        if symtab.entsize != entsize or symtab.size % entsize:
+            self.fail(where, f"entry size {symtab.entsize} / table size {symtab.size} do "
+                      f"not match {entsize}-byte symbols")
+        strtab = self.section(symtab.link, where)
+        out = []
+        for i in range(symtab.size // entsize):
+            fields = struct.unpack_from(self._sym_fmt, self.data, symtab.offset + i * entsize)
+            if self.is64:
+                name_off, info, other, shndx, value, size = fields
+            else:
+                name_off, value, size, info, other, shndx = fields
+            name = self.string(strtab, name_off, f"symbol {i}") if name_off else b""
+            out.append(Symbol(i, name, info, other, shndx, value, size))
         return out
 
 
-def _cstr(table: bytes, off: int) -> str:
-    return table[off:table.index(b"\0", off)].decode(errors="replace")
+def _read(path: str) -> ELFFile:
+    with open(path, "rb") as f:
+        return ELFFile(f.read(), path)
 
 
 def function_symbols(path: str) -> list[tuple[int, int, str]]:
     """(address, size, name) of every function ``path`` defines, from its full
     symbol table (.symtab) and its dynamic one, sorted by address."""
-    elf = _ELF(path)
+    elf = _read(path)
     found: dict[tuple[int, str], int] = {}
-    for table in (_SHT_SYMTAB, _SHT_DYNSYM):
-        for name, value, size, info, shndx in elf.symbols(table):
-            if shndx != _SHN_UNDEF and value and name and \
-                    info & 0xF in (_STT_FUNC, _STT_GNU_IFUNC):
-                found[(value, name)] = max(size, found.get((value, name), 0))
+    for sec in elf.sections:
+        if sec.type not in (SHT_SYMTAB, SHT_DYNSYM):
+            continue
+        for sym in elf.symbols(sec):
+            if sym.shndx != _SHN_UNDEF and sym.value and sym.name and \
+                    sym.type in (_STT_FUNC, _STT_GNU_IFUNC):
+                key = (sym.value, sym.name.decode(errors="replace"))
+                found[key] = max(sym.size, found.get(key, 0))
     return sorted((addr, size, name) for (addr, name), size in found.items())
 
 
 def load_segments(path: str) -> list[tuple[int, int, int]]:
     """(file offset, virtual address, size in file) of each loadable segment."""
-    return _ELF(path).segments
+    return _read(path).segments()
 
 
 def exported_functions(path: str) -> dict[str, str]:
@@ -113,37 +248,38 @@ def exported_functions(path: str) -> dict[str, str]:
 
     Where a name is exported under several versions, the default one (``@@``) wins.
     """
-    elf = _ELF(path)
-    data, end, sections = elf.data, elf.end, elf.sections
-    if not any(sec[1] == _SHT_DYNSYM for sec in sections):
-        raise ELFFormatError(f"{path} has no dynamic symbol table")
-    versym_sec = next((sec for sec in sections if sec[1] == _SHT_GNU_VERSYM), None)
-    verdef_sec = next((sec for sec in sections if sec[1] == _SHT_GNU_VERDEF), None)
+    elf = _read(path)
+    dynsym = next((s for s in elf.sections if s.type == SHT_DYNSYM), None)
+    if dynsym is None:
+        raise ELFFormatError(path, "", "no dynamic symbol table")
+    versym_sec = next((s for s in elf.sections if s.type == _SHT_GNU_VERSYM), None)
+    verdef_sec = next((s for s in elf.sections if s.type == _SHT_GNU_VERDEF), None)
+    e = elf.endian
 
     # Version definitions: index -> name (first aux entry of each verdef).
     versions: dict[int, str] = {}
     if verdef_sec is not None:
-        vstr = elf.strings(verdef_sec[6])
-        off = verdef_sec[4]
-        for _ in range(verdef_sec[7]):  # sh_info = number of entries
-            _vd_version, _flags, ndx, _cnt, _hash, aux, nxt = struct.unpack_from(
-                end + "HHHHIII", data, off)
-            name_off, = struct.unpack_from(end + "I", data, off + aux)
-            versions[ndx] = _cstr(vstr, name_off)
+        vstr = elf.section(verdef_sec.link, "version definitions")
+        off = verdef_sec.offset
+        for _ in range(verdef_sec.info):  # sh_info = number of entries
+            _vd_version, _flags, ndx, _cnt, _hash, aux, nxt = elf.unpack(
+                e + "HHHHIII", off, "version definition")
+            name_off, = elf.unpack(e + "I", off + aux, "version definition aux")
+            versions[ndx] = elf.string(vstr, name_off, "version definition").decode()
             if not nxt:
                 break
             off += nxt
 
     found: dict[str, str] = {}
-    for i, (name, _value, _size, info, shndx) in enumerate(elf.symbols(_SHT_DYNSYM)):
-        stype, bind = info & 0xF, info >> 4
-        if shndx == _SHN_UNDEF or stype not in (_STT_FUNC, _STT_GNU_IFUNC) \
-                or bind not in (_STB_GLOBAL, _STB_WEAK):
+    for sym in elf.symbols(dynsym):
+        if sym.shndx == _SHN_UNDEF or sym.type not in (_STT_FUNC, _STT_GNU_IFUNC) \
+                or sym.bind not in (_STB_GLOBAL, _STB_WEAK):
             continue
+        name = sym.name.decode()
         node = ""
         hidden = False
         if versym_sec is not None:
-            vs, = struct.unpack_from(end + "H", data, versym_sec[4] + 2 * i)
+            vs, = elf.unpack(e + "H", versym_sec.offset + 2 * sym.idx, "version symbol")
             hidden = bool(vs & _VERSYM_HIDDEN)
             node = versions.get(vs & 0x7FFF, "")
         if name not in found or not hidden:

@@ -11,7 +11,6 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 from typing import Any
 
 
@@ -53,11 +52,10 @@ def register(sub: Any) -> None:
 
 
 def _write_text(path: str | None, text: str) -> None:
+    """To the file ``path`` (atomically: see ``_files.atomic_write``), or stdout."""
     if path:
-        tmp = f"{path}.{os.getpid()}.tmp"
-        with open(tmp, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
+        from .._files import atomic_write
+        atomic_write(path, text.encode())
     else:
         sys.stdout.write(text)
 
@@ -65,14 +63,7 @@ def _write_text(path: str | None, text: str) -> None:
 def cmd_vmlinux(args: argparse.Namespace) -> int:
     from ..btf import BTF
     with BTF.vmlinux() as btf:
-        if args.output:
-            btf.dump_c(args.output)
-            return 0
-        with tempfile.TemporaryDirectory() as tmp:
-            path = os.path.join(tmp, "vmlinux.h")
-            btf.dump_c(path)
-            with open(path, "rb") as f:
-                sys.stdout.buffer.write(f.read())
+        _write_text(args.output, btf.to_c())
     return 0
 
 
@@ -106,12 +97,33 @@ def cmd_skel(args: argparse.Namespace) -> int:
         name = args.name or (base[:-4] if base.endswith(".bpf") else base)
         text = generate(obj_path, name=name, source_name=os.path.basename(path))
     else:
-        text = generate(path, name=args.name)
+        from ._isolated import isolated
+        text = isolated(path, _generate, path, args.name)
     _write_text(args.output, text)
     return 0
 
 
+def _generate(path: str, name: str | None) -> str:
+    from ..skel import generate
+    return generate(path, name=name)
+
+
 def cmd_btf_dump(args: argparse.Namespace) -> int:
+    try:
+        if args.file is not None:
+            # A file from the command line is read in a child (see _isolated).
+            from ._isolated import isolated
+            text = isolated(args.file, _btf_dump_text, args)
+        else:
+            text = _btf_dump_text(args)
+    except KeyError as exc:
+        print(f"libbpfpy: {exc.args[0]}", file=sys.stderr)
+        return 1
+    _write_text(args.output, text)
+    return 0
+
+
+def _btf_dump_text(args: argparse.Namespace) -> str:
     from ..btf import BTF
     if args.vmlinux:
         btf = BTF.vmlinux()
@@ -120,24 +132,13 @@ def cmd_btf_dump(args: argparse.Namespace) -> int:
     else:
         btf = BTF.from_file(args.file)
     with btf:
-        try:
-            ids = [btf.type_id(_type_arg(t)) for t in args.type] if args.type else None
-        except KeyError as exc:
-            print(f"libbpfpy: {exc.args[0]}", file=sys.stderr)
-            return 1
+        ids = [btf.type_id(_type_arg(t)) for t in args.type] if args.type else None
         if args.format == "c":
-            if args.output:
-                btf.dump_c(args.output, types=ids)
-            else:
-                sys.stdout.write(btf.to_c(ids))
-            return 0
+            return btf.to_c(ids)
         types = [btf[i] for i in ids] if ids is not None else list(btf)
         if args.format == "json":
-            text = json.dumps({"types": [btf.as_dict(t) for t in types]}) + "\n"
-        else:
-            text = "".join(btf.describe(t) + "\n" for t in types)
-        _write_text(args.output, text)
-    return 0
+            return json.dumps({"types": [btf.as_dict(t) for t in types]}) + "\n"
+        return "".join(btf.describe(t) + "\n" for t in types)
 
 
 def _type_arg(text: str) -> str | int:

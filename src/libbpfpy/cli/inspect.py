@@ -55,13 +55,20 @@ def _map(obj: Any, m: Any) -> dict[str, Any]:
             "value_type": value_t, "internal": m.is_internal}
 
 
+# Larger globals are listed with their size only: a value of megabytes (a .bss
+# array costs nothing in the file) would drown the report.
+_MAX_VALUE_BYTES = 4096
+
+
 def _globals(obj: Any) -> list[dict[str, Any]]:
     g = obj.globals
     out = []
     for name in g:
         info = g.info(name)
+        value = None
         try:
-            value = jsonable(g[name])
+            if info.size <= _MAX_VALUE_BYTES:
+                value = jsonable(g[name])
         except (OSError, ValueError, TypeError):
             value = None
         out.append({"name": name, "section": info.section,
@@ -74,10 +81,15 @@ def describe(path: str) -> dict[str, Any]:
     """Everything ``inspect`` reports about the object file at ``path``."""
     from ..object import Object
     with Object.open(path) as obj:
-        return {"object": path, "name": obj.name,
-                "programs": [_program(p) for p in obj.programs.values()],
-                "maps": [_map(obj, m) for m in obj.maps.values()],
-                "globals": _globals(obj) if obj.btf is not None else []}
+        return describe_object(obj, path)
+
+
+def describe_object(obj: Any, path: str) -> dict[str, Any]:
+    """What ``inspect`` reports about the open object ``obj`` (read from ``path``)."""
+    return {"object": path, "name": obj.name,
+            "programs": [_program(p) for p in obj.programs.values()],
+            "maps": [_map(obj, m) for m in obj.maps.values()],
+            "globals": _globals(obj) if obj.btf is not None else []}
 
 
 def render(d: dict[str, Any]) -> str:
@@ -121,9 +133,10 @@ def _short(value: Any) -> str:
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
-    """``libbpfpy inspect``."""
+    """``libbpfpy inspect`` (the file is read in a child process: see ``_isolated``)."""
+    from ._isolated import isolated
     quiet_libbpf()
-    return emit(describe(args.object), args.json, render)
+    return emit(isolated(args.object, describe, args.object), args.json, render)
 
 
 def register(sub: Any) -> None:

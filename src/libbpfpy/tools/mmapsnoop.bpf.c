@@ -19,6 +19,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_tracing.h>
+#include <libbpfpy/ringbuf.h>
 #include "mmapsnoop.h"
 
 #define MAP_ANONYMOUS 0x20
@@ -36,13 +37,11 @@ const volatile __u32 targ_kind = 0;		/* 0: all, 1: anonymous, 2: file-backed */
 const volatile __u32 skip_pid = 0;		/* a process left out (mmapsnoop's own); 0: none */
 
 /* Counted here, read by user space while running. */
-__u64 dropped = 0;	/* events lost: the ring buffer was full */
 __u64 missed = 0;	/* calls lost: too many threads inside mmap() at once */
 
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 1 << 20);	/* user space sets --ringbuf-size */
-} events SEC(".maps");
+/* The events, and in events__lost those dropped because the ring was full
+ * (user space sets the size from --ringbuf-size). */
+LIBBPFPY_RINGBUF(events, 1 << 20);
 
 /* Calls in flight: thread id -> the event filled in at entry. */
 struct {
@@ -232,8 +231,7 @@ static __always_inline int on_exit(long ret)
 	size = e->path_len;
 	if (size > PATH_BUF)
 		size = PATH_BUF;
-	if (bpf_ringbuf_output(&events, e, offsetof(struct event, path) + size, 0))
-		__sync_fetch_and_add(&dropped, 1);
+	libbpfpy_ringbuf_output(events, e, offsetof(struct event, path) + size, 0);
 out:
 	bpf_map_delete_elem(&starts, &tid);
 	return 0;

@@ -36,6 +36,7 @@ from typing import IO, TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
     from ..object import Object
+    from ..ringbuf import RingBuffer
 
 __all__ = ["main", "build_parser", "choose_attach", "decode", "Event", "Choice",
            "prot_names", "flag_names", "prot_letters", "STRATEGIES", "prepare",
@@ -435,10 +436,10 @@ def prepare(obj: Object, args: argparse.Namespace, strategy: str) -> None:
     obj.maps["events"].max_entries = args.ringbuf_size
 
 
-def _counters(obj: Object) -> tuple[int, int]:
-    """The drop counters the BPF program keeps in .bss, read live."""
-    g = obj.globals
-    return int(g["dropped"]), int(g["missed"])
+def _counters(obj: Object, rb: RingBuffer) -> tuple[int, int]:
+    """The drop counters the BPF program keeps, read live: events the ring had no
+    room for (``events__lost``, see libbpfpy/ringbuf.h) and calls missed (.bss)."""
+    return int(rb.lost or 0), int(obj.globals["missed"])
 
 
 def _attach(obj: Object, strategy: str) -> list[Any]:
@@ -528,7 +529,7 @@ def run(args: argparse.Namespace) -> int:
                 printer.header()
                 print(f"{PROG}: tracing mmap() via {choice.strategy}; Ctrl-C to end",
                       file=sys.stderr, flush=True)
-                dropped, missed = _loop(rb, printer, lambda: _counters(obj), args.duration,
+                dropped, missed = _loop(rb, printer, lambda: _counters(obj, rb), args.duration,
                                         lambda: bool(stopped["signal"]))
     except _Stop:
         pass
@@ -619,9 +620,12 @@ def _silence_stdout() -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``mmapsnoop`` console script."""
-    args = build_parser().parse_args(argv)
-    _name_process()
-    return run(args)
+    try:
+        args = build_parser().parse_args(argv)
+        _name_process()
+        return run(args)
+    except KeyboardInterrupt:   # Ctrl-C before tracing started: end quietly
+        return 130
 
 
 if __name__ == "__main__":
