@@ -32,8 +32,10 @@ APT_PACKAGES += python3-dev
 # package, unpacked into build/prometheus (not installed: installing it would start
 # a prometheus service on the machine).
 PROMETHEUS := $(BUILD)/prometheus/usr/bin/prometheus
+# -fms-extensions: a recent kernel's vmlinux.h embeds tagged structs as unnamed
+# members (see VMLINUX_CFLAGS in src/libbpfpy/_compile.py).
 BPF_CFLAGS = -g -O2 -target bpf -D__TARGET_ARCH_$(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/') -Wall -Wno-unused-function \
-	-idirafter /usr/include/$(shell gcc -dumpmachine)
+	-fms-extensions -Wno-microsoft-anon-tag -idirafter /usr/include/$(shell gcc -dumpmachine)
 # libbpfpy's own BPF headers (<libbpfpy/ringbuf.h>), shipped in the package
 BPF_CFLAGS += -Isrc/libbpfpy/include
 

@@ -107,6 +107,23 @@ def run(step: Callable[[float], object], duration: float | None = None) -> None:
         sys.stdout.flush()
 
 
+def report_every(report: Callable[[], object], duration: float | None = None,
+                 period: float = 1.0) -> None:
+    """Call ``report()`` every ``period`` seconds until :func:`run` would stop, and
+    once more at the end (for examples whose BPF side only counts)."""
+    last = time.monotonic()
+
+    def step(timeout: float) -> None:
+        nonlocal last
+        time.sleep(timeout)
+        if time.monotonic() - last >= period:
+            last = time.monotonic()
+            report()
+
+    run(step, duration)
+    report()
+
+
 def require_root() -> None:
     if os.geteuid() != 0:
         sys.exit(f"{Path(sys.argv[0]).name}: run as root (or with CAP_BPF and CAP_PERFMON)")

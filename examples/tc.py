@@ -41,16 +41,7 @@ def main() -> int:
             hook.create()
             hook.attach(obj.programs["count_ingress"])
             common.ready(f"counting ingress packets on {args.interface}")
-            last = [time.monotonic()]
-
-            def step(timeout: float) -> None:
-                time.sleep(timeout)
-                if time.monotonic() - last[0] >= 1.0:
-                    last[0] = time.monotonic()
-                    report()
-
-            common.run(step, args.duration)
-            report()
+            common.report_every(report, args.duration)
     return 0
 
 

@@ -36,16 +36,7 @@ def main() -> int:
 
         with obj.programs["drop_by_port"].attach_xdp(args.interface):
             common.ready(f"dropping packets to port {args.port} on {args.interface}")
-            last = [time.monotonic()]
-
-            def step(timeout: float) -> None:
-                time.sleep(timeout)
-                if time.monotonic() - last[0] >= 1.0:
-                    last[0] = time.monotonic()
-                    report()
-
-            common.run(step, args.duration)
-            report()
+            common.report_every(report, args.duration)
     return 0
 
 

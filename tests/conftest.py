@@ -110,8 +110,10 @@ def _compile(src: Path, out: Path) -> None:
     arch = {"x86_64": "x86", "aarch64": "arm64"}.get(os.uname().machine, os.uname().machine)
     out.parent.mkdir(parents=True, exist_ok=True)
     headers = _libbpf_headers()
+    from libbpfpy._compile import VMLINUX_CFLAGS
     subprocess.run(["clang", "-g", "-O2", "-target", "bpf", f"-D__TARGET_ARCH_{arch}",
-                    "-Wall", "-Wno-unused-function", f"-I{BUILD}", f"-I{BPF_SRC}",
+                    "-Wall", "-Wno-unused-function", *VMLINUX_CFLAGS,
+                    f"-I{BUILD}", f"-I{BPF_SRC}",
                     f"-I{ROOT / 'src' / 'libbpfpy' / 'include'}",
                     *([f"-I{headers}"] if headers else []), *_multiarch_include(),
                     "-c", str(src), "-o", str(out) + tag],

@@ -12,8 +12,15 @@ from typing import Any
 def assert_nothing_left(start_fds: int) -> None:
     """No fd more than at the start, and nothing the garbage collector had to close."""
     from libbpfpy import _lifetime
-    left = len(os.listdir("/proc/self/fd"))
-    assert left == start_fds, f"fds: {start_fds} before, {left} after"
+    left = sorted(os.listdir("/proc/self/fd"), key=int)
+    if len(left) != start_fds:
+        what = []
+        for fd in left:
+            try:
+                what.append(f"{fd} -> {os.readlink(f'/proc/self/fd/{fd}')}")
+            except OSError:
+                pass  # the listing's own fd
+        raise AssertionError(f"fds: {start_fds} before, {len(left)} after: {what}")
     assert not _lifetime.leaks, dict(_lifetime.leaks)
 
 

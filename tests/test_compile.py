@@ -192,6 +192,26 @@ def test_the_arch_define_reaches_the_source(tmp_path, clang_log):
         libbpfpy.compile(src, cache_path=tmp_path / "cache", clang=wrapper)
 
 
+def test_a_recent_kernels_unnamed_tagged_members_compile(tmp_path, clang_log):
+    # Linux >= 6.19 embeds tagged structs as unnamed members (a Microsoft extension
+    # the kernel builds with), and vmlinux.h dumped from its BTF says so: on 7.2,
+    # struct filename's `name` is in an embedded `struct __filename_head;`.  Without
+    # -fms-extensions clang drops such members' fields and BPF C reading
+    # name->name (the examples' unlink tracers) fails to compile.
+    wrapper, _log = clang_log
+    header = tmp_path / "hdr" / "vmlinux.h"
+    header.parent.mkdir()
+    header.write_text("struct __filename_head {\n\tconst char *name;\n\tint refcnt;\n};\n"
+                      "struct filename {\n\tstruct __filename_head;\n"
+                      "\tconst char iname[168];\n};\n")
+    src = tmp_path / "reads_name.bpf.c"
+    src.write_text('#include "vmlinux.h"\n'
+                   "const char *name_of(struct filename *f) { return f->name; }\n"
+                   "int refs_of(struct filename *f) { return f->refcnt; }\n")
+    out = libbpfpy.compile(src, cache_path=tmp_path / "cache", clang=wrapper,
+                           vmlinux=header)
+    assert out.is_file()
+
 def test_a_cache_hit_needs_no_clang_and_a_changed_clang_recompiles(tmp_path, project,
                                                                    monkeypatch):
     """The production-box case: compiled where clang was, used where it is gone."""

@@ -157,6 +157,53 @@ def test_set_attach_target_retargets_a_tp_btf_program(bpf_object_path):
         link.destroy()
 
 
+
+def _resident_bytes() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+@pytest.mark.root
+def test_set_attach_target_then_close_unloaded_frees_kernel_btf(bpf_object_path):
+    # set_attach_target has libbpf parse the kernel's BTF into the object; libbpf
+    # < 1.6 frees it only at load, so each object closed unloaded kept the parsed
+    # vmlinux BTF (several MB) unless libbpfpy has it freed.
+    path = bpf_object_path("core_trace")
+    vmlinux_btf = os.path.getsize("/sys/kernel/btf/vmlinux")
+
+    def cycle() -> None:
+        with Object.open(path) as obj:
+            obj.programs["btf_sys_enter"].set_attach_target("sys_exit")
+
+    cycle()  # warm-up: allocator pools, libbpf's one-time probes
+    before = _resident_bytes()
+    for _ in range(12):
+        cycle()
+    grown = _resident_bytes() - before
+    assert grown < 3 * vmlinux_btf, (
+        f"12 open/set_attach_target/close cycles grew the process by {grown} bytes "
+        f"(the kernel's BTF is {vmlinux_btf} bytes)")
+
+
+@pytest.mark.root
+def test_set_attach_target_to_no_function_then_close_leaves_no_fd(bpf_object_path):
+    # A name not in vmlinux has libbpf open every kernel module's BTF to search it;
+    # libbpf < 1.6 closes those fds only at load, so an object closed unloaded
+    # left one fd per module with BTF behind (on hosts that have such modules).
+    before = set(os.listdir("/proc/self/fd"))
+    for _ in range(3):
+        with Object.open(bpf_object_path("core_trace")) as obj:
+            with pytest.raises(BPFError, match="set_attach_target"):
+                obj.programs["btf_sys_enter"].set_attach_target("libbpfpy_no_such_function")
+    left = []
+    for fd in sorted(set(os.listdir("/proc/self/fd")) - before, key=int):
+        try:
+            left.append(f"{fd} -> {os.readlink(f'/proc/self/fd/{fd}')}")
+        except OSError:
+            pass  # the listing's own fd
+    modules = [n for n in os.listdir("/sys/kernel/btf") if n != "vmlinux"]
+    assert not left, f"left open: {left}; modules with BTF: {modules}"
+
 # -- test_run ---------------------------------------------------------------------------------
 
 @pytest.mark.root

@@ -12,7 +12,7 @@ import pytest
 
 from conftest import ROOT, _multiarch_include, need, need_privileges
 from libbpfpy import BPFError, Object
-from libbpfpy._compile import INCLUDE_DIR, target_arch
+from libbpfpy._compile import INCLUDE_DIR, VMLINUX_CFLAGS, target_arch
 
 SOURCES = sorted([*ROOT.glob("tests/bpf/*.bpf.c"), *ROOT.glob("examples/*.bpf.c"),
                   *ROOT.glob("src/libbpfpy/tools/*.bpf.c")])
@@ -41,7 +41,7 @@ def headers(tmp_path_factory):
 def _compile(src: Path, include: Path, out: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         ["clang", "-g", "-O2", "-target", "bpf", f"-D__TARGET_ARCH_{target_arch()}",
-         "-Wall", "-Wno-unused-function", f"-I{include}", f"-I{src.parent}",
+         "-Wall", "-Wno-unused-function", *VMLINUX_CFLAGS, f"-I{include}", f"-I{src.parent}",
          f"-I{INCLUDE_DIR}",
          *_multiarch_include(), "-c", str(src), "-o", str(out)],
         capture_output=True, text=True)

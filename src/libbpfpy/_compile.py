@@ -3,7 +3,8 @@
     path = libbpfpy.compile("prog.bpf.c")          # cached object file
     with Object.open(path) as obj: ...
 
-clang is run as ``clang -g -O2 -target bpf -D__TARGET_ARCH_<arch>`` with libbpf's
+clang is run as ``clang -g -O2 -target bpf -D__TARGET_ARCH_<arch> -fms-extensions``
+(see :data:`VMLINUX_CFLAGS`) with libbpf's
 headers and a ``vmlinux.h`` generated from the running kernel's BTF (no bpftool).
 
 Both are cached in a private directory: ``/var/cache/libbpfpy`` for root,
@@ -47,6 +48,15 @@ from .errors import BPFError, CompileError
 
 __all__ = ["compile", "compile_bytes", "vmlinux_header", "cache_dir", "target_arch",
            "kernel_build_id"]
+
+#: What a ``vmlinux.h`` of a recent kernel needs from clang.  Linux 6.19 and later
+#: embed tagged structs and unions as unnamed members (``struct filename`` holds
+#: ``struct __filename_head;``, which holds ``name``), a Microsoft extension that
+#: the kernel builds with; the C dumped from their BTF spells them the same way.
+#: Without ``-fms-extensions`` clang reads such a member as an empty declaration
+#: and its fields vanish (``no member named 'name' in 'struct filename'``).  The
+#: same flags as the kernel's BPF selftests; harmless with older kernels' headers.
+VMLINUX_CFLAGS = ("-fms-extensions", "-Wno-microsoft-anon-tag")
 
 log = logging.getLogger("libbpfpy.compile")
 
@@ -258,7 +268,9 @@ def compile(src: str | os.PathLike[str], out: str | os.PathLike[str] | None = No
             vmlinux: str | os.PathLike[str] | None = None) -> Path:
     """Compile BPF C source ``src`` to an object file; return its path.
 
-    Runs ``clang -g -O2 -target bpf -D__TARGET_ARCH_<arch>`` plus ``cflags`` with
+    Runs ``clang -g -O2 -target bpf -D__TARGET_ARCH_<arch> -fms-extensions
+    -Wno-microsoft-anon-tag`` (what a recent kernel's ``vmlinux.h`` needs) plus
+    ``cflags`` with
     ``-I`` for each of ``include_dirs``, the directory of a generated ``vmlinux.h``
     (or of ``vmlinux``, a header of your own), libbpf's headers and libbpfpy's own
     (``<libbpfpy/ringbuf.h>``).  The object is copied to ``out`` and ``out`` is
@@ -342,7 +354,7 @@ def _clang_args(cflags: Sequence[str], include_dirs: Iterable[str | os.PathLike[
     libbpf_inc = _libbpf_include()
     matching = libbpf_headers_in_use()
     argv = ["-g", "-O2", "-target", "bpf", f"-D__TARGET_ARCH_{target_arch()}",
-            *cflags, *(f"-I{d}" for d in incs), f"-I{vmlinux_dir}",
+            *VMLINUX_CFLAGS, *cflags, *(f"-I{d}" for d in incs), f"-I{vmlinux_dir}",
             *([f"-I{matching}"] if matching else [])]
     if libbpf_inc:
         argv.append(f"-idirafter{libbpf_inc}")

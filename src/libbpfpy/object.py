@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 from . import _args
 from ._caps import has_bpf_privileges
 from ._lifetime import Owner, guarded
-from ._raw import capture_log, check_int, lib, opts, raise_pending, unchecked
+from ._raw import capture_log, check_int, lib, opts, raise_pending, unchecked, version_tuple
 from .enums import MapType
 from .errors import BPFError, NotSupportedError, VerifierError, error_for, strerror
 from .link import Link
@@ -100,6 +100,40 @@ def _section_of(obj_ptr: int, map_ptr: int, name: str) -> str | None:
     return section if found == map_ptr else None
 
 
+# libbpf < 1.6 frees the kernel BTF that bpf_program__set_attach_target() loads into
+# an object (vmlinux's, parsed, several MB; with a target not in vmlinux, every
+# module's, each an open fd) only at the end of bpf_object__load(): closing an object
+# that was never loaded leaves them behind.  libbpf 1.6 frees them in close as well.
+_CLOSE_FREES_KERNEL_BTF = version_tuple >= (1, 6)
+
+
+def _drop_kernel_btf(ptr: int) -> None:
+    """Have an old libbpf free the kernel BTF an unloaded object holds.
+
+    Its only code that does is the end of bpf_object__load(), which runs whether the
+    load succeeds or fails; with every program's autoload and every map's autocreate
+    off, that load loads and creates nothing (what it checks on the way -- loading
+    works, the object's own BTF -- is released by the close that follows).  A Ctrl-C
+    meanwhile is kept for after the close."""
+    p = unchecked(lib.bpf_object__next_program)(ptr, None)
+    while p:
+        unchecked(lib.bpf_program__set_autoload)(p, False)
+        p = unchecked(lib.bpf_object__next_program)(ptr, p)
+    m = unchecked(lib.bpf_object__next_map)(ptr, None)
+    while m:
+        unchecked(lib.bpf_map__set_autocreate)(m, False)
+        m = unchecked(lib.bpf_object__next_map)(ptr, m)
+    with capture_log(quiet=True, raise_pending=False):
+        unchecked(lib.bpf_object__load)(ptr)
+
+
+def _close_object(ptr: int, holds_kernel_btf: list[bool]) -> None:
+    """bpf_object__close(), first freeing what an old libbpf's close would leave."""
+    if holds_kernel_btf[0]:
+        _drop_kernel_btf(ptr)
+    lib.bpf_object__close(ptr)
+
+
 @guarded()
 class Object(Owner):
     """A BPF object file opened through libbpf."""
@@ -115,7 +149,10 @@ class Object(Owner):
         self._loaded = False
         self._load_failed = False
         self._prepared = False
-        self._arm(lib.bpf_object__close, ptr)
+        # True while libbpf holds kernel BTF that its close would not free (shared
+        # with the finalizer, which closes the object if close() is never called)
+        self._holds_kernel_btf = [False]
+        self._arm(_close_object, ptr, self._holds_kernel_btf)
         self.name = "?"
         self._globals: Any = None
         self._btf: Any = None
@@ -232,7 +269,7 @@ class Object(Owner):
             raise ClosedError(f"{what} of {self._describe()}")
 
     def _release(self) -> None:
-        lib.bpf_object__close(self._ptr)
+        _close_object(self._ptr, self._holds_kernel_btf)
         self._ptr = 0
         for kept in self._keep:
             if hasattr(kept, "close"):   # the memfd of a custom BTF
@@ -285,6 +322,12 @@ class Object(Owner):
             raise self._load_error(-ret, lines)
         self._prepared = True
         return self
+
+    def _loads_kernel_btf(self) -> None:
+        """A program is about to have libbpf look up a kernel function's BTF, which
+        libbpf < 1.6 keeps until the object is loaded (see ``_drop_kernel_btf``)."""
+        if not _CLOSE_FREES_KERNEL_BTF:
+            self._holds_kernel_btf[0] = True
 
     def _require_unloaded(self, call: str, what: str, target: str) -> None:
         """For setters of programs and maps: checked here rather than left to libbpf,
@@ -360,6 +403,7 @@ class Object(Owner):
                            target=self.name)
         with capture_log(raise_pending=False) as lines:
             ret = unchecked(lib.bpf_object__load)(self._ptr)
+        self._holds_kernel_btf[0] = False  # freed by the load, failed or not
         if ret < 0:
             self._load_failed = True
         else:

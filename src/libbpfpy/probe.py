@@ -698,32 +698,35 @@ def _answer(name: str, err: int | Feature, yes: dict[int, str], no: str) -> Feat
     return Feature(name, False, f"{no}: {os.strerror(err) if err else 'no error'}")
 
 
+def _link_kind(name: str, attach_fn: str, ptype: ProgType, attach: AttachType,
+               yes_err: int, yes: str, no: str, **link_opts: object) -> Feature:
+    """Whether the kernel knows a kind of link: a link of it created with arguments
+    that cannot attach anything is refused with ``yes_err`` only by a kernel that
+    knows the kind (older ones say EINVAL)."""
+    off = _first_failure(name, _needs_libbpf(name, attach_fn), _no_privileges(name))
+    if off is not None:
+        return off
+    err = _link_create_errno(ptype, attach, 0, **link_opts)
+    return _answer(name, err, {yes_err: yes}, no)
+
+
 @functools.cache
 def tcx() -> Feature:
     """Whether tcx links attach here (Linux >= 6.6, libbpf >= 1.3)."""
-    name = "tcx"
-    off = _first_failure(name, _needs_libbpf(name, "bpf_program__attach_tcx"),
-                         _no_privileges(name))
-    if off is not None:
-        return off
-    err = _link_create_errno(ProgType.SCHED_CLS, AttachType.TCX_INGRESS, 0)
-    return _answer(name, err, {errno.ENODEV: "the kernel knows tcx links (a link to "
-                               "ifindex 0 failed with ENODEV)"},
-                   "the kernel does not know tcx links (Linux >= 6.6)")
+    return _link_kind("tcx", "bpf_program__attach_tcx", ProgType.SCHED_CLS,
+                      AttachType.TCX_INGRESS, errno.ENODEV,
+                      "the kernel knows tcx links (a link to ifindex 0 failed with ENODEV)",
+                      "the kernel does not know tcx links (Linux >= 6.6)")
 
 
 @functools.cache
 def netkit() -> Feature:
     """Whether netkit links attach here (Linux >= 6.7 with CONFIG_NETKIT, libbpf >= 1.3)."""
-    name = "netkit"
-    off = _first_failure(name, _needs_libbpf(name, "bpf_program__attach_netkit"),
-                         _no_privileges(name))
-    if off is not None:
-        return off
-    err = _link_create_errno(ProgType.SCHED_CLS, AttachType.NETKIT_PRIMARY, 0)
-    return _answer(name, err, {errno.ENODEV: "the kernel knows netkit links (a link to "
-                               "ifindex 0 failed with ENODEV)"},
-                   "the kernel has no netkit devices (Linux >= 6.7 with CONFIG_NETKIT)")
+    return _link_kind("netkit", "bpf_program__attach_netkit", ProgType.SCHED_CLS,
+                      AttachType.NETKIT_PRIMARY, errno.ENODEV,
+                      "the kernel knows netkit links (a link to ifindex 0 failed with "
+                      "ENODEV)",
+                      "the kernel has no netkit devices (Linux >= 6.7 with CONFIG_NETKIT)")
 
 
 _NFPROTO_IPV4 = 2
@@ -732,37 +735,28 @@ _NFPROTO_IPV4 = 2
 @functools.cache
 def netfilter() -> Feature:
     """Whether netfilter programs attach here (Linux >= 6.4, libbpf >= 1.3)."""
-    name = "netfilter"
-    off = _first_failure(name, _needs_libbpf(name, "bpf_program__attach_netfilter"),
-                         _no_privileges(name))
-    if off is not None:
-        return off
-    # hook 99 does not exist: a kernel with netfilter links says EPROTO, attaching
-    # nothing.
-    err = _link_create_errno(ProgType.NETFILTER, AttachType.NETFILTER, 0,
-                             netfilter={"pf": _NFPROTO_IPV4, "hooknum": 99})
-    return _answer(name, err, {errno.EPROTO: "the kernel knows netfilter links (an "
-                               "invalid hook was refused with EPROTO)"},
-                   "the kernel does not attach netfilter programs (Linux >= 6.4 with "
-                   "CONFIG_NETFILTER_BPF_LINK)")
+    # hook 99 does not exist: a kernel with netfilter links says EPROTO.
+    return _link_kind("netfilter", "bpf_program__attach_netfilter", ProgType.NETFILTER,
+                      AttachType.NETFILTER, errno.EPROTO,
+                      "the kernel knows netfilter links (an invalid hook was refused with "
+                      "EPROTO)",
+                      "the kernel does not attach netfilter programs (Linux >= 6.4 with "
+                      "CONFIG_NETFILTER_BPF_LINK)",
+                      netfilter={"pf": _NFPROTO_IPV4, "hooknum": 99})
 
 
 @functools.cache
 def uprobe_multi() -> Feature:
     """Whether uprobe_multi links attach here (Linux >= 6.6, libbpf >= 1.3)."""
-    name = "uprobe_multi"
-    off = _first_failure(name, _needs_libbpf(name, "bpf_program__attach_uprobe_multi"),
-                         _no_privileges(name))
-    if off is not None:
-        return off
+    # "/" is no regular file: a kernel with uprobe_multi says EBADF.
     offsets = (ctypes.c_ulong * 1)(0)
-    # "/" is no regular file: a kernel with uprobe_multi says EBADF, attaching nothing.
-    err = _link_create_errno(ProgType.KPROBE, AttachType.TRACE_UPROBE_MULTI, 0,
-                             uprobe_multi={"path": b"/", "offsets": offsets, "cnt": 1})
-    return _answer(name, err, {errno.EBADF: "the kernel knows uprobe_multi links (a "
-                               "directory was refused with EBADF)"},
-                   "the kernel does not know uprobe_multi links (Linux >= 6.6 with "
-                   "CONFIG_UPROBES)")
+    return _link_kind("uprobe_multi", "bpf_program__attach_uprobe_multi", ProgType.KPROBE,
+                      AttachType.TRACE_UPROBE_MULTI, errno.EBADF,
+                      "the kernel knows uprobe_multi links (a directory was refused with "
+                      "EBADF)",
+                      "the kernel does not know uprobe_multi links (Linux >= 6.6 with "
+                      "CONFIG_UPROBES)",
+                      uprobe_multi={"path": b"/", "offsets": offsets, "cnt": 1})
 
 
 @functools.cache

@@ -160,6 +160,11 @@ class Program:
         """Set the BTF attach target (fentry/fexit/freplace/lsm), before load.
 
         ``target_fd`` 0 means a kernel function; otherwise a BPF program's fd."""
+        if not target_fd:
+            self._check()
+            self._obj._require_unloaded("bpf_program__set_attach_target",
+                                        f"program {self.name!r}", self.name)
+            self._obj._loads_kernel_btf()
         self._set("bpf_program__set_attach_target", target_fd,
                   func_name.encode() if func_name else None)
 

@@ -23,7 +23,7 @@ import logging
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -276,6 +276,29 @@ class MapMetric(Metric):
         self.read_seconds = time.perf_counter() - start
         return entries
 
+    def _labelled(self, entries: list[tuple[Any, Any]],
+                  label: Callable[[bytes], Any]) -> Iterator[tuple[Any, int]]:
+        """(what ``label(key bytes)`` gave, value summed over CPUs) for each entry
+        worth a sample; ``label`` returns None to drop a key.  Its answers are kept per
+        key, and keys gone from the map are forgotten once the walk ends."""
+        cache = self._cache
+        seen: dict[Any, Any] = {}
+        skip_zero = self._skip_zero
+        for key, value in entries:
+            if value.__class__ is list:
+                value = sum(value)
+            if skip_zero and not value:
+                continue
+            got = cache.get(key)
+            if got is None:
+                got = label(self._key_bytes(key))
+                if got is None:
+                    got = _DROP
+            seen[key] = got
+            if got is not _DROP:
+                yield got, value
+        self._cache = seen
+
 
 class CounterMetric(MapMetric):
     """A counter: one series per label set, valued by the sum of its map values."""
@@ -288,24 +311,9 @@ class CounterMetric(MapMetric):
         if entries is None:
             return None
         start = time.perf_counter()
-        cache = self._cache
-        seen: dict[Any, tuple[Any, ...]] = {}
         totals: dict[tuple[str, ...], int] = {}
-        skip_zero = self._skip_zero
-        for key, value in entries:
-            if value.__class__ is list:
-                value = sum(value)
-            if skip_zero and not value:
-                continue
-            labels = cache.get(key)
-            if labels is None:
-                decoded = self._decode_labels(self._key_bytes(key))
-                labels = _DROP if decoded is None else decoded
-            seen[key] = labels
-            if labels is _DROP:
-                continue
+        for labels, value in self._labelled(entries, self._decode_labels):
             totals[labels] = totals.get(labels, 0) + value
-        self._cache = seen  # keys gone from the map are forgotten
         self.read_seconds += time.perf_counter() - start
         return totals
 
@@ -336,9 +344,12 @@ class HistogramMetric(MapMetric):
         self.bounds = [str(floatToGoString(spec.upper_bound(s)))  # type: ignore[no-untyped-call]
                        for s in self.slots]
 
-    def _decode_slot(self, raw: bytes) -> int:
+    def _labels_and_slot(self, raw: bytes) -> tuple[tuple[str, ...], int] | None:
+        labels = self._decode_labels(raw)
+        if labels is None:
+            return None
         start, end = self._slot
-        return int.from_bytes(raw[start:end], sys.byteorder)
+        return labels, int.from_bytes(raw[start:end], sys.byteorder)
 
     def buckets(self) -> dict[tuple[str, ...], tuple[list[int], int, int]] | None:
         """Label values -> (count per bucket, count of slots above the last bucket,
@@ -347,25 +358,9 @@ class HistogramMetric(MapMetric):
         if entries is None:
             return None
         start = time.perf_counter()
-        cache = self._cache
-        seen: dict[Any, tuple[Any, ...]] = {}
         out: dict[tuple[str, ...], tuple[list[int], int, int]] = {}
         slots, nbuckets, sum_slot = self.slots, len(self.slots), self.sum_slot
-        skip_zero = self._skip_zero
-        for key, value in entries:
-            if value.__class__ is list:
-                value = sum(value)
-            if skip_zero and not value:
-                continue
-            cached = cache.get(key)
-            if cached is None:
-                raw = self._key_bytes(key)
-                labels = self._decode_labels(raw)
-                cached = _DROP if labels is None else (labels, self._decode_slot(raw))
-            seen[key] = cached
-            if cached is _DROP:
-                continue
-            labels, slot = cached
+        for (labels, slot), value in self._labelled(entries, self._labels_and_slot):
             counts, over, total = out.get(labels) or ([0] * nbuckets, 0, 0)
             if slot == sum_slot:
                 total += value
@@ -377,7 +372,6 @@ class HistogramMetric(MapMetric):
                 else:
                     over += value
             out[labels] = (counts, over, total)
-        self._cache = seen
         self.read_seconds += time.perf_counter() - start
         return out
 
