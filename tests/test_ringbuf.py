@@ -352,7 +352,14 @@ def test_poll_returns_when_data_arrives_while_blocked(obj, flags):
             assert n == 0 and took >= 0.95
             assert rb.poll(0) == 5
         else:
-            assert n == 5 and took < 1.0
+            # The wakeup came (well before the 1 s a missing one would take).  The
+            # first record's wakeup may end the poll before the program has
+            # submitted the other four (a slow guest shows it): they follow.
+            assert 1 <= n <= 5 and took < 1.0
+            while n < 5:
+                more = rb.poll(1.0)
+                assert more > 0, f"{n} of 5 records arrived"
+                n += more
     assert seqs(got) == list(range(10))
 
 
