@@ -29,6 +29,72 @@
 #define HDR_SZ 8u
 
 /*
+ * One step of a walk over the ring from `cursor` (the part walk() and read() share).
+ * Returns STEP_RECORD (a committed record: *at is the offset of its header in the
+ * ring, *len its length, *step the distance to the next header), STEP_DISCARD (a
+ * discarded one, already stepped over), STEP_BUSY (one still being written: the walk
+ * ends) or STEP_BAD (one that runs past `prod` or the mapping: bad_pos and bad_len
+ * say where and how long).
+ */
+enum { STEP_RECORD, STEP_DISCARD, STEP_BUSY, STEP_BAD };
+
+struct cursor {
+	const unsigned char *data;
+	unsigned long long ring_len, base, cursor, mask, avail, p;
+	long long bad_pos, bad_len;
+};
+
+static inline int next_record(struct cursor *c, unsigned long long *at_out,
+			      uint32_t *len_out, unsigned long long *step_out)
+{
+	unsigned long long at = c->base + (c->cursor & c->mask) + c->p;   /* mapped twice */
+	uint32_t h, len;
+	unsigned long long step;
+
+	if (at + HDR_SZ > c->ring_len) {
+		c->bad_pos = (long long)(c->cursor + c->p);
+		return STEP_BAD;
+	}
+	h = __atomic_load_n((const uint32_t *)(c->data + at), __ATOMIC_ACQUIRE);
+	if (h & BUSY_BIT)
+		return STEP_BUSY;
+	len = h & ~(BUSY_BIT | DISCARD_BIT);
+	step = ((unsigned long long)len + HDR_SZ + 7) & ~7ULL;
+	if (c->p + step > c->avail || at + HDR_SZ + len > c->ring_len) {
+		c->bad_pos = (long long)(c->cursor + c->p);
+		c->bad_len = len;
+		return STEP_BAD;
+	}
+	/* Fetch ahead as if the next records had this one's size: runs of same-size
+	 * records then load in parallel instead of one miss each. */
+	__builtin_prefetch(c->data + at + 4 * step);
+	__builtin_prefetch(c->data + at + 8 * step);
+	if (h & DISCARD_BIT) {
+		c->p += step;
+		return STEP_DISCARD;
+	}
+	*at_out = at;
+	*len_out = len;
+	*step_out = step;
+	return STEP_RECORD;
+}
+
+static void start_walk(struct cursor *c, const Py_buffer *ring, unsigned long long base,
+		       unsigned long long cursor, unsigned long long prod,
+		       unsigned long long mask)
+{
+	c->data = ring->buf;
+	c->ring_len = (unsigned long long)ring->len;
+	c->base = base;
+	c->cursor = cursor;
+	c->mask = mask;
+	c->avail = prod < cursor ? 0 : prod - cursor;
+	c->p = 0;
+	c->bad_pos = -1;
+	c->bad_len = 0;
+}
+
+/*
  * walk(ring, base, cursor, prod, mask, limit, max_records, offs, lens)
  *     -> (n, consumed, bad_pos, bad_len, min_len, max_len)
  *
@@ -53,51 +119,30 @@ static PyObject *walk(PyObject *self, PyObject *args)
 			      &limit, &max_records, &offs, &lens))
 		return NULL;
 	{
-		const unsigned char *data = ring.buf;
 		int64_t *out_off = offs.buf;
 		uint32_t *out_len = lens.buf;
 		Py_ssize_t room = offs.len / (Py_ssize_t)sizeof(int64_t);
-		unsigned long long avail = prod - cursor, p = 0;
-		long long bad_pos = -1, bad_len = 0;
 		uint32_t min_len = UINT32_MAX, max_len = 0;
 		Py_ssize_t n = 0;
+		struct cursor c;
 
+		start_walk(&c, &ring, base, cursor, prod, mask);
 		if (lens.len / (Py_ssize_t)sizeof(uint32_t) < room)
 			room = lens.len / (Py_ssize_t)sizeof(uint32_t);
 		if (max_records >= 0 && max_records < room)
 			room = (Py_ssize_t)max_records;
-		if (prod < cursor)
-			avail = 0;
-		if (limit > avail)
-			limit = avail;
-		while (p < avail && n < room) {
-			unsigned long long at = base + (cursor & mask) + p;   /* mapped twice */
-			uint32_t h, len;
-			unsigned long long step;
+		if (limit > c.avail)
+			limit = c.avail;
+		while (c.p < c.avail && n < room) {
+			unsigned long long at, step;
+			uint32_t len;
+			int kind = next_record(&c, &at, &len, &step);
 
-			if (at + HDR_SZ > (unsigned long long)ring.len) {
-				bad_pos = (long long)(cursor + p);
-				break;
-			}
-			h = __atomic_load_n((const uint32_t *)(data + at), __ATOMIC_ACQUIRE);
-			if (h & BUSY_BIT)
-				break;
-			len = h & ~(BUSY_BIT | DISCARD_BIT);
-			step = ((unsigned long long)len + HDR_SZ + 7) & ~7ULL;
-			if (p + step > avail || at + HDR_SZ + len > (unsigned long long)ring.len) {
-				bad_pos = (long long)(cursor + p);
-				bad_len = len;
-				break;
-			}
-			/* Fetch ahead as if the next records had this one's size: runs of
-			 * same-size records then load in parallel instead of one miss each. */
-			__builtin_prefetch(data + at + 4 * step);
-			__builtin_prefetch(data + at + 8 * step);
-			if (h & DISCARD_BIT) {
-				p += step;
+			if (kind == STEP_DISCARD)
 				continue;
-			}
-			if (p + step > limit && n > 0)
+			if (kind != STEP_RECORD)
+				break;
+			if (c.p + step > limit && n > 0)
 				break;
 			out_off[n] = (int64_t)(at + HDR_SZ);
 			out_len[n] = len;
@@ -106,11 +151,11 @@ static PyObject *walk(PyObject *self, PyObject *args)
 			if (len > max_len)
 				max_len = len;
 			n++;
-			p += step;
+			c.p += step;
 		}
 		if (n == 0)
 			min_len = 0;
-		result = Py_BuildValue("nKLLII", n, p, bad_pos, bad_len, min_len, max_len);
+		result = Py_BuildValue("nKLLII", n, c.p, c.bad_pos, c.bad_len, min_len, max_len);
 	}
 	PyBuffer_Release(&ring);
 	PyBuffer_Release(&offs);
@@ -146,57 +191,38 @@ static PyObject *read_records(PyObject *self, PyObject *args)
 		return NULL;
 	}
 	{
-		const unsigned char *data = ring.buf;
 		unsigned char *out = dst.buf;
 		Py_ssize_t room = dst.len / size, n = 0;
-		unsigned long long avail = prod - cursor, p = 0;
-		long long bad_pos = -1, bad_len = 0;
 		uint32_t short_len = 0;
+		struct cursor c;
 
+		start_walk(&c, &ring, base, cursor, prod, mask);
 		if (max_records >= 0 && max_records < room)
 			room = (Py_ssize_t)max_records;
-		if (prod < cursor)
-			avail = 0;
-		if (limit > avail)
-			limit = avail;
-		while (p < avail && n < room) {
-			unsigned long long at = base + (cursor & mask) + p;   /* mapped twice */
-			uint32_t h, len;
-			unsigned long long step;
+		if (limit > c.avail)
+			limit = c.avail;
+		while (c.p < c.avail && n < room) {
+			unsigned long long at, step;
+			uint32_t len;
+			int kind = next_record(&c, &at, &len, &step);
 
-			if (at + HDR_SZ > (unsigned long long)ring.len) {
-				bad_pos = (long long)(cursor + p);
-				break;
-			}
-			h = __atomic_load_n((const uint32_t *)(data + at), __ATOMIC_ACQUIRE);
-			if (h & BUSY_BIT)
-				break;
-			len = h & ~(BUSY_BIT | DISCARD_BIT);
-			step = ((unsigned long long)len + HDR_SZ + 7) & ~7ULL;
-			if (p + step > avail || at + HDR_SZ + len > (unsigned long long)ring.len) {
-				bad_pos = (long long)(cursor + p);
-				bad_len = len;
-				break;
-			}
-			__builtin_prefetch(data + at + 4 * step);
-			__builtin_prefetch(data + at + 8 * step);
-			if (h & DISCARD_BIT) {
-				p += step;
+			if (kind == STEP_DISCARD)
 				continue;
-			}
-			if (p + step > limit && n > 0)
+			if (kind != STEP_RECORD)
+				break;
+			if (c.p + step > limit && n > 0)
 				break;
 			if (len < (uint32_t)size) {
 				short_len = len;
 				if (n == 0)
-					p += step;
+					c.p += step;
 				break;
 			}
-			memcpy(out + n * size, data + at + HDR_SZ, (size_t)size);
+			memcpy(out + n * size, c.data + at + HDR_SZ, (size_t)size);
 			n++;
-			p += step;
+			c.p += step;
 		}
-		result = Py_BuildValue("nKLLI", n, p, bad_pos, bad_len, short_len);
+		result = Py_BuildValue("nKLLI", n, c.p, c.bad_pos, c.bad_len, short_len);
 	}
 	PyBuffer_Release(&ring);
 	PyBuffer_Release(&dst);
