@@ -881,38 +881,31 @@ class Program:
                              ctx=ctx_out, duration_ns=o.duration)
 
     # -- debug information (libbpf >= 1.6) --------------------------------------------
+    def _debug_records(self, kind: str) -> tuple[Any, list[Any]]:
+        """The object's BTF and libbpf's ``kind`` records (``func_info`` or
+        ``line_info``) of this program; none without BTF."""
+        self._check()
+        ptr = getattr(lib, f"bpf_program__{kind}")(self._ptr)
+        count = int(getattr(lib, f"bpf_program__{kind}_cnt")(self._ptr))
+        btf = self._obj.btf
+        if not ptr or not count or btf is None:
+            return btf, []
+        return btf, [ptr[i] for i in range(count)]
+
     def func_info(self) -> list[FuncInfo]:
         """The program's functions (its BTF ``func_info``) as libbpf holds them once
         the object is prepared or loaded.  Requires libbpf >= 1.6 and BTF in the object."""
-        self._check()
-        ptr = lib.bpf_program__func_info(self._ptr)
-        count = int(lib.bpf_program__func_info_cnt(self._ptr))
-        if not ptr or not count:
-            return []
-        btf = self._obj.btf
-        out = []
-        for i in range(count):
-            rec = ptr[i]
-            name = btf[rec.type_id].name if btf is not None else ""
-            out.append(FuncInfo(int(rec.insn_off), int(rec.type_id), name or ""))
-        return out
+        btf, records = self._debug_records("func_info")
+        return [FuncInfo(int(r.insn_off), int(r.type_id), btf[r.type_id].name or "")
+                for r in records]
 
     def line_info(self) -> list[LineInfo]:
         """The program's source lines (its BTF ``line_info``) once the object is
         prepared or loaded.  Requires libbpf >= 1.6 and an object compiled with -g."""
-        self._check()
-        ptr = lib.bpf_program__line_info(self._ptr)
-        count = int(lib.bpf_program__line_info_cnt(self._ptr))
-        if not ptr or not count:
-            return []
-        btf = self._obj.btf
-        out = []
-        for i in range(count):
-            rec = ptr[i]
-            out.append(LineInfo(int(rec.insn_off), btf.string(rec.file_name_off),
-                                btf.string(rec.line_off), int(rec.line_col) >> 10,
-                                int(rec.line_col) & 0x3FF))
-        return out
+        btf, records = self._debug_records("line_info")
+        return [LineInfo(int(r.insn_off), btf.string(r.file_name_off),
+                         btf.string(r.line_off), int(r.line_col) >> 10,
+                         int(r.line_col) & 0x3FF) for r in records]
 
     # -- streams (libbpf >= 1.6, Linux >= 6.17) ------------------------------------------
     def stream_read(self, stream: str | int = "stdout", size: int = 65536) -> bytes:
