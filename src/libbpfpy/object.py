@@ -51,7 +51,8 @@ def kernel_config_source() -> str | None:
 
 _LOG_BLOCK = r"prog '([^']+)': -- BEGIN PROG LOAD LOG --\n(.*?)-- END PROG LOAD LOG --"
 _FAILED_PROG = r"prog '([^']+)': (?:BPF program load failed|failed to load)"
-_FAILED_MAP = r"map '([^']+)': failed to create: .*?\((-?\d+)\)"
+# Older libbpf says "Invalid argument(-22)", newer (1.6+) "-EINVAL".
+_FAILED_MAP = r"map '([^']+)': failed to create: (?:.*?\((-?\d+)\)|-(E[A-Z0-9]+))"
 
 
 class _Named(Mapping[str, V]):
@@ -419,7 +420,9 @@ class Object(Owner):
         text = "".join(lines)
         bad_map = re.search(_FAILED_MAP, text)
         if bad_map is not None:
-            return self._map_error(bad_map.group(1), abs(int(bad_map.group(2))) or err)
+            number, name = bad_map.group(2, 3)
+            code = abs(int(number)) if number else getattr(errno, name or "", 0)
+            return self._map_error(bad_map.group(1), code or err)
         unresolved = re.findall(_UNRESOLVED_KCONFIG, text)
         if unresolved:
             return self._kconfig_error(err, unresolved)
