@@ -11,7 +11,8 @@ declaratively:
   goes on and says which objects it leaves out and what that means.
 * the wheel is tagged for this machine's architecture (``py3-none-<platform>``):
   BPF objects are built for one target architecture, but hold no host code that
-  would tie them to a Python version or ABI.
+  would tie them to a Python version or ABI -- unless the accelerator below is
+  built in, which makes it a CPython wheel (``cp311-cp311-<platform>``).
 * ``libbpfpy._accel``, the optional C accelerator (ring buffer walks of records of
   varying sizes, BTF listings; see src/libbpfpy/_accel.c), is built where a C
   compiler and Python's headers are present, and left out otherwise: every use of
