@@ -251,6 +251,7 @@ def peak_of_items(m):
         tracemalloc.stop()
 
 
+@pytest.mark.slow
 def test_items_memory_stays_one_chunk():
     """items() over a million entries needs no more memory than over one chunk's worth
     (and far less than the entries themselves would take)."""

@@ -152,6 +152,7 @@ def test_map_calls_while_another_thread_closes_the_object(bpf_object_path):
     """)
 
 
+@pytest.mark.slow
 @pytest.mark.root
 def test_close_during_load_defers_the_release(bpf_object_path):
     """A load in flight keeps the object; closing from another thread marks it closed

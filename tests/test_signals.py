@@ -28,10 +28,12 @@ def _sigint_run(*extra: str, count: int = 60) -> None:
     assert f"{count} raised KeyboardInterrupt, 0 lost" in proc.stdout
 
 
+@pytest.mark.slow
 def test_no_sigint_lost_during_open_loops():
     _sigint_run()
 
 
+@pytest.mark.slow
 @pytest.mark.root
 def test_no_sigint_lost_during_open_and_load_loops():
     _sigint_run("--load")
@@ -90,6 +92,7 @@ def test_an_exception_escaping_a_callback_is_kept():
     _deferred.raise_pending()                               # only once
 
 
+@pytest.mark.slow
 @pytest.mark.root
 def test_mmapsnoop_obeys_ctrl_c_at_any_moment_of_its_start():
     need_privileges()

@@ -200,6 +200,7 @@ machines.run(Threads, examples_env="LIBBPFPY_THREAD_EXAMPLES", examples=40, step
 '''
 
 
+@pytest.mark.slow
 def test_close_and_calls_race_from_two_threads_on_every_owner(bpf_object_path, tmp_path):
     script = tmp_path / "threads.py"
     script.write_text(textwrap.dedent(MACHINE))
