@@ -6,11 +6,11 @@
 Every kernel runs the kernel-dependent tests (``KERNEL_TESTS``, root tier, not
 ``slow``); the kernels named by ``--full`` run the whole suite but its ``slow`` tests
 (kernel-independent ones the host runs: under TCG they would take most of CI's
-time).  Each guest is booted by ``vm.py`` (the host's filesystem read-only, a tmpfs overlay on top) and writes a
-JUnit report to its results share; the summary table at the end (kernel x
-passed/failed/skipped/errors, time) is built from those reports, and the exit status
-is non-zero if any test failed or any guest did not report.  Skips are listed with
-their reasons, which quote the probes.
+time).  Each guest is booted by ``vm.py`` (the host's filesystem read-only, a tmpfs
+overlay on top) and writes a JUnit report to its results share; the summary table
+at the end (kernel x passed/failed/skipped/errors, time) is built from those
+reports, and the exit status is non-zero if any test failed or any guest did not
+report.  Skips are listed with their reasons, which quote the probes.
 
 Environment: ``LIBBPFPY_LIBBPF`` and the other LIBBPFPY_* variables reach the guests;
 ``LIBBPFPY_MATRIX_LIBBPF=path`` adds a second run of the root tier on the newest
