@@ -32,32 +32,36 @@
  * One step of a walk over the ring from `cursor` (the part walk() and read() share).
  * Returns STEP_RECORD (a committed record: *at is the offset of its header in the
  * ring, *len its length, *step the distance to the next header), STEP_DISCARD (a
- * discarded one, already stepped over), STEP_BUSY (one still being written: the walk
- * ends) or STEP_BAD (one that runs past `prod` or the mapping: bad_pos and bad_len
- * say where and how long).
+ * discarded one, already stepped over), STEP_END (nothing more to take: `prod`
+ * reached, a record still being written, or one that would pass `limit` when
+ * `taken` records are already out -- at least one is always taken) or STEP_BAD (one
+ * that runs past `prod` or the mapping: bad_pos and bad_len say where and how long).
  */
-enum { STEP_RECORD, STEP_DISCARD, STEP_BUSY, STEP_BAD };
+enum { STEP_RECORD, STEP_DISCARD, STEP_END, STEP_BAD };
 
 struct cursor {
 	const unsigned char *data;
-	unsigned long long ring_len, base, cursor, mask, avail, p;
+	unsigned long long ring_len, base, cursor, mask, avail, limit, p;
 	long long bad_pos, bad_len;
 };
 
-static inline int next_record(struct cursor *c, unsigned long long *at_out,
-			      uint32_t *len_out, unsigned long long *step_out)
+static inline int next_record(struct cursor *c, Py_ssize_t taken,
+			      unsigned long long *at_out, uint32_t *len_out,
+			      unsigned long long *step_out)
 {
 	unsigned long long at = c->base + (c->cursor & c->mask) + c->p;   /* mapped twice */
 	uint32_t h, len;
 	unsigned long long step;
 
+	if (c->p >= c->avail)
+		return STEP_END;
 	if (at + HDR_SZ > c->ring_len) {
 		c->bad_pos = (long long)(c->cursor + c->p);
 		return STEP_BAD;
 	}
 	h = __atomic_load_n((const uint32_t *)(c->data + at), __ATOMIC_ACQUIRE);
 	if (h & BUSY_BIT)
-		return STEP_BUSY;
+		return STEP_END;
 	len = h & ~(BUSY_BIT | DISCARD_BIT);
 	step = ((unsigned long long)len + HDR_SZ + 7) & ~7ULL;
 	if (c->p + step > c->avail || at + HDR_SZ + len > c->ring_len) {
@@ -73,6 +77,8 @@ static inline int next_record(struct cursor *c, unsigned long long *at_out,
 		c->p += step;
 		return STEP_DISCARD;
 	}
+	if (c->p + step > c->limit && taken > 0)
+		return STEP_END;
 	*at_out = at;
 	*len_out = len;
 	*step_out = step;
@@ -81,7 +87,7 @@ static inline int next_record(struct cursor *c, unsigned long long *at_out,
 
 static void start_walk(struct cursor *c, const Py_buffer *ring, unsigned long long base,
 		       unsigned long long cursor, unsigned long long prod,
-		       unsigned long long mask)
+		       unsigned long long mask, unsigned long long limit)
 {
 	c->data = ring->buf;
 	c->ring_len = (unsigned long long)ring->len;
@@ -89,6 +95,7 @@ static void start_walk(struct cursor *c, const Py_buffer *ring, unsigned long lo
 	c->cursor = cursor;
 	c->mask = mask;
 	c->avail = prod < cursor ? 0 : prod - cursor;
+	c->limit = limit < c->avail ? limit : c->avail;
 	c->p = 0;
 	c->bad_pos = -1;
 	c->bad_len = 0;
@@ -126,23 +133,19 @@ static PyObject *walk(PyObject *self, PyObject *args)
 		Py_ssize_t n = 0;
 		struct cursor c;
 
-		start_walk(&c, &ring, base, cursor, prod, mask);
+		start_walk(&c, &ring, base, cursor, prod, mask, limit);
 		if (lens.len / (Py_ssize_t)sizeof(uint32_t) < room)
 			room = lens.len / (Py_ssize_t)sizeof(uint32_t);
 		if (max_records >= 0 && max_records < room)
 			room = (Py_ssize_t)max_records;
-		if (limit > c.avail)
-			limit = c.avail;
-		while (c.p < c.avail && n < room) {
+		while (n < room) {
 			unsigned long long at, step;
 			uint32_t len;
-			int kind = next_record(&c, &at, &len, &step);
+			int kind = next_record(&c, n, &at, &len, &step);
 
 			if (kind == STEP_DISCARD)
 				continue;
 			if (kind != STEP_RECORD)
-				break;
-			if (c.p + step > limit && n > 0)
 				break;
 			out_off[n] = (int64_t)(at + HDR_SZ);
 			out_len[n] = len;
@@ -196,21 +199,17 @@ static PyObject *read_records(PyObject *self, PyObject *args)
 		uint32_t short_len = 0;
 		struct cursor c;
 
-		start_walk(&c, &ring, base, cursor, prod, mask);
+		start_walk(&c, &ring, base, cursor, prod, mask, limit);
 		if (max_records >= 0 && max_records < room)
 			room = (Py_ssize_t)max_records;
-		if (limit > c.avail)
-			limit = c.avail;
-		while (c.p < c.avail && n < room) {
+		while (n < room) {
 			unsigned long long at, step;
 			uint32_t len;
-			int kind = next_record(&c, &at, &len, &step);
+			int kind = next_record(&c, n, &at, &len, &step);
 
 			if (kind == STEP_DISCARD)
 				continue;
 			if (kind != STEP_RECORD)
-				break;
-			if (c.p + step > limit && n > 0)
 				break;
 			if (len < (uint32_t)size) {
 				short_len = len;
