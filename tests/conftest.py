@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from machines import describe_fds
+
 ROOT = Path(__file__).resolve().parents[1]
 BUILD = ROOT / "build"
 BPF_SRC = ROOT / "tests" / "bpf"
@@ -174,13 +176,7 @@ def _no_leaks():
     new_leaks = {k: v - before_leaks.get(k, 0) for k, v in _lifetime.leaks.items()
                  if v != before_leaks.get(k, 0)}
     after_fds = _open_fds()
-    leaked = sorted(after_fds - before_fds, key=int)
-    details = []
-    for fd in leaked:
-        try:
-            details.append(f"{fd} -> {os.readlink(f'/proc/self/fd/{fd}')}")
-        except OSError:
-            pass  # the listing's own fd
+    details = describe_fds(sorted(after_fds - before_fds, key=int))
     assert not details, f"test leaked file descriptors: {details}"
     assert not new_leaks, f"resources released only by the garbage collector: {new_leaks}"
 

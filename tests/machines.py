@@ -9,18 +9,24 @@ import unittest
 from typing import Any
 
 
+def describe_fds(fds: list[str]) -> list[str]:
+    """``"N -> target"`` for each of this process's fds named (as in /proc/self/fd)."""
+    what = []
+    for fd in fds:
+        try:
+            what.append(f"{fd} -> {os.readlink(f'/proc/self/fd/{fd}')}")
+        except OSError:
+            pass  # the listing's own fd
+    return what
+
+
 def assert_nothing_left(start_fds: int) -> None:
     """No fd more than at the start, and nothing the garbage collector had to close."""
     from libbpfpy import _lifetime
     left = sorted(os.listdir("/proc/self/fd"), key=int)
     if len(left) != start_fds:
-        what = []
-        for fd in left:
-            try:
-                what.append(f"{fd} -> {os.readlink(f'/proc/self/fd/{fd}')}")
-            except OSError:
-                pass  # the listing's own fd
-        raise AssertionError(f"fds: {start_fds} before, {len(left)} after: {what}")
+        raise AssertionError(f"fds: {start_fds} before, {len(left)} after: "
+                             f"{describe_fds(left)}")
     assert not _lifetime.leaks, dict(_lifetime.leaks)
 
 
